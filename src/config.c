@@ -1,0 +1,2 @@
+/* config: placeholder */
+#include "macro.h"

@@ -1,0 +1,131 @@
+/* config.h: the global file and the pool files (libconfig) as plain structs */
+#pragma once
+
+#include <sys/types.h>
+
+#include "macro.h"
+
+typedef enum PmMode {
+        PM_STATIC,
+        PM_DYNAMIC,
+        PM_ONDEMAND,
+        _PM_MODE_MAX,
+        _PM_MODE_INVALID = -EINVAL,
+} PmMode;
+
+const char *pm_mode_to_string(PmMode m);
+PmMode pm_mode_from_string(const char *s);
+
+/* One "name = value" of env, php_value, php_admin_value, php_flag, php_admin_flag.
+ * Names of ini settings are dotted again ("session.save_path"); flags are "1" or "0". */
+typedef struct KeyValue {
+        char *key;
+        char *value;
+} KeyValue;
+
+typedef struct KeyValueList {
+        KeyValue *items;
+        size_t n;
+} KeyValueList;
+
+typedef struct StringList {
+        char **items; /* NULL-terminated too */
+        size_t n;
+} StringList;
+
+typedef struct ListenConfig {
+        char *address; /* NULL when unset: then systemd must pass a socket named after the pool */
+        int backlog;   /* 511 */
+        char *owner;   /* NULL: unchanged */
+        char *group;   /* NULL: unchanged */
+        unsigned mode; /* 0660 */
+        StringList allowed_clients; /* empty: any */
+} ListenConfig;
+
+typedef struct PmConfig {
+        PmMode mode;                 /* dynamic */
+        unsigned max_children;       /* 5 */
+        unsigned start_servers;      /* 2 */
+        unsigned min_spare_servers;  /* 1 */
+        unsigned max_spare_servers;  /* 3 */
+        unsigned max_spawn_rate;     /* 32 */
+        usec_t process_idle_timeout; /* 10s */
+        unsigned max_requests;       /* 0: never recycle */
+} PmConfig;
+
+#define CGROUP_LIMIT_UNSET UINT64_MAX
+
+typedef struct CgroupConfig {
+        uint64_t memory_max;  /* bytes, CGROUP_LIMIT_UNSET */
+        uint64_t memory_high; /* bytes, CGROUP_LIMIT_UNSET */
+        uint64_t pids_max;    /* CGROUP_LIMIT_UNSET */
+        uint64_t cpu_weight;  /* 1..10000, CGROUP_LIMIT_UNSET */
+        uint64_t cpu_max;     /* percent of one CPU ("200%" = 200), CGROUP_LIMIT_UNSET */
+} CgroupConfig;
+
+typedef struct PoolConfig {
+        char *name;
+        char *file; /* the pool file it came from */
+        int line;   /* line of its pool group */
+
+        ListenConfig listen;
+
+        char *user;  /* NULL: the supervisor's user */
+        char *group; /* NULL: the user's primary group */
+        char *chroot; /* NULL: none */
+        char *chdir;  /* NULL: "/" */
+        char *php_ini; /* NULL: the global php_ini */
+
+        PmConfig pm;
+
+        char *status_path;   /* NULL: off */
+        char *ping_path;     /* NULL: off */
+        char *ping_response; /* "pong" */
+
+        bool access_log;     /* false */
+        char *access_format; /* "%R - %u %t \"%m %r\" %s" */
+        bool slowlog;        /* true; acts only with request_slowlog_timeout */
+        usec_t request_slowlog_timeout;       /* 0: off */
+        unsigned request_slowlog_trace_depth; /* 20 */
+        usec_t request_terminate_timeout;     /* 0: off */
+
+        bool catch_workers_output; /* true */
+        bool clear_env;            /* true */
+        bool allow_php_value_params; /* false: PHP_VALUE/PHP_ADMIN_VALUE FastCGI params are ignored */
+        KeyValueList env;
+        StringList limit_extensions; /* ".php", ".phar" */
+
+        KeyValueList php_value;
+        KeyValueList php_admin_value;
+        KeyValueList php_flag;
+        KeyValueList php_admin_flag;
+
+        int rlimit_files; /* -1: unchanged */
+        int rlimit_core;  /* -1: unchanged; "unlimited" is RLIM_INFINITY as -2 */
+
+        CgroupConfig cgroup;
+} PoolConfig;
+
+typedef struct Config {
+        char *file;        /* the global file */
+        int log_level;     /* LOG_NOTICE */
+        char *include_dir; /* absolute: resolved against the global file's folder */
+        char *php_ini;     /* default php.ini of pools */
+        unsigned emergency_restart_threshold; /* 0: off */
+        usec_t emergency_restart_interval;    /* 0 */
+        usec_t process_control_timeout;       /* 10s */
+        bool watchdog;                        /* true */
+
+        PoolConfig *pools;
+        size_t n_pools;
+} Config;
+
+/* Reads the global file and every include_dir/\*.conf in name order. On failure returns negative errno and,
+ * where the fault is in the configuration, sets *ret_error to "FILE:LINE: what is wrong" (caller frees). */
+int config_load(const char *path, const char *default_php_ini, Config **ret, char **ret_error);
+Config *config_free(Config *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
+
+const PoolConfig *config_find_pool(const Config *c, const char *name);
+/* Whether two pools' settings are the same (a reload keeps such a pool running untouched) */
+bool pool_config_equal(const PoolConfig *a, const PoolConfig *b);

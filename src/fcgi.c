@@ -1,0 +1,2 @@
+/* fcgi: placeholder */
+#include "macro.h"

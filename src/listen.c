@@ -1,0 +1,2 @@
+/* listen: placeholder */
+#include "macro.h"

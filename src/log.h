@@ -1,0 +1,57 @@
+/* log.h: fpmd's own messages, to the journal with structured fields, or readably to stderr */
+#pragma once
+
+#include <stdarg.h>
+#include <syslog.h>
+#include <sys/uio.h>
+
+#include "macro.h"
+
+typedef enum LogTarget {
+        LOG_TARGET_AUTO,    /* journal when stderr is connected to it (JOURNAL_STREAM), else console */
+        LOG_TARGET_CONSOLE, /* stderr, one readable line per message */
+        LOG_TARGET_JOURNAL,
+        _LOG_TARGET_MAX,
+        _LOG_TARGET_INVALID = -EINVAL,
+} LogTarget;
+
+void log_setup(LogTarget target);
+bool log_to_journal(void);
+void log_set_max_level(int level);
+int log_get_max_level(void);
+int log_level_from_string(const char *s);
+const char *log_level_to_string(int level);
+
+/* Context for every message of this process: the pool it works for (NULL for the supervisor) */
+void log_set_pool(const char *pool);
+const char *log_get_pool(void);
+
+int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...)
+        _printf_(6, 7);
+
+/* A structured entry: "FIELD=value" strings as iovecs, MESSAGE= included by the caller */
+int log_struct_iovec(int level, const struct iovec *iov, size_t n);
+
+#define log_full_errno(level, error, ...)                                                                   \
+        ({                                                                                                  \
+                int _l_ = (level);                                                                          \
+                (log_get_max_level() >= _l_) ? log_internal(_l_, (error), __FILE__, __LINE__, __func__,    \
+                                                       __VA_ARGS__)                                         \
+                                             : -abs(error);                                                 \
+        })
+#define log_full(level, ...) (void)log_full_errno((level), 0, __VA_ARGS__)
+
+#define log_debug(...)   log_full(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)    log_full(LOG_INFO, __VA_ARGS__)
+#define log_notice(...)  log_full(LOG_NOTICE, __VA_ARGS__)
+#define log_warning(...) log_full(LOG_WARNING, __VA_ARGS__)
+#define log_error(...)   log_full(LOG_ERR, __VA_ARGS__)
+
+#define log_debug_errno(error, ...)   log_full_errno(LOG_DEBUG, (error), __VA_ARGS__)
+#define log_info_errno(error, ...)    log_full_errno(LOG_INFO, (error), __VA_ARGS__)
+#define log_notice_errno(error, ...)  log_full_errno(LOG_NOTICE, (error), __VA_ARGS__)
+#define log_warning_errno(error, ...) log_full_errno(LOG_WARNING, (error), __VA_ARGS__)
+#define log_error_errno(error, ...)   log_full_errno(LOG_ERR, (error), __VA_ARGS__)
+
+/* For allocation failures: one message, -ENOMEM */
+#define log_oom() log_error_errno(ENOMEM, "Out of memory.")

@@ -1,0 +1,2 @@
+/* parse: placeholder */
+#include "macro.h"

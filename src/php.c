@@ -1,0 +1,2 @@
+/* php: placeholder */
+#include "macro.h"

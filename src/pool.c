@@ -1,0 +1,2 @@
+/* pool: placeholder */
+#include "macro.h"

@@ -1,0 +1,2 @@
+/* scoreboard: placeholder */
+#include "macro.h"

@@ -1,0 +1,2 @@
+/* worker: placeholder */
+#include "macro.h"
