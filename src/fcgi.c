@@ -1,2 +1,562 @@
-/* fcgi: placeholder */
-#include "macro.h"
+/* fcgi: FastCGI 1.0 wire format, encoded and decoded in memory */
+#include <limits.h>
+#include <stdio.h>
+
+#include "fcgi.h"
+
+/* Record body length of BEGIN_REQUEST, END_REQUEST and UNKNOWN_TYPE (FCGI 1.0 sections 5.1, 5.5, 4.2) */
+#define FCGI_BODY_LEN 8
+
+static uint16_t get_be16(const uint8_t *p)
+{
+        return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+        p[0] = (uint8_t)(v >> 8);
+        p[1] = (uint8_t)v;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+        p[0] = (uint8_t)(v >> 24);
+        p[1] = (uint8_t)(v >> 16);
+        p[2] = (uint8_t)(v >> 8);
+        p[3] = (uint8_t)v;
+}
+
+static uint8_t padding_for(size_t content_length)
+{
+        return (uint8_t)((8 - content_length % 8) % 8);
+}
+
+int fcgi_record_next(const uint8_t *buf, size_t len, FcgiRecord *ret)
+{
+        uint16_t content_length;
+        uint8_t padding_length;
+        size_t total;
+
+        if (len < FCGI_HEADER_LEN)
+                return 0;
+
+        /* Nothing after a bad version byte can be framed, so the stream is lost */
+        if (buf[0] != FCGI_VERSION_1)
+                return -EPROTO;
+
+        content_length = get_be16(buf + 4);
+        padding_length = buf[6];
+        /* At most 8 + 65535 + 255: no overflow, and it fits in the int we return */
+        total = FCGI_HEADER_LEN + (size_t)content_length + padding_length;
+        if (len < total)
+                return 0;
+
+        *ret = (FcgiRecord){
+                .type = buf[1],
+                .request_id = get_be16(buf + 2),
+                .content_length = content_length,
+                .padding_length = padding_length,
+                .content = buf + FCGI_HEADER_LEN,
+        };
+        return (int)total;
+}
+
+uint8_t fcgi_header_write(
+        uint8_t out[FCGI_HEADER_LEN], uint8_t type, uint16_t request_id, uint16_t content_length)
+{
+        uint8_t padding = padding_for(content_length);
+
+        out[0] = FCGI_VERSION_1;
+        out[1] = type;
+        put_be16(out + 2, request_id);
+        put_be16(out + 4, content_length);
+        out[6] = padding;
+        out[7] = 0;
+        return padding;
+}
+
+int fcgi_begin_request_parse(const FcgiRecord *r, uint16_t *ret_role, uint8_t *ret_flags)
+{
+        if (r->type != FCGI_BEGIN_REQUEST)
+                return -EINVAL;
+        if (r->content_length != FCGI_BODY_LEN)
+                return -EBADMSG;
+
+        if (ret_role)
+                *ret_role = get_be16(r->content);
+        if (ret_flags)
+                *ret_flags = r->content[2];
+        return 0;
+}
+
+/* Header plus an 8-byte body, zeroed so that the reserved bytes the caller does not fill are 0 */
+static size_t fixed_record_write(uint8_t out[16], uint8_t type, uint16_t request_id)
+{
+        fcgi_header_write(out, type, request_id, FCGI_BODY_LEN);
+        memset(out + FCGI_HEADER_LEN, 0, FCGI_BODY_LEN);
+        return FCGI_HEADER_LEN + FCGI_BODY_LEN;
+}
+
+size_t fcgi_begin_request_write(uint8_t out[16], uint16_t request_id, uint16_t role, uint8_t flags)
+{
+        size_t n = fixed_record_write(out, FCGI_BEGIN_REQUEST, request_id);
+
+        put_be16(out + FCGI_HEADER_LEN, role);
+        out[FCGI_HEADER_LEN + 2] = flags;
+        return n;
+}
+
+size_t fcgi_end_request_write(
+        uint8_t out[16], uint16_t request_id, uint32_t app_status, uint8_t protocol_status)
+{
+        size_t n = fixed_record_write(out, FCGI_END_REQUEST, request_id);
+
+        put_be32(out + FCGI_HEADER_LEN, app_status);
+        out[FCGI_HEADER_LEN + 4] = protocol_status;
+        return n;
+}
+
+size_t fcgi_unknown_type_write(uint8_t out[16], uint8_t type)
+{
+        /* Management records travel on request id 0 (FCGI 1.0 section 3.3) */
+        size_t n = fixed_record_write(out, FCGI_UNKNOWN_TYPE, 0);
+
+        out[FCGI_HEADER_LEN] = type;
+        return n;
+}
+
+/* One length of a pair at buf[*offset]: 1 byte below 128, else 4 bytes with the top bit as the marker */
+static int nv_length_read(const uint8_t *buf, size_t len, size_t *offset, size_t *ret)
+{
+        size_t o = *offset;
+
+        if (o >= len)
+                return -EBADMSG;
+        if (!(buf[o] & 0x80)) {
+                *ret = buf[o];
+                *offset = o + 1;
+                return 0;
+        }
+        if (len - o < 4)
+                return -EBADMSG;
+        *ret = get_be32(buf + o) & FCGI_NV_MAX_LEN;
+        *offset = o + 4;
+        return 0;
+}
+
+int fcgi_nv_next(const uint8_t *buf, size_t len, size_t *offset, const uint8_t **ret_name,
+        size_t *ret_name_len, const uint8_t **ret_value, size_t *ret_value_len)
+{
+        size_t o = *offset, name_len, value_len;
+        int r;
+
+        if (o == len)
+                return 0;
+        if (o > len)
+                return -EBADMSG;
+
+        r = nv_length_read(buf, len, &o, &name_len);
+        if (r < 0)
+                return r;
+        r = nv_length_read(buf, len, &o, &value_len);
+        if (r < 0)
+                return r;
+
+        /* Compare against what is left rather than adding the lengths, which could wrap on 32-bit */
+        if (name_len > len - o || value_len > len - o - name_len)
+                return -EBADMSG;
+
+        if (ret_name)
+                *ret_name = buf + o;
+        if (ret_name_len)
+                *ret_name_len = name_len;
+        if (ret_value)
+                *ret_value = buf + o + name_len;
+        if (ret_value_len)
+                *ret_value_len = value_len;
+        *offset = o + name_len + value_len;
+        return 1;
+}
+
+static size_t nv_length_size(size_t n)
+{
+        return n < 128 ? 1 : 4;
+}
+
+static uint8_t *nv_length_put(uint8_t *p, size_t n)
+{
+        if (n < 128) {
+                *p = (uint8_t)n;
+                return p + 1;
+        }
+        put_be32(p, (uint32_t)n | 0x80000000u);
+        return p + 4;
+}
+
+size_t fcgi_nv_write(
+        uint8_t *out, size_t size, const char *name, size_t name_len, const char *value, size_t value_len)
+{
+        size_t need;
+        uint8_t *p;
+
+        if (name_len > FCGI_NV_MAX_LEN || value_len > FCGI_NV_MAX_LEN)
+                return 0;
+        if (__builtin_add_overflow(nv_length_size(name_len) + nv_length_size(value_len), name_len, &need) ||
+                __builtin_add_overflow(need, value_len, &need))
+                return 0;
+
+        if (need > size)
+                return need;
+
+        p = nv_length_put(out, name_len);
+        p = nv_length_put(p, value_len);
+        /* memcpy() with a NULL pointer is undefined even for 0 bytes */
+        if (name_len > 0)
+                memcpy(p, name, name_len);
+        if (value_len > 0)
+                memcpy(p + name_len, value, value_len);
+        return need;
+}
+
+void fcgi_params_init(FcgiParams *p, size_t max_len)
+{
+        *p = (FcgiParams){.max_len = max_len};
+}
+
+int fcgi_params_append(FcgiParams *p, const uint8_t *data, size_t len)
+{
+        if (len == 0)
+                return 0;
+        /* raw_len never exceeds max_len, so the subtraction cannot wrap */
+        if (len > p->max_len - p->raw_len)
+                return -E2BIG;
+
+        if (p->raw_len + len > p->raw_size) {
+                size_t want = p->raw_len + len, grow;
+                uint8_t *n;
+
+                /* Double to keep appends amortized, but never past max_len: that memory could not be used */
+                if (__builtin_mul_overflow(p->raw_size, 2, &grow))
+                        grow = SIZE_MAX;
+                want = MAX(want, MIN(MAX(grow, (size_t)256), p->max_len));
+
+                n = realloc(p->raw, want);
+                if (!n)
+                        return -ENOMEM;
+                p->raw = n;
+                p->raw_size = want;
+        }
+
+        memcpy(p->raw + p->raw_len, data, len);
+        p->raw_len += len;
+        return 0;
+}
+
+/* Index of the entry whose name is the len bytes at name (no NUL among them), or -1 */
+static ssize_t params_find(const FcgiParams *p, const char *name, size_t len)
+{
+        for (size_t i = 0; i < p->n; i++)
+                /* strncmp() stops at the stored name's NUL, so a shorter stored name cannot match */
+                if (strncmp(p->names[i], name, len) == 0 && p->names[i][len] == '\0')
+                        return (ssize_t)i;
+        return -1;
+}
+
+static char *memdup_nul(const void *data, size_t len)
+{
+        char *s;
+
+        if (len == SIZE_MAX)
+                return NULL;
+        s = malloc(len + 1);
+        if (!s)
+                return NULL;
+        if (len > 0)
+                memcpy(s, data, len);
+        s[len] = '\0';
+        return s;
+}
+
+/* Adds or replaces; the name is cut at its first NUL so that names stay unique as C strings */
+static int params_put(FcgiParams *p, const char *name, size_t name_len, const char *value, size_t value_len)
+{
+        _cleanup_free_ char *v = NULL, *k = NULL;
+        ssize_t i;
+
+        name_len = strnlen(name, name_len);
+
+        v = memdup_nul(value, value_len);
+        if (!v)
+                return -ENOMEM;
+
+        i = params_find(p, name, name_len);
+        if (i >= 0) {
+                free(p->values[i]);
+                p->values[i] = TAKE_PTR(v);
+                p->value_lens[i] = value_len;
+                return 0;
+        }
+
+        k = memdup_nul(name, name_len);
+        if (!k)
+                return -ENOMEM;
+
+        if (p->n == p->n_alloc) {
+                size_t na = p->n_alloc == 0 ? 32 : p->n_alloc * 2;
+                char **names, **values;
+                size_t *lens;
+
+                if (na > SIZE_MAX / sizeof(char *))
+                        return -ENOMEM;
+
+                /* If a later realloc() fails, the earlier arrays are merely larger than n_alloc */
+                names = realloc(p->names, na * sizeof(char *));
+                if (!names)
+                        return -ENOMEM;
+                p->names = names;
+                values = realloc(p->values, na * sizeof(char *));
+                if (!values)
+                        return -ENOMEM;
+                p->values = values;
+                lens = realloc(p->value_lens, na * sizeof(size_t));
+                if (!lens)
+                        return -ENOMEM;
+                p->value_lens = lens;
+                p->n_alloc = na;
+        }
+
+        p->names[p->n] = TAKE_PTR(k);
+        p->values[p->n] = TAKE_PTR(v);
+        p->value_lens[p->n] = value_len;
+        p->n++;
+        return 0;
+}
+
+int fcgi_params_parse(FcgiParams *p)
+{
+        size_t offset = 0;
+
+        for (;;) {
+                const uint8_t *name, *value;
+                size_t name_len, value_len;
+                int r;
+
+                r = fcgi_nv_next(p->raw, p->raw_len, &offset, &name, &name_len, &value, &value_len);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 0;
+
+                r = params_put(p, (const char *)name, name_len, (const char *)value, value_len);
+                if (r < 0)
+                        return r;
+        }
+}
+
+const char *fcgi_params_get_len(const FcgiParams *p, const char *name, size_t *ret_len)
+{
+        ssize_t i = params_find(p, name, strlen(name));
+
+        if (i < 0)
+                return NULL;
+        if (ret_len)
+                *ret_len = p->value_lens[i];
+        return p->values[i];
+}
+
+const char *fcgi_params_get(const FcgiParams *p, const char *name)
+{
+        return fcgi_params_get_len(p, name, NULL);
+}
+
+int fcgi_params_set(FcgiParams *p, const char *name, const char *value)
+{
+        return params_put(p, name, strlen(name), value, strlen(value));
+}
+
+int fcgi_params_unset(FcgiParams *p, const char *name)
+{
+        ssize_t i = params_find(p, name, strlen(name));
+
+        if (i < 0)
+                return 0;
+        free(p->names[i]);
+        free(p->values[i]);
+        /* Keep the order of the others: $_SERVER lists them as the web server sent them */
+        memmove(p->names + i, p->names + i + 1, (p->n - (size_t)i - 1) * sizeof(char *));
+        memmove(p->values + i, p->values + i + 1, (p->n - (size_t)i - 1) * sizeof(char *));
+        memmove(p->value_lens + i, p->value_lens + i + 1, (p->n - (size_t)i - 1) * sizeof(size_t));
+        p->n--;
+        return 1;
+}
+
+void fcgi_params_reset(FcgiParams *p)
+{
+        for (size_t i = 0; i < p->n; i++) {
+                free(p->names[i]);
+                free(p->values[i]);
+        }
+        p->n = 0;
+        p->raw_len = 0;
+}
+
+void fcgi_params_done(FcgiParams *p)
+{
+        fcgi_params_reset(p);
+        free(p->raw);
+        free(p->names);
+        free(p->values);
+        free(p->value_lens);
+        fcgi_params_init(p, p->max_len);
+}
+
+enum {
+        GET_VALUE_MAX_CONNS,
+        GET_VALUE_MAX_REQS,
+        GET_VALUE_MPXS_CONNS,
+        _GET_VALUE_MAX,
+};
+
+static const char *const get_value_names[_GET_VALUE_MAX] = {
+        [GET_VALUE_MAX_CONNS] = "FCGI_MAX_CONNS",
+        [GET_VALUE_MAX_REQS] = "FCGI_MAX_REQS",
+        [GET_VALUE_MPXS_CONNS] = "FCGI_MPXS_CONNS",
+};
+
+static int get_value_lookup(const uint8_t *name, size_t len)
+{
+        for (int i = 0; i < _GET_VALUE_MAX; i++)
+                if (strlen(get_value_names[i]) == len && memcmp(get_value_names[i], name, len) == 0)
+                        return i;
+        return -1;
+}
+
+/* Encodes the reply's pairs into out (NULL with size 0 only measures); returns the content length or
+ * -EBADMSG. With three names answered once each, the content stays far below FCGI_MAX_CONTENT_LEN. */
+static int get_values_content(
+        const uint8_t *query, size_t query_len, char values[_GET_VALUE_MAX][16], uint8_t *out, size_t size)
+{
+        bool answered[_GET_VALUE_MAX] = {false};
+        size_t offset = 0, n = 0;
+
+        for (;;) {
+                const uint8_t *name;
+                size_t name_len, m;
+                int r, v;
+
+                r = fcgi_nv_next(query, query_len, &offset, &name, &name_len, NULL, NULL);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return (int)n;
+
+                v = get_value_lookup(name, name_len);
+                /* Unknown names are skipped, and a repeated name answered once, which also keeps the reply
+                 * within one record however long the query */
+                if (v < 0 || answered[v])
+                        continue;
+                answered[v] = true;
+
+                m = fcgi_nv_write(out ? out + n : NULL, out ? size - n : 0, get_value_names[v],
+                        strlen(get_value_names[v]), values[v], strlen(values[v]));
+                n += m;
+        }
+}
+
+int fcgi_get_values_result_write(const uint8_t *query, size_t query_len, unsigned max_conns,
+        unsigned max_reqs, uint8_t *out, size_t size)
+{
+        char values[_GET_VALUE_MAX][16];
+        size_t total;
+        uint8_t padding;
+        int n;
+
+        snprintf(values[GET_VALUE_MAX_CONNS], sizeof(values[0]), "%u", max_conns);
+        snprintf(values[GET_VALUE_MAX_REQS], sizeof(values[0]), "%u", max_reqs);
+        /* One request per connection at a time: we never multiplex */
+        snprintf(values[GET_VALUE_MPXS_CONNS], sizeof(values[0]), "0");
+
+        /* Measure first, so that out is left alone on any failure */
+        n = get_values_content(query, query_len, values, NULL, 0);
+        if (n < 0)
+                return n;
+
+        total = FCGI_HEADER_LEN + (size_t)n + padding_for((size_t)n);
+        if (total > size)
+                return -ENOBUFS;
+
+        padding = fcgi_header_write(out, FCGI_GET_VALUES_RESULT, 0, (uint16_t)n);
+        (void)get_values_content(query, query_len, values, out + FCGI_HEADER_LEN, (size_t)n);
+        memset(out + FCGI_HEADER_LEN + n, 0, padding);
+        return (int)total;
+}
+
+size_t fcgi_stream_size(size_t len)
+{
+        /* A full record: header, 65535 content bytes, 1 padding byte */
+        const size_t full_record = FCGI_HEADER_LEN + FCGI_MAX_CONTENT_LEN + 1;
+        size_t full = len / FCGI_MAX_CONTENT_LEN, rest = len % FCGI_MAX_CONTENT_LEN, total;
+
+        if (len == 0)
+                return FCGI_HEADER_LEN;
+
+        if (__builtin_mul_overflow(full, full_record, &total))
+                return SIZE_MAX;
+        if (rest > 0 && __builtin_add_overflow(total, FCGI_HEADER_LEN + rest + padding_for(rest), &total))
+                return SIZE_MAX;
+        return total;
+}
+
+static bool is_stream_type(uint8_t type)
+{
+        switch (type) {
+        case FCGI_PARAMS:
+        case FCGI_STDIN:
+        case FCGI_STDOUT:
+        case FCGI_STDERR:
+        case FCGI_DATA:
+                return true;
+        default:
+                return false;
+        }
+}
+
+int fcgi_stream_write(
+        uint8_t *out, size_t size, uint8_t type, uint16_t request_id, const uint8_t *data, size_t len)
+{
+        size_t total, o = 0;
+
+        if (!is_stream_type(type))
+                return -EINVAL;
+
+        total = fcgi_stream_size(len);
+        if (total > INT_MAX)
+                return -EOVERFLOW;
+        if (total > size)
+                return -ENOBUFS;
+
+        /* do-while: len 0 still gets its one (empty) record */
+        do {
+                uint16_t chunk = (uint16_t)MIN(len, (size_t)FCGI_MAX_CONTENT_LEN);
+                uint8_t padding;
+
+                padding = fcgi_header_write(out + o, type, request_id, chunk);
+                o += FCGI_HEADER_LEN;
+                /* data may be NULL when len is 0, and neither memcpy() nor arithmetic may touch it then */
+                if (chunk > 0) {
+                        memcpy(out + o, data, chunk);
+                        o += chunk;
+                        data += chunk;
+                        len -= chunk;
+                }
+                memset(out + o, 0, padding);
+                o += padding;
+        } while (len > 0);
+
+        return (int)o;
+}

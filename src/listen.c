@@ -1,2 +1,653 @@
-/* listen: placeholder */
-#include "macro.h"
+/* listen.c: the pools' listening sockets: taken from systemd by name, or bound from listen.address */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include "listen.h"
+#include "log.h"
+
+#define LISTEN_BACKLOG_DEFAULT 511
+
+_Static_assert(SOCKET_ADDRESS_STRING_MAX >= sizeof(((struct sockaddr_un *)NULL)->sun_path) + 1,
+        "a unix path and its NUL must fit");
+_Static_assert(
+        SOCKET_ADDRESS_STRING_MAX >= INET6_ADDRSTRLEN + sizeof("[]:65535"), "an IPv6 address must fit");
+
+/* Decimal digits only: no sign, no blanks, nothing after */
+static int parse_port(const char *s, uint16_t *ret)
+{
+        unsigned long v = 0;
+
+        if (isempty(s) || strlen(s) > 5)
+                return -EINVAL;
+        for (const char *p = s; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                v = v * 10 + (unsigned long)(*p - '0');
+        }
+        if (v > UINT16_MAX)
+                return -EINVAL;
+
+        *ret = (uint16_t)v;
+        return 0;
+}
+
+/* Copies s[0..n) into buf as a string, if it fits */
+static int copy_host(const char *s, size_t n, char *buf, size_t size)
+{
+        if (n == 0 || n >= size)
+                return -EINVAL;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        return 0;
+}
+
+int socket_address_parse(const char *s, SocketAddress *ret)
+{
+        SocketAddress a;
+        uint16_t port;
+        int r;
+
+        if (isempty(s))
+                return -EINVAL;
+
+        memset(&a, 0, sizeof(a));
+
+        if (s[0] == '/') {
+                size_t l = strlen(s);
+
+                /* Keep the NUL inside sun_path: every tool that prints the address expects it */
+                if (l >= sizeof(a.un.sun_path))
+                        return -ENAMETOOLONG;
+                a.un.sun_family = AF_UNIX;
+                memcpy(a.un.sun_path, s, l + 1);
+                a.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + l + 1);
+
+        } else if (s[0] == '[') {
+                char host[INET6_ADDRSTRLEN];
+                const char *e = strchr(s, ']');
+
+                if (!e || e[1] != ':')
+                        return -EINVAL;
+                r = copy_host(s + 1, (size_t)(e - s - 1), host, sizeof(host));
+                if (r < 0)
+                        return r;
+                if (inet_pton(AF_INET6, host, &a.in6.sin6_addr) != 1)
+                        return -EINVAL;
+                r = parse_port(e + 2, &port);
+                if (r < 0)
+                        return r;
+                a.in6.sin6_family = AF_INET6;
+                a.in6.sin6_port = htons(port);
+                a.len = sizeof(struct sockaddr_in6);
+
+        } else if (parse_port(s, &port) >= 0) {
+                /* A bare port: every address of both families, as PHP-FPM does */
+                a.in6.sin6_family = AF_INET6;
+                a.in6.sin6_addr = in6addr_any;
+                a.in6.sin6_port = htons(port);
+                a.len = sizeof(struct sockaddr_in6);
+
+        } else {
+                char host[INET_ADDRSTRLEN];
+                const char *colon = strrchr(s, ':');
+
+                /* Only numeric IPv4 here: names would need DNS before the network may be up */
+                if (!colon)
+                        return -EINVAL;
+                r = copy_host(s, (size_t)(colon - s), host, sizeof(host));
+                if (r < 0)
+                        return r;
+                if (inet_pton(AF_INET, host, &a.in.sin_addr) != 1)
+                        return -EINVAL;
+                r = parse_port(colon + 1, &port);
+                if (r < 0)
+                        return r;
+                a.in.sin_family = AF_INET;
+                a.in.sin_port = htons(port);
+                a.len = sizeof(struct sockaddr_in);
+        }
+
+        *ret = a;
+        return 0;
+}
+
+int socket_address_format(const SocketAddress *a, char *buf, size_t size)
+{
+        char host[INET6_ADDRSTRLEN];
+        int n;
+
+        switch (a->sa.sa_family) {
+        case AF_INET:
+                if (a->len < sizeof(struct sockaddr_in) ||
+                        !inet_ntop(AF_INET, &a->in.sin_addr, host, sizeof(host)))
+                        return -EINVAL;
+                n = snprintf(buf, size, "%s:%u", host, (unsigned)ntohs(a->in.sin_port));
+                break;
+
+        case AF_INET6:
+                if (a->len < sizeof(struct sockaddr_in6) ||
+                        !inet_ntop(AF_INET6, &a->in6.sin6_addr, host, sizeof(host)))
+                        return -EINVAL;
+                n = snprintf(buf, size, "[%s]:%u", host, (unsigned)ntohs(a->in6.sin6_port));
+                break;
+
+        case AF_UNIX: {
+                size_t off = offsetof(struct sockaddr_un, sun_path);
+                size_t max = a->len > off ? MIN((size_t)a->len - off, sizeof(a->un.sun_path)) : 0;
+
+                if (max == 0)
+                        n = snprintf(buf, size, "%s", "");
+                else if (a->un.sun_path[0] == '\0')
+                        /* Abstract: the name is every byte after the NUL, as ss(8) shows it */
+                        n = snprintf(buf, size, "@%.*s", (int)(max - 1), a->un.sun_path + 1);
+                else
+                        n = snprintf(buf, size, "%.*s", (int)strnlen(a->un.sun_path, max), a->un.sun_path);
+                break;
+        }
+
+        default:
+                return -EAFNOSUPPORT;
+        }
+
+        if (n < 0)
+                return -EINVAL;
+        if ((size_t)n >= size)
+                return -ENOSPC;
+        return 0;
+}
+
+/* mkdir -p of every directory above path (the last component is the socket itself) */
+static int mkdir_parents(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+
+        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *s = '/';
+        }
+        return 0;
+}
+
+static int resolve_user(const char *name, uid_t *ret)
+{
+        struct passwd *pw;
+
+        errno = 0;
+        pw = getpwnam(name);
+        if (!pw) {
+                /* Not found is 0 or one of these, depending on the NSS module */
+                if (errno > 0 && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM)
+                        return log_error_errno(
+                                errno, "Failed to look up user '%s' of listen.owner: %m", name);
+                return log_error_errno(ESRCH, "Unknown user '%s' in listen.owner.", name);
+        }
+
+        *ret = pw->pw_uid;
+        return 0;
+}
+
+static int resolve_group(const char *name, gid_t *ret)
+{
+        struct group *gr;
+
+        errno = 0;
+        gr = getgrnam(name);
+        if (!gr) {
+                if (errno > 0 && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM)
+                        return log_error_errno(
+                                errno, "Failed to look up group '%s' of listen.group: %m", name);
+                return log_error_errno(ESRCH, "Unknown group '%s' in listen.group.", name);
+        }
+
+        *ret = gr->gr_gid;
+        return 0;
+}
+
+/* A socket file is stale when nobody accepts on it any more: connect() is refused. Taking over one that
+ * another fpmd (or PHP-FPM) still serves would leave that one running but unreachable. */
+static int unix_socket_remove_stale(const SocketAddress *a, const char *address)
+{
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        int r;
+
+        if (lstat(a->un.sun_path, &st) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                r = negative_errno();
+                return log_error_errno(r, "Failed to check %s: %m", address);
+        }
+        if (!S_ISSOCK(st.st_mode))
+                return log_error_errno(
+                        EEXIST, "%s exists and is not a socket, refusing to replace it.", address);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+                r = negative_errno();
+                return log_error_errno(r, "Failed to create a socket to probe %s: %m", address);
+        }
+        /* A full backlog answers EAGAIN on a non-blocking unix socket: that one is alive too */
+        if (connect(fd, &a->sa, a->len) >= 0 || errno == EAGAIN || errno == EINPROGRESS)
+                return log_error_errno(EADDRINUSE, "Another process listens on %s already.", address);
+
+        if (unlink(a->un.sun_path) < 0 && errno != ENOENT) {
+                r = negative_errno();
+                return log_error_errno(r, "Failed to remove stale socket %s: %m", address);
+        }
+        log_debug("Removed stale socket %s", address);
+        return 0;
+}
+
+static int socket_listen(int fd, const ListenConfig *c)
+{
+        int backlog = c->backlog > 0 ? c->backlog : LISTEN_BACKLOG_DEFAULT;
+
+        if (listen(fd, backlog) < 0) {
+                int r = negative_errno();
+                return log_error_errno(r, "Failed to listen on %s: %m", c->address);
+        }
+        return 0;
+}
+
+static int listen_open_unix(const ListenConfig *c, const SocketAddress *a, int *ret_fd)
+{
+        const char *path = a->un.sun_path;
+        _cleanup_close_ int fd = -1;
+        uid_t uid = (uid_t)-1;
+        gid_t gid = (gid_t)-1;
+        int r;
+
+        /* Before anything is created, so an unknown name leaves nothing behind */
+        if (c->owner) {
+                r = resolve_user(c->owner, &uid);
+                if (r < 0)
+                        return r;
+        }
+        if (c->group) {
+                r = resolve_group(c->group, &gid);
+                if (r < 0)
+                        return r;
+        }
+
+        r = mkdir_parents(path, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the directory of %s: %m", c->address);
+
+        r = unix_socket_remove_stale(a, c->address);
+        if (r < 0)
+                return r;
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                r = negative_errno();
+                return log_error_errno(r, "Failed to create socket for %s: %m", c->address);
+        }
+        if (bind(fd, &a->sa, a->len) < 0) {
+                r = negative_errno();
+                return log_error_errno(r, "Failed to bind %s: %m", c->address);
+        }
+
+        /* The file is ours from here: it goes again if anything fails. Permissions are set before listen(),
+         * so no client ever connects through the umask's mode. */
+        if ((uid != (uid_t)-1 || gid != (gid_t)-1) && lchown(path, uid, gid) < 0) {
+                r = negative_errno();
+                log_error_errno(r, "Failed to change owner of %s to %s:%s: %m", c->address, strna(c->owner),
+                        strna(c->group));
+                goto fail;
+        }
+        if (c->mode != 0 && chmod(path, (mode_t)c->mode) < 0) {
+                r = negative_errno();
+                log_error_errno(r, "Failed to change mode of %s to %04o: %m", c->address, c->mode);
+                goto fail;
+        }
+        r = socket_listen(fd, c);
+        if (r < 0)
+                goto fail;
+
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+
+fail:
+        (void)unlink(path);
+        return r;
+}
+
+static int listen_open_inet(const ListenConfig *c, SocketAddress *a, int *ret_fd)
+{
+        bool any6 = a->sa.sa_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr);
+        _cleanup_close_ int fd = -1;
+        int one = 1, zero = 0, r;
+
+        fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+        if (fd < 0 && errno == EAFNOSUPPORT && any6) {
+                /* A kernel booted with ipv6.disable=1: every address is every IPv4 address */
+                in_port_t port = a->in6.sin6_port;
+
+                log_warning("IPv6 is not available, listening on 0.0.0.0:%u only for %s",
+                        (unsigned)ntohs(port), c->address);
+                memset(a, 0, sizeof(*a));
+                a->in.sin_family = AF_INET;
+                a->in.sin_port = port;
+                a->in.sin_addr.s_addr = htonl(INADDR_ANY);
+                a->len = sizeof(struct sockaddr_in);
+                any6 = false;
+                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+        }
+        if (fd < 0) {
+                r = negative_errno();
+                return log_error_errno(r, "Failed to create socket for %s: %m", c->address);
+        }
+
+        /* A restart must not wait for the TIME_WAIT connections of the previous run */
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+                r = negative_errno();
+                return log_error_errno(r, "Failed to set SO_REUSEADDR on %s: %m", c->address);
+        }
+        /* Dual-stack whatever net.ipv6.bindv6only says, so a bare port also serves IPv4 */
+        if (any6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) {
+                r = negative_errno();
+                return log_error_errno(r, "Failed to clear IPV6_V6ONLY on %s: %m", c->address);
+        }
+
+        if (bind(fd, &a->sa, a->len) < 0) {
+                r = negative_errno();
+                return log_error_errno(r, "Failed to bind %s: %m", c->address);
+        }
+        r = socket_listen(fd, c);
+        if (r < 0)
+                return r;
+
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int listen_open(const ListenConfig *c, int *ret_fd)
+{
+        SocketAddress a;
+        int r;
+
+        if (isempty(c->address))
+                return log_error_errno(EINVAL, "No listen.address set.");
+
+        r = socket_address_parse(c->address, &a);
+        if (r == -ENAMETOOLONG)
+                return log_error_errno(r,
+                        "Path of unix socket %s is too long: at most %zu bytes are possible.", c->address,
+                        sizeof(a.un.sun_path) - 1);
+        if (r < 0)
+                return log_error_errno(r,
+                        "Invalid listen.address '%s': expected an absolute path, IPV4:PORT, [IPV6]:PORT or "
+                        "PORT.",
+                        c->address);
+
+        if (a.sa.sa_family == AF_UNIX)
+                return listen_open_unix(c, &a, ret_fd);
+        return listen_open_inet(c, &a, ret_fd);
+}
+
+int listen_fds_from_systemd(ListenFds *ret)
+{
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ int *fds = NULL;
+        int n, r;
+
+        n = sd_listen_fds_with_names(true, &names);
+        if (n < 0)
+                return log_error_errno(n, "Failed to get the sockets passed by systemd: %m");
+        if (n == 0) {
+                *ret = (ListenFds){.n = 0};
+                return 0;
+        }
+        if (!names)
+                return log_error_errno(EIO, "systemd passed %d sockets without names.", n);
+
+        fds = calloc((size_t)n, sizeof(int));
+        if (!fds)
+                return log_oom();
+
+        for (int i = 0; i < n; i++) {
+                fds[i] = SD_LISTEN_FDS_START + i;
+                /* systemd hands them over inheritable; fork() passes them on to the workers anyway, but
+                 * nothing we exec should get them */
+                if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0) {
+                        r = negative_errno();
+                        (void)log_warning_errno(r,
+                                "Failed to set FD_CLOEXEC on socket '%s' (fd %d), ignoring: %m", names[i],
+                                fds[i]);
+                }
+        }
+
+        *ret = (ListenFds){.names = TAKE_PTR(names), .fds = TAKE_PTR(fds), .n = (size_t)n};
+        return n;
+}
+
+int listen_fds_take(ListenFds *l, const char *name)
+{
+        for (size_t i = 0; i < l->n; i++) {
+                int fd;
+
+                if (!streq(l->names[i], name))
+                        continue;
+
+                fd = l->fds[i];
+                free(l->names[i]);
+                /* Names move down with their NULL terminator; a second socket of the same name stays */
+                memmove(l->names + i, l->names + i + 1, (l->n - i) * sizeof(char *));
+                memmove(l->fds + i, l->fds + i + 1, (l->n - i - 1) * sizeof(int));
+                l->n--;
+                return fd;
+        }
+        return -1;
+}
+
+void listen_fds_done(ListenFds *l)
+{
+        if (!l)
+                return;
+
+        for (size_t i = 0; i < l->n; i++) {
+                safe_close(l->fds[i]);
+                free(l->names[i]);
+        }
+        free(l->names);
+        free(l->fds);
+        *l = (ListenFds){.n = 0};
+}
+
+static bool is_v4_mapped(const uint8_t a[16])
+{
+        static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+        return memcmp(a, prefix, sizeof(prefix)) == 0;
+}
+
+static uint8_t prefix_mask(unsigned bits)
+{
+        return (uint8_t)(0xff << (8 - bits));
+}
+
+static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned prefix)
+{
+        size_t full = prefix / 8;
+        unsigned rest = prefix % 8;
+
+        if (memcmp(a, b, full) != 0)
+                return false;
+        return rest == 0 || ((a[full] ^ b[full]) & prefix_mask(rest)) == 0;
+}
+
+static int allowed_net_parse(const char *s, struct AllowedNet *ret)
+{
+        struct AllowedNet net = {.family = AF_UNSPEC};
+        char host[INET6_ADDRSTRLEN];
+        const char *slash = strchr(s, '/');
+        unsigned bits;
+        size_t full;
+        int r;
+
+        r = copy_host(s, slash ? (size_t)(slash - s) : strlen(s), host, sizeof(host));
+        if (r < 0)
+                return r;
+
+        if (inet_pton(AF_INET, host, net.addr) == 1) {
+                net.family = AF_INET;
+                bits = 32;
+        } else if (inet_pton(AF_INET6, host, net.addr) == 1) {
+                net.family = AF_INET6;
+                bits = 128;
+        } else
+                return -EINVAL;
+
+        net.prefix = bits;
+        if (slash) {
+                const char *p = slash + 1;
+                unsigned v = 0;
+
+                if (isempty(p) || strlen(p) > 3)
+                        return -EINVAL;
+                for (; *p; p++) {
+                        if (*p < '0' || *p > '9')
+                                return -EINVAL;
+                        v = v * 10 + (unsigned)(*p - '0');
+                }
+                if (v > bits)
+                        return -EINVAL;
+                net.prefix = v;
+        }
+
+        /* Peers are compared as IPv4 when they are v4-mapped, so such an entry must be IPv4 as well */
+        if (net.family == AF_INET6 && net.prefix >= 96 && is_v4_mapped(net.addr)) {
+                memmove(net.addr, net.addr + 12, 4);
+                memset(net.addr + 4, 0, 12);
+                net.family = AF_INET;
+                net.prefix -= 96;
+                bits = 32;
+        }
+
+        full = net.prefix / 8;
+        if (net.prefix % 8 != 0) {
+                net.addr[full] &= prefix_mask(net.prefix % 8);
+                full++;
+        }
+        memset(net.addr + full, 0, bits / 8 - full);
+
+        *ret = net;
+        return 0;
+}
+
+int allowed_clients_parse(const StringList *l, AllowedClients *ret)
+{
+        _cleanup_free_ struct AllowedNet *nets = NULL;
+        size_t n = l ? l->n : 0;
+
+        if (n > 0) {
+                nets = calloc(n, sizeof(struct AllowedNet));
+                if (!nets)
+                        return log_oom();
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                const char *s = l->items[i];
+
+                if (!s || allowed_net_parse(s, nets + i) < 0)
+                        return log_error_errno(EINVAL,
+                                "Invalid listen.allowed_clients entry '%s': expected an IPv4 or IPv6 "
+                                "address, "
+                                "optionally with a /prefix.",
+                                strna(s));
+        }
+
+        *ret = (AllowedClients){.nets = TAKE_PTR(nets), .n = n};
+        return 0;
+}
+
+bool allowed_clients_match(const AllowedClients *a, const struct sockaddr *peer, socklen_t len)
+{
+        SocketAddress p;
+        uint8_t addr[16];
+        int family;
+
+        if (!a || a->n == 0)
+                return true;
+        if (!peer || len < sizeof(sa_family_t))
+                return false;
+
+        memset(&p, 0, sizeof(p));
+        memcpy(&p.storage, peer, MIN((size_t)len, sizeof(p.storage)));
+
+        switch (p.sa.sa_family) {
+        case AF_UNIX:
+                return true;
+        case AF_INET:
+                if (len < sizeof(struct sockaddr_in))
+                        return false;
+                family = AF_INET;
+                memcpy(addr, &p.in.sin_addr, 4);
+                break;
+        case AF_INET6:
+                if (len < sizeof(struct sockaddr_in6))
+                        return false;
+                memcpy(addr, &p.in6.sin6_addr, 16);
+                family = AF_INET6;
+                if (is_v4_mapped(addr)) {
+                        memmove(addr, addr + 12, 4);
+                        family = AF_INET;
+                }
+                break;
+        default:
+                return false;
+        }
+
+        for (size_t i = 0; i < a->n; i++)
+                if (a->nets[i].family == family && prefix_equal(a->nets[i].addr, addr, a->nets[i].prefix))
+                        return true;
+        return false;
+}
+
+void allowed_clients_done(AllowedClients *a)
+{
+        if (!a)
+                return;
+        free(a->nets);
+        *a = (AllowedClients){.n = 0};
+}
+
+int listen_fd_check(int fd, int *ret_family)
+{
+        int type = 0, family = AF_UNSPEC, accepting = 0;
+        socklen_t l;
+
+        if (fd < 0)
+                return -EBADF;
+
+        l = sizeof(type);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0) {
+                if (errno != ENOTSOCK)
+                        return negative_errno();
+                if (ret_family)
+                        *ret_family = AF_UNSPEC;
+                return 0;
+        }
+        l = sizeof(family);
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &l) < 0)
+                return negative_errno();
+        l = sizeof(accepting);
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &l) < 0)
+                return negative_errno();
+
+        if (ret_family)
+                *ret_family = family;
+        return type == SOCK_STREAM && accepting;
+}

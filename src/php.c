@@ -1,2 +1,1106 @@
-/* php: placeholder */
-#include "macro.h"
+/* php.c: fpmd's PHP SAPI "fpm-fcgi" on libphp embed: started once per pool, one request at a time per worker */
+#include <php.h>
+#include <SAPI.h>
+#include <ext/standard/dl.h>
+#include <ext/standard/head.h>
+#include <ext/standard/info.h>
+#include <main/http_status_codes.h>
+#include <main/php_ini.h>
+#include <main/php_main.h>
+#include <main/php_output.h>
+#include <main/php_variables.h>
+#include <main/fopen_wrappers.h>
+#include <Zend/zend_ini.h>
+#include <Zend/zend_signal.h>
+#include <Zend/zend_virtual_cwd.h>
+
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <systemd/sd-journal.h>
+
+#include "fpmd-config.h"
+#include "log.h"
+#include "php.h"
+
+typedef struct FpmdGlobals {
+        bool fix_pathinfo;
+        bool discard_path;
+        bool fcgi_logging;
+        bool rfc2616_headers;
+        bool nph;
+        char *error_header;
+} FpmdGlobals;
+
+static FpmdGlobals fpmd_globals;
+static const PoolConfig *pool;
+static const WorkerContext *worker_ctx;
+static Request *current;
+static int body_fd = -1;     /* REQUEST_BODY_FILE; -2: the body comes in STDIN records */
+static bool stderr_started;  /* FCGI_STDERR messages of one request are joined with "; " */
+static char *request_uri;    /* SCRIPT_NAME as PHP sees it, owned for the request */
+static HashTable user_ini_cache;
+static void (*import_process_environment)(zval *array);
+
+typedef struct UserIniEntry {
+        time_t expires;
+        HashTable config;
+} UserIniEntry;
+
+const char *php_version_string(void)
+{
+        return PHP_VERSION;
+}
+
+/* ---- output ---- */
+
+static size_t sapi_fpmd_ub_write(const char *str, size_t len)
+{
+        if (!current) {
+                /* Before any request (startup errors): the leader's stderr */
+                (void)!write(STDERR_FILENO, str, len);
+                return len;
+        }
+        if (current->ended)
+                return len; /* after fastcgi_finish_request() output goes nowhere, the script keeps running */
+        if (request_write(current, FCGI_STDOUT, str, len) < 0)
+                php_handle_aborted_connection();
+        return len;
+}
+
+static void sapi_fpmd_flush(void *server_context)
+{
+        if (!server_context || current->ended)
+                return;
+        sapi_send_headers();
+        if (request_flush(current) < 0)
+                php_handle_aborted_connection();
+}
+
+static void write_header_line(const char *line, size_t len)
+{
+        request_write(current, FCGI_STDOUT, line, len);
+        request_write(current, FCGI_STDOUT, "\r\n", 2);
+}
+
+/* As PHP-FPM: a "Status:" line for any code but 200, the headers, no Content-Type on a 304 */
+static int sapi_fpmd_send_headers(sapi_headers_struct *headers)
+{
+        zend_llist_position pos;
+        sapi_header_struct *h;
+        int status = SG(sapi_headers).http_response_code;
+        bool status_sent = false;
+        char buf[1024];
+
+        if (SG(request_info).no_headers == 1 || !current)
+                return SAPI_HEADER_SENT_SUCCESSFULLY;
+
+        if (fpmd_globals.nph || status != 200) {
+                const char *line = SG(sapi_headers).http_status_line;
+                const char *sp = line ? strchr(line, ' ') : NULL;
+                bool has_status_header = false;
+                int len = -1;
+
+                if (line && sp && fpmd_globals.rfc2616_headers) {
+                        len = snprintf(buf, sizeof(buf), "%s", line);
+                        status = atoi(sp + 1);
+                } else if (line && sp && sp - line >= 5 && strncasecmp(line, "HTTP/", 5) == 0) {
+                        len = snprintf(buf, sizeof(buf), "Status:%s", sp);
+                        status = atoi(sp + 1);
+                } else {
+                        for (h = zend_llist_get_first_ex(&headers->headers, &pos); h;
+                                h = zend_llist_get_next_ex(&headers->headers, &pos))
+                                if (h->header_len > 7 && strncasecmp(h->header, "Status:", 7) == 0) {
+                                        has_status_header = true;
+                                        status = atoi(h->header + 7);
+                                        break;
+                                }
+                        if (!has_status_header) {
+                                const char *reason = NULL;
+
+                                for (const http_response_status_code_pair *e = http_status_map; e->code; e++)
+                                        if (e->code == status) {
+                                                reason = e->str;
+                                                break;
+                                        }
+                                len = reason ? snprintf(buf, sizeof(buf), "Status: %d %s", status, reason)
+                                             : snprintf(buf, sizeof(buf), "Status: %d", status);
+                        }
+                }
+                if (len >= 0) {
+                        write_header_line(buf, MIN((size_t)len, sizeof(buf) - 1));
+                        status_sent = true;
+                }
+        }
+
+        for (h = zend_llist_get_first_ex(&headers->headers, &pos); h;
+                h = zend_llist_get_next_ex(&headers->headers, &pos)) {
+                if (h->header_len == 0)
+                        continue;
+                if (h->header_len > 7 && strncasecmp(h->header, "Status:", 7) == 0) {
+                        if (!status_sent) {
+                                status_sent = true;
+                                status = atoi(h->header + 7);
+                                write_header_line(h->header, h->header_len);
+                        }
+                        continue;
+                }
+                if (status == 304 && h->header_len > 13 && strncasecmp(h->header, "Content-Type:", 13) == 0)
+                        continue;
+                write_header_line(h->header, h->header_len);
+        }
+        request_write(current, FCGI_STDOUT, "\r\n", 2);
+        current->status = status;
+        return SAPI_HEADER_SENT_SUCCESSFULLY;
+}
+
+/* ---- input ---- */
+
+static size_t sapi_fpmd_read_post(char *buffer, size_t count)
+{
+        size_t remaining = (size_t)SG(request_info).content_length - SG(read_post_bytes);
+        size_t done = 0;
+
+        if (!current)
+                return 0;
+        if (remaining < count)
+                count = remaining;
+
+        if (body_fd == -1) {
+                /* nginx client_body_in_file_only: the web server already wrote the body to a file */
+                const char *file = fcgi_params_get(&current->params, "REQUEST_BODY_FILE");
+
+                body_fd = -2;
+                if (!isempty(file)) {
+                        body_fd = open(file, O_RDONLY | O_CLOEXEC);
+                        if (body_fd < 0) {
+                                php_error(E_WARNING, "REQUEST_BODY_FILE: open('%s') failed: %s (%d)", file,
+                                        strerror(errno), errno);
+                                body_fd = -2;
+                                return 0;
+                        }
+                }
+        }
+
+        while (done < count) {
+                ssize_t n;
+
+                if (body_fd >= 0) {
+                        n = read(body_fd, buffer + done, count - done);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                } else
+                        n = request_read_stdin(current, buffer + done, count - done);
+                if (n <= 0)
+                        break;
+                done += (size_t)n;
+        }
+        return done;
+}
+
+static char *sapi_fpmd_read_cookies(void)
+{
+        return current ? (char *)fcgi_params_get(&current->params, "HTTP_COOKIE") : NULL;
+}
+
+static char *sapi_fpmd_getenv(const char *name, size_t name_len)
+{
+        (void)name_len;
+        if (current)
+                return (char *)fcgi_params_get(&current->params, name);
+        return getenv(name);
+}
+
+/* In CGI the environment is part of the server variables: the worker's own, then every FastCGI param */
+static void import_environment(zval *array)
+{
+        import_process_environment(array);
+        if (!current)
+                return;
+        for (size_t i = 0; i < current->params.n; i++)
+                php_register_variable_safe(current->params.names[i], current->params.values[i],
+                        current->params.value_lens[i], array);
+}
+
+static void sapi_fpmd_register_variables(zval *track_vars_array)
+{
+        const char *path_info;
+        size_t sn_len, pi_len, len;
+        char *self;
+
+        php_import_environment_variables(track_vars_array);
+
+        /* PHP_SELF is SCRIPT_NAME followed by PATH_INFO */
+        path_info = fpmd_globals.fix_pathinfo && current ? fcgi_params_get(&current->params, "PATH_INFO") : NULL;
+        sn_len = request_uri ? strlen(request_uri) : 0;
+        pi_len = path_info ? strlen(path_info) : 0;
+        self = emalloc(sn_len + pi_len + 1);
+        if (sn_len > 0)
+                memcpy(self, request_uri, sn_len);
+        if (pi_len > 0)
+                memcpy(self + sn_len, path_info, pi_len);
+        self[sn_len + pi_len] = 0;
+        len = sn_len + pi_len;
+        if (sapi_module.input_filter(PARSE_SERVER, "PHP_SELF", &self, len, &len))
+                php_register_variable_safe("PHP_SELF", self, len, track_vars_array);
+        efree(self);
+}
+
+static zend_result sapi_fpmd_get_request_time(double *t)
+{
+        if (!current)
+                return FAILURE;
+        *t = (double)current->start_real / 1e6;
+        return SUCCESS;
+}
+
+/* ---- logs ---- */
+
+static void journal_php_message(const char *message, int priority)
+{
+        const char *uri = current ? fcgi_params_get(&current->params, "REQUEST_URI") : NULL;
+        const char *script = SG(request_info).path_translated;
+
+        if (log_to_journal()) {
+                sd_journal_send("MESSAGE=PHP message: %s", message, "PRIORITY=%d", priority, "FPMD_POOL=%s",
+                        pool ? pool->name : "", "FPMD_WORKER_PID=%d", (int)getpid(), "REQUEST_URI=%s",
+                        strempty(uri), "SCRIPT_FILENAME=%s", strempty(script), "SYSLOG_IDENTIFIER=fpmd", NULL);
+                return;
+        }
+        log_full(MIN(priority, LOG_NOTICE) == priority ? priority : LOG_NOTICE, "PHP message: %s", message);
+}
+
+static void sapi_fpmd_log_message(const char *message, int syslog_type)
+{
+        int priority = syslog_type >= 0 && syslog_type <= LOG_DEBUG ? syslog_type : LOG_NOTICE;
+
+        /* Always the journal; also the web server's error log through FCGI_STDERR, as PHP-FPM does */
+        journal_php_message(message, priority);
+
+        if (fpmd_globals.fcgi_logging && current && !current->ended && message && *message) {
+                if (stderr_started)
+                        request_write(current, FCGI_STDERR, "; ", 2);
+                stderr_started = true;
+                request_write(current, FCGI_STDERR, "PHP message: ", 13);
+                request_write(current, FCGI_STDERR, message, strlen(message));
+        }
+}
+
+/* ---- per directory ini: php.ini [PATH=] sections and .user.ini files, as PHP-FPM ---- */
+
+static void user_ini_entry_free(zval *zv)
+{
+        UserIniEntry *e = Z_PTR_P(zv);
+
+        zend_hash_destroy(&e->config);
+        free(e);
+}
+
+static void activate_user_ini(const char *dir, size_t dir_len, const char *doc_root, size_t doc_root_len)
+{
+        time_t now = sapi_get_request_time();
+        UserIniEntry *e = zend_hash_str_find_ptr(&user_ini_cache, dir, dir_len);
+
+        if (!e) {
+                e = malloc(sizeof(UserIniEntry));
+                if (!e)
+                        return;
+                e->expires = 0;
+                zend_hash_init(&e->config, 8, NULL, config_zval_dtor, 1);
+                zend_hash_str_update_ptr(&user_ini_cache, dir, dir_len, e);
+        }
+
+        if (now > e->expires) {
+                _cleanup_free_ char *path = strndup(dir, dir_len);
+
+                zend_hash_clean(&e->config);
+                if (!path)
+                        return;
+                /* Inside the document root every folder from it down to the script's may hold one */
+                if (doc_root_len > 0 && dir_len >= doc_root_len && strncmp(path, doc_root, doc_root_len) == 0) {
+                        for (char *p = path + doc_root_len; (p = strchr(p, '/')); p++) {
+                                *p = 0;
+                                php_parse_user_ini_file(path, PG(user_ini_filename), &e->config);
+                                *p = '/';
+                        }
+                        php_parse_user_ini_file(path, PG(user_ini_filename), &e->config);
+                } else
+                        php_parse_user_ini_file(path, PG(user_ini_filename), &e->config);
+                e->expires = now + PG(user_ini_cache_ttl);
+        }
+        php_ini_activate_config(&e->config, PHP_INI_PERDIR, PHP_INI_STAGE_HTACCESS);
+}
+
+static int sapi_fpmd_activate(void)
+{
+        const char *translated = SG(request_info).path_translated;
+        char dir[MAXPATHLEN];
+        size_t dir_len;
+
+        if (!current || !translated)
+                return SUCCESS;
+
+        if (php_ini_has_per_host_config()) {
+                const char *server_name = fcgi_params_get(&current->params, "SERVER_NAME");
+                if (server_name) {
+                        char *lower = estrdup(server_name);
+                        zend_str_tolower(lower, strlen(lower));
+                        php_ini_activate_per_host_config(lower, strlen(lower));
+                        efree(lower);
+                }
+        }
+
+        if (!php_ini_has_per_dir_config() && isempty(PG(user_ini_filename)))
+                return SUCCESS;
+
+        dir_len = strlen(translated);
+        if (dir_len >= sizeof(dir))
+                return SUCCESS;
+        memcpy(dir, translated, dir_len + 1);
+        dir_len = zend_dirname(dir, dir_len);
+        dir[dir_len] = 0;
+
+        php_ini_activate_per_dir_config(dir, dir_len);
+
+        if (!isempty(PG(user_ini_filename))) {
+                const char *doc_root = fcgi_params_get(&current->params, "DOCUMENT_ROOT");
+                size_t doc_root_len = doc_root ? strlen(doc_root) : 0;
+
+                if (doc_root_len > 0 && doc_root[doc_root_len - 1] == '/')
+                        doc_root_len--;
+                if (doc_root)
+                        activate_user_ini(dir, dir_len, doc_root, doc_root_len);
+        }
+        return SUCCESS;
+}
+
+static int sapi_fpmd_deactivate(void)
+{
+        /* The response ends when PHP is done with output, before the rest of the shutdown */
+        if (SG(sapi_started) && current)
+                (void)request_end(current, (uint32_t)EG(exit_status));
+        return SUCCESS;
+}
+
+/* ---- PHP functions of the SAPI ---- */
+
+PHP_FUNCTION(fastcgi_finish_request)
+{
+        ZEND_PARSE_PARAMETERS_NONE();
+
+        if (!current || current->ended)
+                RETURN_FALSE;
+        php_output_end_all();
+        php_header();
+        (void)request_end(current, 0);
+        RETURN_TRUE;
+}
+
+/* HTTP_ACCEPT_LANGUAGE -> Accept-Language, CONTENT_TYPE -> Content-Type */
+PHP_FUNCTION(apache_request_headers)
+{
+        ZEND_PARSE_PARAMETERS_NONE();
+
+        array_init(return_value);
+        if (!current)
+                return;
+        for (size_t i = 0; i < current->params.n; i++) {
+                const char *name = current->params.names[i];
+                char *value = current->params.values[i];
+                unsigned vlen = (unsigned)current->params.value_lens[i];
+
+                sapi_add_request_header(name, (unsigned)strlen(name), value, vlen, return_value);
+        }
+}
+
+PHP_FUNCTION(fpm_get_status)
+{
+        const Scoreboard *sb = worker_ctx ? worker_ctx->scoreboard : NULL;
+        ScoreboardCounts counts;
+        usec_t now = now_usec(CLOCK_REALTIME);
+        zval procs;
+
+        ZEND_PARSE_PARAMETERS_NONE();
+
+        if (!sb)
+                RETURN_FALSE;
+        scoreboard_count(sb, &counts);
+        array_init(return_value);
+        add_assoc_string(return_value, "pool", (char *)pool->name);
+        add_assoc_string(return_value, "process-manager", (char *)pm_mode_to_string(pool->pm.mode));
+        add_assoc_long(return_value, "start-time", (zend_long)(sb->start_usec / USEC_PER_SEC));
+        add_assoc_long(return_value, "start-since", (zend_long)((now - sb->start_usec) / USEC_PER_SEC));
+        add_assoc_long(return_value, "accepted-conn", (zend_long)sb->accepted_conn);
+        add_assoc_long(return_value, "listen-queue", 0);
+        add_assoc_long(return_value, "max-listen-queue", 0);
+        add_assoc_long(return_value, "listen-queue-len", 0);
+        add_assoc_long(return_value, "idle-processes", counts.idle);
+        add_assoc_long(return_value, "active-processes", counts.active);
+        add_assoc_long(return_value, "total-processes", counts.total);
+        add_assoc_long(return_value, "max-active-processes", counts.active);
+        add_assoc_long(return_value, "max-children-reached", (zend_long)sb->max_children_reached);
+        add_assoc_long(return_value, "slow-requests", (zend_long)sb->slow_requests);
+
+        array_init(&procs);
+        for (unsigned i = 0; i < sb->n_slots; i++) {
+                const ScoreboardSlot *s = &sb->slots[i];
+                zval proc;
+
+                if (s->state == WORKER_FREE)
+                        continue;
+                array_init(&proc);
+                add_assoc_long(&proc, "pid", s->pid);
+                add_assoc_string(&proc, "state", (char *)worker_state_to_string(s->state));
+                add_assoc_long(&proc, "start-time", (zend_long)(s->started_usec / USEC_PER_SEC));
+                add_assoc_long(&proc, "start-since", (zend_long)((now - s->started_usec) / USEC_PER_SEC));
+                add_assoc_long(&proc, "requests", (zend_long)s->requests);
+                add_assoc_long(&proc, "request-duration",
+                        s->state == WORKER_IDLE ? (zend_long)s->last_duration_usec
+                                                : (zend_long)(now - s->request_start_usec));
+                add_assoc_string(&proc, "request-method", (char *)s->method);
+                add_assoc_string(&proc, "request-uri", (char *)s->uri);
+                add_assoc_string(&proc, "query-string", (char *)s->query);
+                add_assoc_long(&proc, "request-length", (zend_long)s->content_length);
+                add_assoc_string(&proc, "user", (char *)(s->user[0] ? s->user : "-"));
+                add_assoc_string(&proc, "script", (char *)(s->script[0] ? s->script : "-"));
+                add_assoc_double(&proc, "last-request-cpu", 0.0);
+                add_assoc_long(&proc, "last-request-memory", (zend_long)s->last_memory);
+                add_next_index_zval(&procs, &proc);
+        }
+        add_assoc_zval(return_value, "procs", &procs);
+}
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_fastcgi_finish_request, 0, 0, _IS_BOOL, 0)
+ZEND_END_ARG_INFO()
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_apache_request_headers, 0, 0, IS_ARRAY, 0)
+ZEND_END_ARG_INFO()
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_MASK_EX(arginfo_fpm_get_status, 0, 0, MAY_BE_ARRAY | MAY_BE_FALSE)
+ZEND_END_ARG_INFO()
+
+static const zend_function_entry fpmd_functions[] = {
+        PHP_FE(fastcgi_finish_request, arginfo_fastcgi_finish_request)
+        PHP_FE(apache_request_headers, arginfo_apache_request_headers)
+        PHP_FALIAS(getallheaders, apache_request_headers, arginfo_apache_request_headers)
+        PHP_FE(fpm_get_status, arginfo_fpm_get_status)
+        PHP_FE_END
+};
+
+PHP_INI_BEGIN()
+STD_PHP_INI_BOOLEAN("cgi.fix_pathinfo", "1", PHP_INI_SYSTEM, OnUpdateBool, fix_pathinfo, FpmdGlobals, fpmd_globals)
+STD_PHP_INI_BOOLEAN("cgi.discard_path", "0", PHP_INI_SYSTEM, OnUpdateBool, discard_path, FpmdGlobals, fpmd_globals)
+STD_PHP_INI_BOOLEAN("cgi.rfc2616_headers", "0", PHP_INI_ALL, OnUpdateBool, rfc2616_headers, FpmdGlobals, fpmd_globals)
+STD_PHP_INI_BOOLEAN("cgi.nph", "0", PHP_INI_ALL, OnUpdateBool, nph, FpmdGlobals, fpmd_globals)
+STD_PHP_INI_BOOLEAN("fastcgi.logging", "1", PHP_INI_SYSTEM, OnUpdateBool, fcgi_logging, FpmdGlobals, fpmd_globals)
+STD_PHP_INI_ENTRY("fastcgi.error_header", NULL, PHP_INI_SYSTEM, OnUpdateString, error_header, FpmdGlobals, fpmd_globals)
+PHP_INI_END()
+
+static PHP_MINIT_FUNCTION(fpmd)
+{
+        (void)type;
+        (void)module_number;
+        REGISTER_INI_ENTRIES();
+        return SUCCESS;
+}
+
+static PHP_MSHUTDOWN_FUNCTION(fpmd)
+{
+        (void)type;
+        (void)module_number;
+        UNREGISTER_INI_ENTRIES();
+        return SUCCESS;
+}
+
+static PHP_MINFO_FUNCTION(fpmd)
+{
+        (void)zend_module;
+        php_info_print_table_start();
+        php_info_print_table_row(2, "fpmd", "active");
+        php_info_print_table_row(2, "fpmd version", FPMD_VERSION);
+        php_info_print_table_end();
+        DISPLAY_INI_ENTRIES();
+}
+
+/* Named like PHP-FPM's module, so extension_loaded('cgi-fcgi') answers as there */
+static zend_module_entry fpmd_module_entry = {
+        STANDARD_MODULE_HEADER,
+        "cgi-fcgi",
+        fpmd_functions,
+        PHP_MINIT(fpmd),
+        PHP_MSHUTDOWN(fpmd),
+        NULL,
+        NULL,
+        PHP_MINFO(fpmd),
+        PHP_VERSION,
+        STANDARD_MODULE_PROPERTIES,
+};
+
+static int sapi_fpmd_startup(sapi_module_struct *module)
+{
+        return php_module_startup(module, &fpmd_module_entry);
+}
+
+/* opcache enables itself only for known SAPI names, and applications test PHP_SAPI === 'fpm-fcgi' */
+static sapi_module_struct fpmd_sapi_module = {
+        .name = (char *)"fpm-fcgi",
+        .pretty_name = (char *)"FPM/FastCGI (fpmd)",
+        .startup = sapi_fpmd_startup,
+        .shutdown = php_module_shutdown_wrapper,
+        .activate = sapi_fpmd_activate,
+        .deactivate = sapi_fpmd_deactivate,
+        .ub_write = sapi_fpmd_ub_write,
+        .flush = sapi_fpmd_flush,
+        .getenv = sapi_fpmd_getenv,
+        .sapi_error = php_error,
+        .send_headers = sapi_fpmd_send_headers,
+        .read_post = sapi_fpmd_read_post,
+        .read_cookies = sapi_fpmd_read_cookies,
+        .register_server_variables = sapi_fpmd_register_variables,
+        .log_message = sapi_fpmd_log_message,
+        .get_request_time = sapi_fpmd_get_request_time,
+        .default_post_reader = NULL,
+        .treat_data = NULL,
+        .input_filter = NULL,
+};
+
+/* ---- pool values ---- */
+
+/* As PHP-FPM applies php_value/php_admin_value: the master value changes, and an admin one is locked so
+ * ini_set() and .user.ini cannot change it. "extension" and "zend_extension" load the module. */
+static int ini_apply(const char *name, const char *value, bool admin)
+{
+        zend_ini_entry *e;
+        zend_string *v;
+
+        if (streq(name, "extension")) {
+                zval zv;
+                php_dl(value, MODULE_PERSISTENT, &zv, 1);
+                return 0;
+        }
+
+        e = zend_hash_str_find_ptr(EG(ini_directives), name, strlen(name));
+        if (!e)
+                return log_warning_errno(ENOENT, "Unknown PHP setting '%s' in the pool configuration, ignoring.",
+                        name);
+
+        v = zend_string_init(value, strlen(value), 1);
+        if (e->on_modify &&
+                e->on_modify(e, v, e->mh_arg1, e->mh_arg2, e->mh_arg3, ZEND_INI_STAGE_ACTIVATE) != SUCCESS) {
+                zend_string_release_ex(v, 1);
+                return log_warning_errno(EINVAL, "Invalid value '%s' for PHP setting '%s', ignoring.", value,
+                        name);
+        }
+        e->value = v;
+        if (admin)
+                e->modifiable = ZEND_INI_SYSTEM;
+        return 0;
+}
+
+/* Values that PHP must see at startup (opcache.*, extension=) go in as ini entries too, where they can be
+ * written without quoting trouble; all are applied again after startup, which locks the admin ones. */
+static char *ini_entries_build(const PoolConfig *p)
+{
+        const KeyValueList *lists[] = { &p->php_value, &p->php_flag, &p->php_admin_value, &p->php_admin_flag };
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return NULL;
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++)
+                for (size_t i = 0; i < lists[l]->n; i++) {
+                        const KeyValue *kv = &lists[l]->items[i];
+                        if (strpbrk(kv->value, "\"\\$\n\r") || strpbrk(kv->key, "=\n\r[]"))
+                                continue;
+                        fprintf(f, "%s=\"%s\"\n", kv->key, kv->value);
+                }
+        fclose(f);
+        return buf;
+}
+
+static void pool_values_apply(const PoolConfig *p)
+{
+        for (size_t i = 0; i < p->php_value.n; i++)
+                ini_apply(p->php_value.items[i].key, p->php_value.items[i].value, false);
+        for (size_t i = 0; i < p->php_flag.n; i++)
+                ini_apply(p->php_flag.items[i].key, p->php_flag.items[i].value, false);
+        for (size_t i = 0; i < p->php_admin_value.n; i++)
+                if (!streq(p->php_admin_value.items[i].key, "extension"))
+                        ini_apply(p->php_admin_value.items[i].key, p->php_admin_value.items[i].value, true);
+        for (size_t i = 0; i < p->php_admin_flag.n; i++)
+                ini_apply(p->php_admin_flag.items[i].key, p->php_admin_flag.items[i].value, true);
+}
+
+int php_startup(const Config *c, const PoolConfig *p)
+{
+        const char *ini = p->php_ini ? p->php_ini : c->php_ini;
+        _cleanup_free_ char *ini_copy = NULL;
+        char *scan_dir;
+        struct stat st;
+
+        pool = p;
+
+        /* Debian's layout: the conf.d beside the php.ini holds the extension ini files (opcache among them) */
+        if (!getenv("PHP_INI_SCAN_DIR") && ini) {
+                ini_copy = strdup(ini);
+                if (!ini_copy)
+                        return log_oom();
+                if (asprintf(&scan_dir, "%s/conf.d", dirname(ini_copy)) < 0)
+                        return log_oom();
+                if (stat(scan_dir, &st) == 0 && S_ISDIR(st.st_mode))
+                        setenv("PHP_INI_SCAN_DIR", scan_dir, 1);
+                free(scan_dir);
+        }
+        if (ini && access(ini, R_OK) < 0)
+                log_warning_errno(errno, "Cannot read php.ini %s, PHP starts with its defaults: %m", ini);
+
+        zend_signal_startup();
+        sapi_startup(&fpmd_sapi_module);
+        fpmd_sapi_module.php_ini_path_override = ini ? strdup(ini) : NULL;
+        fpmd_sapi_module.php_ini_ignore_cwd = 1;
+        fpmd_sapi_module.ini_entries = ini_entries_build(p);
+        fpmd_sapi_module.executable_location = NULL;
+
+        import_process_environment = php_import_environment_variables;
+        php_import_environment_variables = import_environment;
+
+        if (fpmd_sapi_module.startup(&fpmd_sapi_module) == FAILURE)
+                return log_error_errno(EIO, "PHP failed to start with %s.", strna(ini));
+
+        zend_hash_init(&user_ini_cache, 8, NULL, user_ini_entry_free, 1);
+        pool_values_apply(p);
+        log_debug("PHP %s started with %s.", PHP_VERSION, strna(ini));
+        return 0;
+}
+
+void php_shutdown(void)
+{
+        php_module_shutdown();
+        sapi_shutdown();
+}
+
+/* ---- one request ---- */
+
+/* PHP-FPM refuses a translated path with a ".." segment: some web server setups let them through */
+static bool path_is_valid(const char *path)
+{
+        if (!path)
+                return false;
+        for (const char *p = strstr(path, ".."); p; p = strstr(p + 1, ".."))
+                if ((p == path || p[-1] == '/') && (p[2] == 0 || p[2] == '/'))
+                        return false;
+        return true;
+}
+
+static char *strjoin2(const char *a, size_t a_len, const char *b)
+{
+        size_t b_len = b ? strlen(b) : 0;
+        char *s = malloc(a_len + b_len + 1);
+
+        if (!s)
+                return NULL;
+        memcpy(s, a, a_len);
+        if (b_len > 0)
+                memcpy(s + a_len, b, b_len);
+        s[a_len + b_len] = 0;
+        return s;
+}
+
+static char *param_dup(const FcgiParams *p, const char *name)
+{
+        const char *v = fcgi_params_get(p, name);
+        return v ? strdup(v) : NULL;
+}
+
+static void param_set(FcgiParams *p, const char *name, const char *value)
+{
+        if (fcgi_params_set(p, name, value) < 0)
+                log_oom();
+}
+
+/* SCRIPT_FILENAME, SCRIPT_NAME, PATH_INFO and PATH_TRANSLATED as PHP-FPM computes them with cgi.fix_pathinfo:
+ * when SCRIPT_FILENAME does not exist, the script is the longest existing file prefix of it and the rest is
+ * path info. Every length is checked before use: taking path info from PATH_INFO when PATH_INFO is shorter
+ * than what was cut off is CVE-2019-11043. Returns the script path to run (owned), or NULL. */
+static char *resolve_script(FcgiParams *p)
+{
+        _cleanup_free_ char *sf = NULL, *orig_pi = NULL, *orig_sn = NULL, *orig_pt = NULL, *doc_root = NULL;
+        bool apache = false;
+        char *script = NULL;
+        size_t len;
+
+        sf = param_dup(p, "SCRIPT_FILENAME");
+        orig_pt = param_dup(p, "PATH_TRANSLATED");
+        if (!sf && orig_pt)
+                sf = strdup(orig_pt);
+        orig_pi = param_dup(p, "PATH_INFO");
+        orig_sn = param_dup(p, "SCRIPT_NAME");
+        free(request_uri);
+        request_uri = NULL;
+        if (!sf) {
+                /* No script at all: still a SCRIPT_NAME, so the ping and status paths answer */
+                request_uri = TAKE_PTR(orig_sn);
+                return NULL;
+        }
+
+        /* Apache mod_proxy_fcgi: "proxy:fcgi://host:port/path/script.php/info?query" */
+        if (strncasecmp(sf, "proxy:fcgi://", 13) == 0 || strncasecmp(sf, "proxy:balancer://", 17) == 0) {
+                char *s = strchr(sf, ':') + 3, *q;
+
+                s = strchr(s, '/');
+                if (s) {
+                        memmove(sf, s, strlen(s) + 1);
+                        apache = true;
+                }
+                q = strchr(sf, '?');
+                if (q)
+                        *q = 0;
+                param_set(p, "SCRIPT_FILENAME", sf);
+        }
+
+        if (!fpmd_globals.fix_pathinfo) {
+                request_uri = strdup(orig_pi ? orig_pi : strempty(orig_sn));
+                if (!fpmd_globals.discard_path && orig_pt)
+                        return strdup(orig_pt);
+                return strdup(sf);
+        }
+
+        doc_root = param_dup(p, "DOCUMENT_ROOT");
+        if (!doc_root && PG(doc_root)) {
+                doc_root = strdup(PG(doc_root));
+                param_set(p, "DOCUMENT_ROOT", PG(doc_root));
+        }
+
+        len = strlen(sf);
+        if (len > 0 && sf[len - 1] != '/') {
+                struct stat st;
+                if (stat(sf, &st) == 0) {
+                        request_uri = orig_sn ? strdup(orig_sn) : NULL;
+                        return TAKE_PTR(sf);
+                }
+        }
+
+        /* Walk back through the '/' until a prefix is a regular file */
+        _cleanup_free_ char *pt = strdup(sf);
+        char *slash;
+        bool found = false;
+
+        while (pt && (slash = strrchr(pt, '/'))) {
+                struct stat st;
+                size_t pt_len, cut_len, pi_len;
+                const char *new_pi = NULL, *cur_pi;
+                bool changed;
+
+                *slash = 0;
+                if (stat(pt, &st) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+
+                found = true;
+                pt_len = strlen(pt);
+                cut_len = len - pt_len;
+                pi_len = orig_pi ? strlen(orig_pi) : 0;
+                if (apache) {
+                        new_pi = sf + pt_len;
+                        changed = cut_len != 0 && (!orig_pi || !streq(orig_pi, new_pi));
+                } else {
+                        new_pi = orig_pi && pi_len > cut_len ? orig_pi + pi_len - cut_len : NULL;
+                        changed = new_pi != NULL;
+                }
+                cur_pi = orig_pi;
+
+                if (changed) {
+                        _cleanup_free_ char *pi_copy = strdup(new_pi);
+
+                        if (orig_pi) {
+                                size_t prefix_len = new_pi >= orig_pi && new_pi <= orig_pi + pi_len
+                                                            ? (size_t)(new_pi - orig_pi)
+                                                            : pi_len;
+                                _cleanup_free_ char *prefix = strndup(orig_pi, prefix_len);
+
+                                param_set(p, "ORIG_PATH_INFO", orig_pi);
+                                if (prefix && (!orig_sn || !streq(orig_sn, prefix))) {
+                                        if (orig_sn)
+                                                param_set(p, "ORIG_SCRIPT_NAME", orig_sn);
+                                        param_set(p, "SCRIPT_NAME", prefix);
+                                        request_uri = TAKE_PTR(prefix);
+                                } else
+                                        request_uri = orig_sn ? strdup(orig_sn) : NULL;
+                        } else if (apache && orig_sn) {
+                                size_t sn_len = strlen(orig_sn);
+
+                                if (sn_len > cut_len && streq(orig_sn + sn_len - cut_len, new_pi)) {
+                                        param_set(p, "ORIG_SCRIPT_NAME", orig_sn);
+                                        request_uri = strndup(orig_sn, sn_len - cut_len);
+                                        if (request_uri)
+                                                param_set(p, "SCRIPT_NAME", request_uri);
+                                }
+                        }
+                        if (pi_copy)
+                                param_set(p, "PATH_INFO", pi_copy);
+                        cur_pi = fcgi_params_get(p, "PATH_INFO");
+                }
+
+                if (!streq(sf, pt)) {
+                        param_set(p, "ORIG_SCRIPT_FILENAME", sf);
+                        param_set(p, "SCRIPT_FILENAME", pt);
+                }
+
+                /* PATH_TRANSLATED = DOCUMENT_ROOT + PATH_INFO, or SCRIPT_FILENAME - SCRIPT_NAME + PATH_INFO */
+                if (doc_root) {
+                        size_t l = strlen(doc_root);
+                        _cleanup_free_ char *t = NULL;
+
+                        if (l > 0 && doc_root[l - 1] == '/')
+                                l--;
+                        t = strjoin2(doc_root, l, cur_pi);
+                        if (orig_pt)
+                                param_set(p, "ORIG_PATH_TRANSLATED", orig_pt);
+                        if (t)
+                                param_set(p, "PATH_TRANSLATED", t);
+                } else if (orig_sn && strstr(pt, orig_sn)) {
+                        _cleanup_free_ char *t = strjoin2(pt, pt_len - strlen(orig_sn), cur_pi);
+
+                        if (orig_pt)
+                                param_set(p, "ORIG_PATH_TRANSLATED", orig_pt);
+                        if (t)
+                                param_set(p, "PATH_TRANSLATED", t);
+                }
+                script = TAKE_PTR(pt);
+                break;
+        }
+
+        if (!found) {
+                param_set(p, "ORIG_SCRIPT_FILENAME", sf);
+                (void)fcgi_params_unset(p, "SCRIPT_FILENAME");
+        }
+        if (!request_uri && orig_sn)
+                request_uri = strdup(orig_sn);
+        return script;
+}
+
+/* PHP_VALUE / PHP_ADMIN_VALUE params: "name=value" lines, applied for this request only */
+static void apply_value_param(const char *text, bool admin)
+{
+        _cleanup_free_ char *copy = strdup(text);
+        char *line, *save = NULL;
+
+        for (line = copy ? strtok_r(copy, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+                char *eq = strchr(line, '=');
+                char *name, *value;
+
+                if (!eq)
+                        continue;
+                *eq = 0;
+                name = line;
+                value = eq + 1;
+                while (*name == ' ' || *name == '\t')
+                        name++;
+                for (char *e = name + strlen(name); e > name && (e[-1] == ' ' || e[-1] == '\t'); e--)
+                        e[-1] = 0;
+                while (*value == ' ' || *value == '\t')
+                        value++;
+                if (*name == 0)
+                        continue;
+                if (zend_alter_ini_entry_chars_ex(zend_string_init_interned(name, strlen(name), 0), value,
+                            strlen(value), admin ? ZEND_INI_SYSTEM : ZEND_INI_USER, ZEND_INI_STAGE_HTACCESS,
+                            0) != SUCCESS)
+                        log_warning("Passing INI directive through FastCGI: unable to set '%s'", name);
+        }
+}
+
+static void init_request_info(Request *r, char *script)
+{
+        FcgiParams *p = &r->params;
+        const char *content_length, *auth;
+
+        SG(request_info).path_translated = path_is_valid(script) ? estrdup(script) : NULL;
+        SG(request_info).request_method = fcgi_params_get(p, "REQUEST_METHOD");
+        SG(request_info).proto_num = 1000;
+        SG(request_info).request_uri = request_uri;
+        SG(request_info).query_string = (char *)fcgi_params_get(p, "QUERY_STRING");
+        SG(request_info).content_type = fcgi_params_get(p, "CONTENT_TYPE");
+        if (!SG(request_info).content_type)
+                SG(request_info).content_type = "";
+        content_length = fcgi_params_get(p, "CONTENT_LENGTH");
+        SG(request_info).content_length = content_length ? atol(content_length) : 0;
+        SG(sapi_headers).http_response_code = 200;
+
+        /* The CGI RFC lets the server pass the Authorization header on unvalidated */
+        auth = fcgi_params_get(p, "HTTP_AUTHORIZATION");
+        php_handle_auth_data(auth);
+}
+
+static bool extension_allowed(const PoolConfig *p, const char *path)
+{
+        size_t len = strlen(path);
+
+        if (p->limit_extensions.n == 0)
+                return true;
+        for (size_t i = 0; i < p->limit_extensions.n; i++) {
+                const char *ext = p->limit_extensions.items[i];
+                size_t l = strlen(ext);
+                if (len > l && streq(path + len - l, ext))
+                        return true;
+        }
+        return false;
+}
+
+/* A script must be a regular file, and inside DOCUMENT_ROOT when the server names one */
+static bool script_inside_doc_root(const char *script)
+{
+        const char *doc_root = fcgi_params_get(&current->params, "DOCUMENT_ROOT");
+        char real_script[MAXPATHLEN], real_root[MAXPATHLEN];
+        struct stat st;
+        size_t l;
+
+        if (!tsrm_realpath(script, real_script) || stat(real_script, &st) < 0 || !S_ISREG(st.st_mode))
+                return false;
+        if (isempty(doc_root))
+                return true;
+        if (!tsrm_realpath(doc_root, real_root))
+                return false;
+        l = strlen(real_root);
+        if (l == 1 && real_root[0] == '/')
+                return true;
+        return strncmp(real_script, real_root, l) == 0 && real_script[l] == '/';
+}
+
+static void send_plain(int code, const char *body)
+{
+        SG(sapi_headers).http_response_code = code;
+        PUTS(body);
+}
+
+static bool handle_ping(void)
+{
+        if (isempty(pool->ping_path) || !request_uri || !streq(request_uri, pool->ping_path))
+                return false;
+        sapi_add_header_ex(ZEND_STRL("Content-Type: text/plain"), 1, 1);
+        sapi_add_header_ex(ZEND_STRL("Expires: Thu, 01 Jan 1970 00:00:00 GMT"), 1, 1);
+        sapi_add_header_ex(ZEND_STRL("Cache-Control: no-cache, no-store, must-revalidate, max-age=0"), 1, 1);
+        SG(sapi_headers).http_response_code = 200;
+        PUTS(pool->ping_response ? pool->ping_response : "pong");
+        return true;
+}
+
+static void slot_request_start(const Request *r, const WorkerContext *w, const char *script)
+{
+        ScoreboardSlot *s = &w->scoreboard->slots[w->slot];
+        const char *cl = fcgi_params_get(&r->params, "CONTENT_LENGTH");
+
+        s->request_start_usec = r->start_real;
+        s->request_mono_usec = r->start_mono;
+        s->content_length = cl ? strtoull(cl, NULL, 10) : 0;
+        scoreboard_set_str(s->method, sizeof(s->method), fcgi_params_get(&r->params, "REQUEST_METHOD"));
+        scoreboard_set_str(s->uri, sizeof(s->uri), fcgi_params_get(&r->params, "REQUEST_URI"));
+        scoreboard_set_str(s->query, sizeof(s->query), fcgi_params_get(&r->params, "QUERY_STRING"));
+        scoreboard_set_str(s->script, sizeof(s->script), script);
+        scoreboard_set_str(s->user, sizeof(s->user), fcgi_params_get(&r->params, "REMOTE_USER"));
+        s->state = WORKER_RUNNING;
+}
+
+static void slot_request_end(const WorkerContext *w, size_t memory)
+{
+        ScoreboardSlot *s = &w->scoreboard->slots[w->slot];
+
+        s->last_duration_usec = now_usec(CLOCK_MONOTONIC) - s->request_mono_usec;
+        s->last_memory = memory;
+}
+
+static size_t request_memory;
+
+/* Separate from php_handle_request() so nothing of the caller is live across the longjmp of a bailout */
+static void run_request(Request *r)
+{
+        zend_file_handle fh;
+
+        request_memory = 0;
+        zend_first_try
+        {
+                if (pool->allow_php_value_params) {
+                        const char *v = fcgi_params_get(&r->params, "PHP_VALUE");
+                        const char *a = fcgi_params_get(&r->params, "PHP_ADMIN_VALUE");
+                        if (v)
+                                apply_value_param(v, false);
+                        if (a)
+                                apply_value_param(a, true);
+                }
+
+                if (php_request_startup() == FAILURE) {
+                        static const char msg[] = "Status: 500 Internal Server Error\r\n\r\n";
+                        request_write(r, FCGI_STDOUT, msg, sizeof(msg) - 1);
+                        log_error("PHP failed to start the request for %s.", strna(SG(request_info).path_translated));
+                        return;
+                }
+
+                if (!SG(request_info).request_method)
+                        goto done; /* not an HTTP request */
+                if (handle_ping())
+                        goto done;
+
+                if (!SG(request_info).path_translated || !script_inside_doc_root(SG(request_info).path_translated)) {
+                        log_debug("Primary script unknown: %s", strna(SG(request_info).path_translated));
+                        send_plain(404, "File not found.\n");
+                        goto done;
+                }
+                if (!extension_allowed(pool, SG(request_info).path_translated)) {
+                        log_warning("Access to the script '%s' has been denied (see security.limit_extensions)",
+                                SG(request_info).path_translated);
+                        send_plain(403, "Access denied.\n");
+                        goto done;
+                }
+
+                zend_stream_init_filename(&fh, SG(request_info).path_translated);
+                if (php_fopen_primary_script(&fh) == FAILURE) {
+                        if (errno == EACCES)
+                                send_plain(403, "Access denied.\n");
+                        else
+                                send_plain(404, "File not found.\n");
+                } else {
+                        EG(exit_status) = 0;
+                        php_execute_script(&fh);
+                }
+                if (!fh.in_list)
+                        zend_destroy_file_handle(&fh);
+
+        done:
+                if (EG(exit_status) == 255 && !isempty(fpmd_globals.error_header) && !SG(headers_sent)) {
+                        sapi_header_line ctr = { .line = fpmd_globals.error_header,
+                                .line_len = strlen(fpmd_globals.error_header) };
+                        sapi_header_op(SAPI_HEADER_REPLACE, &ctr);
+                }
+                request_memory = zend_memory_peak_usage(1);
+                if (body_fd >= 0)
+                        close(body_fd);
+                body_fd = -1;
+                if (SG(request_info).path_translated) {
+                        efree(SG(request_info).path_translated);
+                        SG(request_info).path_translated = NULL;
+                }
+                php_request_shutdown(NULL);
+        }
+        zend_end_try();
+}
+
+void php_handle_request(Request *r, const WorkerContext *w)
+{
+        _cleanup_free_ char *script = NULL;
+
+        current = r;
+        worker_ctx = w;
+        body_fd = -1;
+        stderr_started = false;
+        SG(server_context) = r;
+
+        script = resolve_script(&r->params);
+        slot_request_start(r, w, script);
+        init_request_info(r, script);
+
+        run_request(r);
+
+        (void)request_end(r, 0);
+        slot_request_end(w, request_memory);
+        SG(server_context) = NULL;
+        current = NULL;
+}

@@ -1,2 +1,621 @@
-/* worker: placeholder */
-#include "macro.h"
+/* worker.c: a worker process: accept on the pool's socket, speak FastCGI, hand each request to PHP */
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "log.h"
+#include "php.h"
+#include "worker.h"
+
+/* A record is at most 8 + 65535 + 255 bytes: room for two lets a partial one wait while a whole one is parsed */
+#define CONN_IN_SIZE  (2 * (FCGI_HEADER_LEN + FCGI_MAX_CONTENT_LEN + 255))
+#define CONN_OUT_SIZE (64 * 1024)
+/* Writes this large skip the copy into the output buffer */
+#define DIRECT_WRITE_MIN (16 * 1024)
+#define PARAMS_MAX       (1024 * 1024)
+
+static volatile sig_atomic_t stop_requested;
+static int listen_fd_copy = -1;
+static int dummy_fd = -1;
+static volatile int idle_conn_fd = -1;
+static const WorkerContext *worker;
+
+bool worker_stop_requested(void)
+{
+        return stop_requested;
+}
+
+/* A graceful stop must also wake a worker blocked in accept() or idle on a kept connection. Replacing the
+ * listening fd with an unconnected socket makes the blocked (and every later) accept() fail at once, without
+ * touching the socket the other workers share; shutting down an idle kept connection ends its read(). */
+static void on_stop_signal(int sig)
+{
+        int saved = errno;
+        int fd = idle_conn_fd;
+
+        (void)sig;
+        stop_requested = 1;
+        if (listen_fd_copy >= 0 && dummy_fd >= 0)
+                (void)dup2(dummy_fd, listen_fd_copy);
+        if (fd >= 0)
+                (void)shutdown(fd, SHUT_RDWR);
+        errno = saved;
+}
+
+static ScoreboardSlot *my_slot(void)
+{
+        return &worker->scoreboard->slots[worker->slot];
+}
+
+static void slot_set_state(WorkerState s)
+{
+        my_slot()->state = s;
+}
+
+static int write_all(int fd, struct iovec *iov, int n)
+{
+        while (n > 0) {
+                ssize_t k = writev(fd, iov, n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                while (n > 0 && (size_t)k >= iov->iov_len) {
+                        k -= (ssize_t)iov->iov_len;
+                        iov++;
+                        n--;
+                }
+                if (n > 0) {
+                        iov->iov_base = (uint8_t *)iov->iov_base + k;
+                        iov->iov_len -= (size_t)k;
+                }
+        }
+        return 0;
+}
+
+static int conn_flush(Conn *c)
+{
+        struct iovec iov;
+        int r;
+
+        if (c->out_len == 0)
+                return 0;
+        if (c->broken) {
+                c->out_len = 0;
+                return -EPIPE;
+        }
+        iov = (struct iovec){ c->out, c->out_len };
+        r = write_all(c->fd, &iov, 1);
+        c->out_len = 0;
+        if (r < 0) {
+                c->broken = true;
+                return log_debug_errno(r, "Failed to write to the FastCGI connection: %m");
+        }
+        return 0;
+}
+
+/* Appends bytes that must go out as they are (whole records) */
+static int conn_queue(Conn *c, const void *data, size_t len)
+{
+        if (c->out_len + len > c->out_size) {
+                int r = conn_flush(c);
+                if (r < 0)
+                        return r;
+        }
+        memcpy(c->out + c->out_len, data, len);
+        c->out_len += len;
+        return 0;
+}
+
+static int conn_fill(Conn *c)
+{
+        ssize_t n;
+
+        /* Keep the unparsed tail at the front so a whole record always fits behind it */
+        if (c->in_off > 0) {
+                memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+                c->in_len -= c->in_off;
+                c->in_off = 0;
+        }
+        if (c->in_len == c->in_size)
+                return -ENOBUFS;
+
+        for (;;) {
+                n = read(c->fd, c->in + c->in_len, c->in_size - c->in_len);
+                if (n >= 0)
+                        break;
+                if (errno == EINTR)
+                        continue;
+                return -errno;
+        }
+        if (n == 0)
+                c->eof = true;
+        c->in_len += (size_t)n;
+        return 0;
+}
+
+/* 1 and a record, 0 at a clean end of the stream, negative errno on a broken or malformed one */
+static int conn_read_record(Conn *c, FcgiRecord *rec)
+{
+        for (;;) {
+                int k = fcgi_record_next(c->in + c->in_off, c->in_len - c->in_off, rec);
+                int r;
+
+                if (k < 0)
+                        return k;
+                if (k > 0) {
+                        c->in_off += (size_t)k;
+                        return 1;
+                }
+                if (c->eof)
+                        return c->in_len > c->in_off ? -EBADMSG : 0;
+                r = conn_fill(c);
+                if (r < 0)
+                        return r;
+        }
+}
+
+static int conn_send_end_request(Conn *c, uint16_t id, uint8_t protocol_status)
+{
+        uint8_t buf[16];
+
+        fcgi_end_request_write(buf, id, 0, protocol_status);
+        return conn_queue(c, buf, sizeof(buf));
+}
+
+/* Records with request id 0 are about the application, not a request */
+static int conn_handle_management(Conn *c, const FcgiRecord *rec)
+{
+        uint8_t buf[256];
+        int k;
+
+        if (rec->type == FCGI_GET_VALUES) {
+                unsigned n = worker->pool->pm.max_children;
+
+                k = fcgi_get_values_result_write(rec->content, rec->content_length, n, n, buf, sizeof(buf));
+                if (k < 0)
+                        return log_warning_errno(k, "Malformed FCGI_GET_VALUES record, ignoring: %m");
+                (void)conn_queue(c, buf, (size_t)k);
+        } else {
+                fcgi_unknown_type_write(buf, rec->type);
+                (void)conn_queue(c, buf, 16);
+        }
+        return conn_flush(c);
+}
+
+ssize_t request_read_stdin(Request *r, void *buf, size_t size)
+{
+        Conn *c = r->conn;
+        size_t n;
+
+        while (r->stdin_avail == 0) {
+                FcgiRecord rec;
+                int k;
+
+                if (r->stdin_eof || r->aborted)
+                        return 0;
+
+                k = conn_read_record(c, &rec);
+                if (k <= 0) {
+                        r->aborted = true;
+                        c->broken = true;
+                        if (k < 0)
+                                log_warning_errno(k, "Failed to read the request body: %m");
+                        return k;
+                }
+                if (rec.request_id == 0) {
+                        (void)conn_handle_management(c, &rec);
+                        continue;
+                }
+                if (rec.request_id != r->id) {
+                        /* One request at a time per connection, as FCGI_MPXS_CONNS=0 told the peer */
+                        if (rec.type == FCGI_BEGIN_REQUEST) {
+                                (void)conn_send_end_request(c, rec.request_id, FCGI_CANT_MPX_CONN);
+                                (void)conn_flush(c);
+                        }
+                        continue;
+                }
+                switch (rec.type) {
+                case FCGI_STDIN:
+                        if (rec.content_length == 0)
+                                r->stdin_eof = true;
+                        r->stdin_ptr = rec.content;
+                        r->stdin_avail = rec.content_length;
+                        break;
+                case FCGI_ABORT_REQUEST:
+                        r->aborted = true;
+                        return 0;
+                default:
+                        break;
+                }
+        }
+
+        n = MIN(size, r->stdin_avail);
+        memcpy(buf, r->stdin_ptr, n);
+        r->stdin_ptr += n;
+        r->stdin_avail -= n;
+        r->stdin_bytes += n;
+        return (ssize_t)n;
+}
+
+int request_write(Request *r, uint8_t type, const void *data, size_t len)
+{
+        Conn *c = r->conn;
+        const uint8_t *p = data;
+        static const uint8_t zeros[8];
+
+        if (r->ended)
+                return 0;
+        if (c->broken)
+                return -EPIPE;
+        if (type == FCGI_STDOUT)
+                r->bytes_out += len;
+
+        while (len > 0) {
+                uint8_t header[FCGI_HEADER_LEN];
+                size_t chunk;
+                uint8_t pad;
+
+                if (len >= DIRECT_WRITE_MIN) {
+                        struct iovec iov[3];
+                        int k;
+
+                        k = conn_flush(c);
+                        if (k < 0)
+                                return k;
+                        chunk = MIN(len, (size_t)FCGI_MAX_CONTENT_LEN);
+                        pad = fcgi_header_write(header, type, r->id, (uint16_t)chunk);
+                        iov[0] = (struct iovec){ header, sizeof(header) };
+                        iov[1] = (struct iovec){ (void *)p, chunk };
+                        iov[2] = (struct iovec){ (void *)zeros, pad };
+                        k = write_all(c->fd, iov, pad > 0 ? 3 : 2);
+                        if (k < 0) {
+                                c->broken = true;
+                                return k;
+                        }
+                } else {
+                        if (c->out_size - c->out_len < FCGI_HEADER_LEN + 8 + 1) {
+                                int k = conn_flush(c);
+                                if (k < 0)
+                                        return k;
+                        }
+                        chunk = MIN(len, c->out_size - c->out_len - FCGI_HEADER_LEN - 8);
+                        pad = fcgi_header_write(c->out + c->out_len, type, r->id, (uint16_t)chunk);
+                        memcpy(c->out + c->out_len + FCGI_HEADER_LEN, p, chunk);
+                        memset(c->out + c->out_len + FCGI_HEADER_LEN + chunk, 0, pad);
+                        c->out_len += FCGI_HEADER_LEN + chunk + pad;
+                }
+                p += chunk;
+                len -= chunk;
+        }
+        return 0;
+}
+
+int request_flush(Request *r)
+{
+        if (r->ended)
+                return 0;
+        return conn_flush(r->conn);
+}
+
+int request_end(Request *r, uint32_t app_status)
+{
+        uint8_t buf[FCGI_HEADER_LEN + 16];
+
+        if (r->ended)
+                return 0;
+
+        /* The empty STDOUT record closes the stream, END_REQUEST closes the request */
+        fcgi_header_write(buf, FCGI_STDOUT, r->id, 0);
+        fcgi_end_request_write(buf + FCGI_HEADER_LEN, r->id, app_status, FCGI_REQUEST_COMPLETE);
+        (void)conn_queue(r->conn, buf, sizeof(buf));
+        r->ended = true;
+        return conn_flush(r->conn);
+}
+
+static void request_reset(Request *r)
+{
+        fcgi_params_reset(&r->params);
+        r->id = 0;
+        r->keep_conn = false;
+        r->stdin_ptr = NULL;
+        r->stdin_avail = 0;
+        r->stdin_eof = false;
+        r->stdin_bytes = 0;
+        r->ended = false;
+        r->aborted = false;
+        r->status = 0;
+        r->bytes_out = 0;
+}
+
+/* Reads records up to the end of a request's PARAMS: 1 with a request ready, 0 when the peer closed the
+ * connection between requests, negative errno when the connection must be dropped. */
+static int conn_read_request(Conn *c, Request *r)
+{
+        bool begun = false;
+
+        request_reset(r);
+        for (;;) {
+                FcgiRecord rec;
+                uint16_t role;
+                uint8_t flags;
+                int k;
+
+                k = conn_read_record(c, &rec);
+                if (k == 0)
+                        return begun ? -EBADMSG : 0;
+                if (k < 0)
+                        return k;
+
+                if (rec.request_id == 0) {
+                        (void)conn_handle_management(c, &rec);
+                        continue;
+                }
+
+                switch (rec.type) {
+                case FCGI_BEGIN_REQUEST:
+                        if (begun) {
+                                if (rec.request_id == r->id)
+                                        return -EBADMSG;
+                                (void)conn_send_end_request(c, rec.request_id, FCGI_CANT_MPX_CONN);
+                                (void)conn_flush(c);
+                                continue;
+                        }
+                        k = fcgi_begin_request_parse(&rec, &role, &flags);
+                        if (k < 0)
+                                return k;
+                        if (role != FCGI_RESPONDER) {
+                                log_notice("FastCGI role %u is not supported, refusing request %u.", role,
+                                        rec.request_id);
+                                (void)conn_send_end_request(c, rec.request_id, FCGI_UNKNOWN_ROLE);
+                                (void)conn_flush(c);
+                                if (!(flags & FCGI_KEEP_CONN))
+                                        return 0;
+                                continue;
+                        }
+                        begun = true;
+                        r->id = rec.request_id;
+                        r->keep_conn = flags & FCGI_KEEP_CONN;
+                        r->start_real = now_usec(CLOCK_REALTIME);
+                        r->start_mono = now_usec(CLOCK_MONOTONIC);
+                        slot_set_state(WORKER_READING);
+                        break;
+
+                case FCGI_PARAMS:
+                        if (!begun || rec.request_id != r->id)
+                                continue; /* left over from a request that ended */
+                        if (rec.content_length == 0) {
+                                k = fcgi_params_parse(&r->params);
+                                if (k < 0)
+                                        return k;
+                                return 1;
+                        }
+                        k = fcgi_params_append(&r->params, rec.content, rec.content_length);
+                        if (k == -E2BIG)
+                                return log_warning_errno(k, "FastCGI PARAMS exceed %u bytes, closing connection.",
+                                        PARAMS_MAX);
+                        if (k < 0)
+                                return k;
+                        break;
+
+                case FCGI_ABORT_REQUEST:
+                        if (begun && rec.request_id == r->id) {
+                                (void)conn_send_end_request(c, r->id, FCGI_REQUEST_COMPLETE);
+                                (void)conn_flush(c);
+                                if (!r->keep_conn)
+                                        return 0;
+                                request_reset(r);
+                                begun = false;
+                        }
+                        break;
+
+                case FCGI_STDIN:
+                case FCGI_DATA:
+                        if (begun && rec.request_id == r->id)
+                                return -EBADMSG; /* a body before the end of PARAMS */
+                        break; /* the unread tail of a request that ended */
+
+                default:
+                        log_debug("Ignoring FastCGI record of type %u.", rec.type);
+                        break;
+                }
+        }
+}
+
+/* Reads what is left of the body, so a kept connection stays in step and a closed one is not reset under
+ * the peer while it still sends. */
+static void request_drain(Request *r)
+{
+        uint8_t scratch[16384];
+
+        while (!r->stdin_eof && !r->aborted && !r->conn->broken)
+                if (request_read_stdin(r, scratch, sizeof(scratch)) <= 0)
+                        break;
+}
+
+static void log_malformed(const Conn *c, int error)
+{
+        log_warning_errno(error, "Malformed FastCGI data on connection %d, closing it: %s", c->fd,
+                error == -EPROTO ? "unsupported protocol version" : strerror(-error));
+}
+
+static bool serve_connection(Conn *c, Request *r, uint64_t *requests)
+{
+        const PoolConfig *pool = worker->pool;
+
+        for (;;) {
+                int k;
+
+                if (r->keep_conn)
+                        idle_conn_fd = c->fd;
+                slot_set_state(WORKER_IDLE);
+                if (stop_requested && *requests > 0) {
+                        idle_conn_fd = -1;
+                        return false;
+                }
+                k = conn_read_request(c, r);
+                idle_conn_fd = -1;
+                if (k < 0) {
+                        if (k == -EPROTO || k == -EBADMSG || k == -E2BIG)
+                                log_malformed(c, k);
+                        else if (!stop_requested)
+                                log_debug_errno(k, "FastCGI connection failed: %m");
+                        return true;
+                }
+                if (k == 0)
+                        return true;
+
+                php_handle_request(r, worker);
+                (void)request_end(r, 0);
+
+                slot_set_state(WORKER_FINISHING);
+                if (!r->keep_conn)
+                        shutdown(c->fd, SHUT_WR);
+                request_drain(r);
+
+                (*requests)++;
+                my_slot()->requests = *requests;
+                if (pool->pm.max_requests > 0 && *requests >= pool->pm.max_requests)
+                        return false;
+                if (!r->keep_conn || c->broken || stop_requested)
+                        return !stop_requested;
+        }
+}
+
+static int accept_connection(int *ret_fd)
+{
+        SocketAddress peer = { .len = sizeof(peer.storage) };
+        int fd;
+
+        for (;;) {
+                fd = accept4(listen_fd_copy, &peer.sa, &peer.len, SOCK_CLOEXEC);
+                if (fd >= 0)
+                        break;
+                if (stop_requested)
+                        return -ECANCELED;
+                switch (errno) {
+                case EINTR:
+                case ECONNABORTED:
+                case EPROTO:
+                        continue;
+                case EAGAIN: {
+                        /* a socket systemd passed non-blocking */
+                        struct pollfd p = { .fd = listen_fd_copy, .events = POLLIN };
+                        (void)poll(&p, 1, -1);
+                        continue;
+                }
+                case EMFILE:
+                case ENFILE:
+                case ENOBUFS:
+                case ENOMEM:
+                        log_warning_errno(errno, "Failed to accept a connection, retrying: %m");
+                        (void)poll(NULL, 0, 100);
+                        continue;
+                default:
+                        return log_error_errno(errno, "Failed to accept a connection: %m");
+                }
+        }
+
+        if (peer.sa.sa_family == AF_INET || peer.sa.sa_family == AF_INET6) {
+                int one = 1;
+
+                if (!allowed_clients_match(worker->allowed, &peer.sa, peer.len)) {
+                        char buf[INET6_ADDRSTRLEN + 16];
+
+                        if (socket_address_format(&peer, buf, sizeof(buf)) < 0)
+                                strcpy(buf, "?");
+                        log_warning("Connection from disallowed IP address '%s' is dropped.", buf);
+                        safe_close(fd);
+                        return -EPERM;
+                }
+                /* Responses go out in few writes; Nagle would hold the last one back for an ACK */
+                (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+static int worker_setup_signals(void)
+{
+        struct sigaction sa = { .sa_handler = on_stop_signal, .sa_flags = SA_RESTART };
+        struct sigaction ign = { .sa_handler = SIG_IGN };
+        sigset_t all;
+
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGQUIT, &sa, NULL);
+        /* Ctrl-C in a terminal reaches every process of the group: a worker finishes its request too */
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGPIPE, &ign, NULL);
+        sigaction(SIGHUP, &ign, NULL);
+        sigaction(SIGUSR1, &ign, NULL);
+        sigaction(SIGUSR2, &ign, NULL);
+        sigaction(SIGCHLD, &(struct sigaction){ .sa_handler = SIG_DFL }, NULL);
+
+        /* The leader blocks signals for its event loop; the worker takes them directly */
+        sigemptyset(&all);
+        return sigprocmask(SIG_SETMASK, &all, NULL) < 0 ? -errno : 0;
+}
+
+int worker_run(const WorkerContext *w)
+{
+        _cleanup_free_ uint8_t *in = NULL, *out = NULL;
+        ScoreboardSlot *slot;
+        uint64_t requests = 0;
+        Request r = {};
+        pid_t parent = getppid();
+
+        worker = w;
+        listen_fd_copy = w->listen_fd;
+        (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+                return 0; /* the leader died before we could ask to be told */
+        (void)worker_setup_signals();
+
+        dummy_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        in = malloc(CONN_IN_SIZE);
+        out = malloc(CONN_OUT_SIZE);
+        if (dummy_fd < 0 || !in || !out)
+                return log_oom(), 1;
+
+        slot = my_slot();
+        slot->requests = 0;
+        slot->started_usec = now_usec(CLOCK_REALTIME);
+        slot->pid = getpid();
+
+        fcgi_params_init(&r.params, PARAMS_MAX);
+        r.pool = w->pool;
+
+        while (!stop_requested) {
+                Conn c = { .in = in, .in_size = CONN_IN_SIZE, .out = out, .out_size = CONN_OUT_SIZE };
+                bool more;
+                int fd;
+
+                slot_set_state(WORKER_IDLE);
+                if (accept_connection(&fd) < 0) {
+                        if (stop_requested)
+                                break;
+                        continue;
+                }
+                __atomic_fetch_add(&w->scoreboard->accepted_conn, 1, __ATOMIC_RELAXED);
+
+                c.fd = fd;
+                r.conn = &c;
+                more = serve_connection(&c, &r, &requests);
+                safe_close(fd);
+                r.conn = NULL;
+                if (!more)
+                        break;
+        }
+
+        slot_set_state(WORKER_EXITING);
+        fcgi_params_done(&r.params);
+        return 0;
+}

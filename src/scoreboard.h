@@ -1,0 +1,68 @@
+/* scoreboard.h: per-pool shared memory table of workers, written by workers without locks, read by the supervisor */
+#pragma once
+
+#include <sys/types.h>
+
+#include "macro.h"
+
+typedef enum WorkerState {
+        WORKER_FREE,      /* slot unused */
+        WORKER_STARTING,  /* forked, not yet accepting */
+        WORKER_IDLE,      /* waiting in accept() or for the next request on a kept connection */
+        WORKER_READING,   /* reading the request's headers */
+        WORKER_RUNNING,   /* running PHP */
+        WORKER_FINISHING, /* response sent, running shutdown functions or draining */
+        WORKER_EXITING,
+        _WORKER_STATE_MAX,
+        _WORKER_STATE_INVALID = -EINVAL,
+} WorkerState;
+
+const char *worker_state_to_string(WorkerState s);
+
+#define SCOREBOARD_STR_MAX 256
+
+typedef struct ScoreboardSlot {
+        /* Written by one worker only; readers tolerate a torn string, never a torn integer */
+        volatile int32_t pid;
+        volatile int32_t state;
+        volatile uint64_t requests;
+        volatile uint64_t started_usec;       /* CLOCK_REALTIME of the worker's start */
+        volatile uint64_t request_start_usec; /* CLOCK_REALTIME of the current/last request's start */
+        volatile uint64_t request_mono_usec;  /* CLOCK_MONOTONIC of the same, for timeouts */
+        volatile uint64_t last_duration_usec;
+        volatile uint64_t content_length;
+        volatile uint64_t last_cpu_usec;
+        volatile uint64_t last_memory;
+        char method[16];
+        char uri[SCOREBOARD_STR_MAX];
+        char query[SCOREBOARD_STR_MAX];
+        char script[SCOREBOARD_STR_MAX];
+        char user[64];
+} ScoreboardSlot;
+
+typedef struct Scoreboard {
+        char pool[64];
+        uint32_t n_slots;
+        uint64_t start_usec;
+        volatile uint64_t accepted_conn; /* updated with atomic adds by workers */
+        volatile uint64_t max_children_reached;
+        volatile uint64_t slow_requests;
+        ScoreboardSlot slots[];
+} Scoreboard;
+
+/* Anonymous shared mapping, inherited across fork() by the pool's leader and workers */
+int scoreboard_new(const char *pool, unsigned n_slots, Scoreboard **ret);
+Scoreboard *scoreboard_free(Scoreboard *s);
+size_t scoreboard_size(unsigned n_slots);
+
+/* A free slot index, or -ENOSPC */
+int scoreboard_find_free(const Scoreboard *s);
+
+typedef struct ScoreboardCounts {
+        unsigned idle, active, total;
+        uint64_t requests;
+} ScoreboardCounts;
+void scoreboard_count(const Scoreboard *s, ScoreboardCounts *ret);
+
+/* Bounded copy into a fixed field, always NUL-terminated */
+void scoreboard_set_str(char *dst, size_t size, const char *src);
