@@ -1,2 +1,1301 @@
-/* config: placeholder */
-#include "macro.h"
+/* config.c: the global file and the pool files (libconfig) as plain structs */
+#include <dirent.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <libconfig.h>
+
+#include "config.h"
+#include "log.h"
+#include "parse.h"
+
+#define DEFAULT_INCLUDE_DIR   "conf.d"
+#define DEFAULT_PING_RESPONSE "pong"
+#define DEFAULT_ACCESS_FORMAT "%R - %u %t \"%m %r\" %s"
+#define POOL_NAME_MAX         255 /* systemd's limit for FileDescriptorName=, as in the message below */
+#define PID_MAX_LIMIT         4194304
+
+#define EXPECTED_DURATION "expected seconds or a number with ms, s, m, h or d"
+#define EXPECTED_SIZE     "expected bytes or a number with K, M, G or T"
+#define EXPECTED_FLAG     "true, false, on, off, yes, no, 1 or 0"
+
+static const char *const pm_mode_names[_PM_MODE_MAX] = {
+        [PM_STATIC] = "static",
+        [PM_DYNAMIC] = "dynamic",
+        [PM_ONDEMAND] = "ondemand",
+};
+
+const char *pm_mode_to_string(PmMode m)
+{
+        if (m < 0 || m >= _PM_MODE_MAX)
+                return NULL;
+        return pm_mode_names[m];
+}
+
+PmMode pm_mode_from_string(const char *s)
+{
+        if (!s)
+                return _PM_MODE_INVALID;
+        for (size_t i = 0; i < ELEMENTSOF(pm_mode_names); i++)
+                if (streq(pm_mode_names[i], s))
+                        return (PmMode)i;
+        return _PM_MODE_INVALID;
+}
+
+/* How one known setting is read and where it lands */
+typedef enum SettingType {
+        SETTING_STRING,     /* copied as is, "" included */
+        SETTING_STRING_OPT, /* "" leaves it NULL (unset) */
+        SETTING_DIRECTORY,  /* a non-empty string */
+        SETTING_ABS_PATH,   /* "" is NULL, else must start with "/" */
+        SETTING_URI_PATH,   /* "" is NULL (off), else must start with "/" */
+        SETTING_POOL_NAME,
+        SETTING_BOOL,
+        SETTING_INT,      /* int within [min, max] */
+        SETTING_UNSIGNED, /* unsigned within [min, max] */
+        SETTING_UINT64,   /* uint64_t within [min, max] */
+        SETTING_RLIMIT,   /* int within [min, max], or "unlimited" as -2 */
+        SETTING_DURATION,
+        SETTING_SIZE,
+        SETTING_MODE,
+        SETTING_PERCENT, /* into an uint64_t */
+        SETTING_PM_MODE,
+        SETTING_LOG_LEVEL,
+        SETTING_STRINGS,    /* StringList */
+        SETTING_EXTENSIONS, /* StringList of ".ext" */
+        SETTING_ENV,        /* KeyValueList of strings */
+        SETTING_INI_VALUES, /* KeyValueList, nested groups flattened to dotted names */
+        SETTING_INI_FLAGS,  /* as SETTING_INI_VALUES, with boolean values */
+} SettingType;
+
+typedef struct Setting {
+        const char *path; /* dotted, relative to the global file's root or to the pool group */
+        SettingType type;
+        size_t offset;
+        long long min, max;
+} Setting;
+
+#define G(path, type, field)                              \
+        {                                                 \
+                path, type, offsetof(Config, field), 0, 0 \
+        }
+#define G_RANGE(path, type, field, a, b)                  \
+        {                                                 \
+                path, type, offsetof(Config, field), a, b \
+        }
+#define P(path, type, field)                                  \
+        {                                                     \
+                path, type, offsetof(PoolConfig, field), 0, 0 \
+        }
+#define P_RANGE(path, type, field, a, b)                      \
+        {                                                     \
+                path, type, offsetof(PoolConfig, field), a, b \
+        }
+
+static const Setting global_settings[] = {
+        G("log_level", SETTING_LOG_LEVEL, log_level),
+        G("include_dir", SETTING_DIRECTORY, include_dir),
+        G("php_ini", SETTING_STRING_OPT, php_ini),
+        G_RANGE("emergency_restart_threshold", SETTING_UNSIGNED, emergency_restart_threshold, 0, INT_MAX),
+        G("emergency_restart_interval", SETTING_DURATION, emergency_restart_interval),
+        G("process_control_timeout", SETTING_DURATION, process_control_timeout),
+        G("watchdog", SETTING_BOOL, watchdog),
+};
+
+static const Setting pool_settings[] = {
+        P("name", SETTING_POOL_NAME, name),
+        P("listen.address", SETTING_STRING_OPT, listen.address),
+        P_RANGE("listen.backlog", SETTING_INT, listen.backlog, -1, INT_MAX),
+        P("listen.owner", SETTING_STRING_OPT, listen.owner),
+        P("listen.group", SETTING_STRING_OPT, listen.group),
+        P("listen.mode", SETTING_MODE, listen.mode),
+        P("listen.allowed_clients", SETTING_STRINGS, listen.allowed_clients),
+        P("user", SETTING_STRING_OPT, user),
+        P("group", SETTING_STRING_OPT, group),
+        P("chroot", SETTING_ABS_PATH, chroot),
+        P("chdir", SETTING_ABS_PATH, chdir),
+        P("php_ini", SETTING_STRING_OPT, php_ini),
+        P("pm.mode", SETTING_PM_MODE, pm.mode),
+        P_RANGE("pm.max_children", SETTING_UNSIGNED, pm.max_children, 1, 65535),
+        P_RANGE("pm.start_servers", SETTING_UNSIGNED, pm.start_servers, 1, 65535),
+        P_RANGE("pm.min_spare_servers", SETTING_UNSIGNED, pm.min_spare_servers, 1, 65535),
+        P_RANGE("pm.max_spare_servers", SETTING_UNSIGNED, pm.max_spare_servers, 1, 65535),
+        P_RANGE("pm.max_spawn_rate", SETTING_UNSIGNED, pm.max_spawn_rate, 1, 65535),
+        P("pm.process_idle_timeout", SETTING_DURATION, pm.process_idle_timeout),
+        P_RANGE("pm.max_requests", SETTING_UNSIGNED, pm.max_requests, 0, INT_MAX),
+        P("status_path", SETTING_URI_PATH, status_path),
+        P("ping_path", SETTING_URI_PATH, ping_path),
+        P("ping_response", SETTING_STRING, ping_response),
+        P("access_log", SETTING_BOOL, access_log),
+        P("access_format", SETTING_STRING, access_format),
+        P("slowlog", SETTING_BOOL, slowlog),
+        P("request_slowlog_timeout", SETTING_DURATION, request_slowlog_timeout),
+        P_RANGE("request_slowlog_trace_depth", SETTING_UNSIGNED, request_slowlog_trace_depth, 1, 65535),
+        P("request_terminate_timeout", SETTING_DURATION, request_terminate_timeout),
+        P("catch_workers_output", SETTING_BOOL, catch_workers_output),
+        P("clear_env", SETTING_BOOL, clear_env),
+        P("env", SETTING_ENV, env),
+        P("security.limit_extensions", SETTING_EXTENSIONS, limit_extensions),
+        P("security.allow_php_value_params", SETTING_BOOL, allow_php_value_params),
+        P("php_value", SETTING_INI_VALUES, php_value),
+        P("php_admin_value", SETTING_INI_VALUES, php_admin_value),
+        P("php_flag", SETTING_INI_FLAGS, php_flag),
+        P("php_admin_flag", SETTING_INI_FLAGS, php_admin_flag),
+        P_RANGE("rlimit_files", SETTING_INT, rlimit_files, 1, INT_MAX),
+        P_RANGE("rlimit_core", SETTING_RLIMIT, rlimit_core, 0, INT_MAX),
+        P("cgroup.memory_max", SETTING_SIZE, cgroup.memory_max),
+        P("cgroup.memory_high", SETTING_SIZE, cgroup.memory_high),
+        P_RANGE("cgroup.pids_max", SETTING_UINT64, cgroup.pids_max, 1, PID_MAX_LIMIT),
+        P_RANGE("cgroup.cpu_weight", SETTING_UINT64, cgroup.cpu_weight, 1, 10000),
+        P("cgroup.cpu_max", SETTING_PERCENT, cgroup.cpu_max),
+        P("process_dumpable", SETTING_BOOL, process_dumpable),
+        P("allow_root", SETTING_BOOL, allow_root),
+};
+
+/* The file being read and the first thing wrong with it */
+typedef struct Parser {
+        const char *file;
+        char *error;
+} Parser;
+
+static void config_destroyp(config_t *c)
+{
+        config_destroy(c);
+}
+
+/* The file a setting or an error comes from: ours, or an @include'd one, which libconfig names as written
+ * in the directive and looks up relative to our folder (read_file() sets that) */
+static char *source_file(const char *file, const char *source)
+{
+        const char *slash = strrchr(file, '/');
+        char *path;
+
+        if (!source || streq(source, file) || source[0] == '/' || !slash)
+                return strdup(source ? source : file);
+        if (asprintf(&path, "%.*s/%s", (int)(slash - file), file, source) < 0)
+                return NULL;
+        return path;
+}
+
+/* Records "FILE:LINE: message" (or "FILE: message" without a setting) and returns -EINVAL */
+_printf_(3, 4) static int parse_error(Parser *p, const config_setting_t *s, const char *format, ...)
+{
+        _cleanup_free_ char *message = NULL, *file = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&message, format, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+
+        free(p->error);
+        if (s) {
+                file = source_file(p->file, config_setting_source_file(s));
+                r = file ? asprintf(&p->error, "%s:%u: %s", file, config_setting_source_line(s), message)
+                         : -1;
+        } else
+                r = asprintf(&p->error, "%s: %s", p->file, message);
+        if (r < 0) {
+                p->error = NULL;
+                return -ENOMEM;
+        }
+        return -EINVAL;
+}
+
+static int invalid_value(
+        Parser *p, const config_setting_t *s, const char *path, const char *value, const char *expected)
+{
+        return parse_error(p, s, "invalid value for '%s': \"%s\" (expected %s)", path, value, expected);
+}
+
+static char *path_join(const char *prefix, const char *name, char separator)
+{
+        char *s;
+
+        if (isempty(prefix))
+                return strdup(name);
+        if (asprintf(&s, "%s%c%s", prefix, separator, name) < 0)
+                return NULL;
+        return s;
+}
+
+static int string_list_add(StringList *l, const char *s)
+{
+        char **items;
+
+        items = realloc(l->items, (l->n + 2) * sizeof(char *));
+        if (!items)
+                return -ENOMEM;
+        l->items = items;
+
+        items[l->n] = strdup(s);
+        if (!items[l->n])
+                return -ENOMEM;
+        items[++l->n] = NULL;
+        return 0;
+}
+
+static void string_list_done(StringList *l)
+{
+        for (size_t i = 0; i < l->n; i++)
+                free(l->items[i]);
+        l->items = mfree(l->items);
+        l->n = 0;
+}
+
+/* An empty list still has its NULL terminator, so items is never NULL */
+static int string_list_init(StringList *l)
+{
+        *l = (StringList){.items = calloc(1, sizeof(char *))};
+        return l->items ? 0 : -ENOMEM;
+}
+
+static bool string_list_equal(const StringList *a, const StringList *b)
+{
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++)
+                if (!streq(a->items[i], b->items[i]))
+                        return false;
+        return true;
+}
+
+static int key_value_list_add(KeyValueList *l, char *key, char *value)
+{
+        KeyValue *items;
+
+        items = realloc(l->items, (l->n + 1) * sizeof(KeyValue));
+        if (!items)
+                return -ENOMEM;
+        l->items = items;
+        items[l->n++] = (KeyValue){.key = key, .value = value};
+        return 0;
+}
+
+static void key_value_list_done(KeyValueList *l)
+{
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->items[i].key);
+                free(l->items[i].value);
+        }
+        l->items = mfree(l->items);
+        l->n = 0;
+}
+
+static bool key_value_list_equal(const KeyValueList *a, const KeyValueList *b)
+{
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++)
+                if (!streq(a->items[i].key, b->items[i].key) || !streq(a->items[i].value, b->items[i].value))
+                        return false;
+        return true;
+}
+
+static bool streq_null(const char *a, const char *b)
+{
+        if (!a || !b)
+                return a == b;
+        return streq(a, b);
+}
+
+static bool is_integer(const config_setting_t *s)
+{
+        return config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64;
+}
+
+static int get_integer(Parser *p, const config_setting_t *s, const char *path, long long *ret)
+{
+        if (!is_integer(s))
+                return parse_error(p, s, "'%s' must be an integer", path);
+        *ret = config_setting_get_int64(s);
+        return 0;
+}
+
+static int get_integer_in_range(
+        Parser *p, const config_setting_t *s, const char *path, long long min, long long max, long long *ret)
+{
+        long long v = 0;
+        int r;
+
+        r = get_integer(p, s, path, &v);
+        if (r < 0)
+                return r;
+        if (v < min || v > max)
+                return parse_error(p, s, "'%s' must be between %lld and %lld, got %lld", path, min, max, v);
+        *ret = v;
+        return 0;
+}
+
+static int get_string(Parser *p, const config_setting_t *s, const char *path, const char **ret)
+{
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return parse_error(p, s, "'%s' must be a string", path);
+        *ret = config_setting_get_string(s);
+        return 0;
+}
+
+static int set_string(char **field, const char *value)
+{
+        char *copy = NULL;
+
+        if (value) {
+                copy = strdup(value);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        free(*field);
+        *field = copy;
+        return 0;
+}
+
+static int parse_duration_setting(Parser *p, const config_setting_t *s, const char *path, usec_t *ret)
+{
+        const char *v;
+        long long seconds;
+
+        if (is_integer(s)) {
+                seconds = config_setting_get_int64(s);
+                if (seconds < 0 || (unsigned long long)seconds >= USEC_INFINITY / USEC_PER_SEC)
+                        return parse_error(p, s, "invalid duration for '%s': %lld (" EXPECTED_DURATION ")",
+                                path, seconds);
+                *ret = (usec_t)seconds * USEC_PER_SEC;
+                return 0;
+        }
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return parse_error(p, s, "'%s' must be a number of seconds or a string like \"10s\"", path);
+
+        v = config_setting_get_string(s);
+        if (parse_duration(v, ret) < 0)
+                return parse_error(
+                        p, s, "invalid duration for '%s': \"%s\" (" EXPECTED_DURATION ")", path, v);
+        return 0;
+}
+
+static int parse_size_setting(Parser *p, const config_setting_t *s, const char *path, uint64_t *ret)
+{
+        const char *v;
+        long long bytes;
+
+        if (is_integer(s)) {
+                bytes = config_setting_get_int64(s);
+                if (bytes < 0)
+                        return parse_error(
+                                p, s, "invalid size for '%s': %lld (" EXPECTED_SIZE ")", path, bytes);
+                *ret = (uint64_t)bytes;
+                return 0;
+        }
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return parse_error(p, s, "'%s' must be a number of bytes or a string like \"512M\"", path);
+
+        v = config_setting_get_string(s);
+        if (parse_size(v, ret) < 0)
+                return parse_error(p, s, "invalid size for '%s': \"%s\" (" EXPECTED_SIZE ")", path, v);
+        return 0;
+}
+
+static int parse_string_list(
+        Parser *p, const config_setting_t *s, const char *path, bool extensions, StringList *ret)
+{
+        _cleanup_(string_list_done) StringList l = {};
+        int n, r;
+
+        r = string_list_init(&l);
+        if (r < 0)
+                return r;
+
+        /* A single string is a list of one */
+        if (config_setting_type(s) == CONFIG_TYPE_STRING)
+                n = 1;
+        else if (config_setting_is_array(s) || config_setting_is_list(s))
+                n = config_setting_length(s);
+        else
+                return parse_error(p, s, "'%s' must be a list of strings", path);
+
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_type(s) == CONFIG_TYPE_STRING
+                                                    ? s
+                                                    : config_setting_get_elem(s, (unsigned)i);
+                const char *v;
+
+                if (config_setting_type(e) != CONFIG_TYPE_STRING)
+                        return parse_error(p, e, "'%s' must be a list of strings", path);
+                v = config_setting_get_string(e);
+                if (extensions && (v[0] != '.' || v[1] == '\0' || strchr(v, '/')))
+                        return invalid_value(p, e, path, v, "an extension like \".php\"");
+
+                r = string_list_add(&l, v);
+                if (r < 0)
+                        return r;
+        }
+
+        string_list_done(ret);
+        *ret = l;
+        l = (StringList){};
+        return 0;
+}
+
+static int parse_env(Parser *p, const config_setting_t *s, const char *path, KeyValueList *ret)
+{
+        if (!config_setting_is_group(s))
+                return parse_error(p, s, "'%s' must be a group", path);
+
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+                _cleanup_free_ char *key = NULL, *value = NULL;
+                int r;
+
+                if (config_setting_type(e) == CONFIG_TYPE_STRING)
+                        value = strdup(config_setting_get_string(e));
+                else if (is_integer(e)) {
+                        if (asprintf(&value, "%lld", config_setting_get_int64(e)) < 0)
+                                value = NULL;
+                } else
+                        return parse_error(p, e, "'%s.%s' must be a string", path, config_setting_name(e));
+                key = strdup(config_setting_name(e));
+                if (!key || !value)
+                        return -ENOMEM;
+
+                r = key_value_list_add(ret, key, value);
+                if (r < 0)
+                        return r;
+                key = value = NULL;
+        }
+        return 0;
+}
+
+/* The shortest "%g" that reads back as the same double: 0.1 rather than 0.10000000000000001 */
+static char *format_double(double d)
+{
+        char buf[64];
+
+        for (int precision = 1; precision <= 17; precision++) {
+                snprintf(buf, sizeof(buf), "%.*g", precision, d);
+                if (strtod(buf, NULL) == d)
+                        break;
+        }
+        return strdup(buf);
+}
+
+static int parse_flag_string(const char *v, bool *ret)
+{
+        static const char *const yes[] = {"1", "on", "true", "yes"};
+        static const char *const no[] = {"0", "off", "false", "no"};
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcaseeq(v, yes[i])) {
+                        *ret = true;
+                        return 0;
+                }
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (strcaseeq(v, no[i])) {
+                        *ret = false;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static int format_ini_value(Parser *p, const config_setting_t *s, const char *path, bool flag, char **ret)
+{
+        char *v = NULL;
+        bool b;
+
+        switch (config_setting_type(s)) {
+        case CONFIG_TYPE_BOOL:
+                v = strdup(config_setting_get_bool(s) ? "1" : "0");
+                break;
+        case CONFIG_TYPE_STRING:
+                if (!flag) {
+                        v = strdup(config_setting_get_string(s));
+                        break;
+                }
+                if (parse_flag_string(config_setting_get_string(s), &b) < 0)
+                        return invalid_value(p, s, path, config_setting_get_string(s), EXPECTED_FLAG);
+                v = strdup(b ? "1" : "0");
+                break;
+        case CONFIG_TYPE_INT:
+        case CONFIG_TYPE_INT64:
+                if (flag && config_setting_get_int64(s) != 0 && config_setting_get_int64(s) != 1)
+                        return parse_error(p, s, "invalid value for '%s': %lld (expected " EXPECTED_FLAG ")",
+                                path, config_setting_get_int64(s));
+                if (asprintf(&v, "%lld", config_setting_get_int64(s)) < 0)
+                        v = NULL;
+                break;
+        case CONFIG_TYPE_FLOAT:
+                if (flag)
+                        return parse_error(p, s, "'%s' must be a boolean", path);
+                v = format_double(config_setting_get_float(s));
+                break;
+        default:
+                return parse_error(p, s, "'%s' must be a string, a number or a boolean", path);
+        }
+
+        if (!v)
+                return -ENOMEM;
+        *ret = v;
+        return 0;
+}
+
+/* php_value = { session = { save_path = "/x"; }; } is the ini setting "session.save_path" */
+static int parse_ini_group(Parser *p, const config_setting_t *s, const char *path, const char *key_prefix,
+        bool flag, KeyValueList *ret)
+{
+        if (!config_setting_is_group(s))
+                return parse_error(p, s, "'%s' must be a group", path);
+
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+                _cleanup_free_ char *key = NULL, *value = NULL, *child_path = NULL;
+                int r;
+
+                key = path_join(key_prefix, config_setting_name(e), '.');
+                child_path = path_join(path, config_setting_name(e), '.');
+                if (!key || !child_path)
+                        return -ENOMEM;
+
+                if (config_setting_is_group(e)) {
+                        r = parse_ini_group(p, e, child_path, key, flag, ret);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+
+                r = format_ini_value(p, e, child_path, flag, &value);
+                if (r < 0)
+                        return r;
+                r = key_value_list_add(ret, key, value);
+                if (r < 0)
+                        return r;
+                key = value = NULL;
+        }
+        return 0;
+}
+
+static bool is_pool_name(const char *s)
+{
+        size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
+
+        return n > 0 && s[n] == '\0';
+}
+
+static int parse_string_setting(
+        Parser *p, const config_setting_t *s, const char *path, SettingType type, char **field)
+{
+        const char *v = NULL;
+        int r;
+
+        r = get_string(p, s, path, &v);
+        if (r < 0)
+                return r;
+
+        switch (type) {
+        case SETTING_DIRECTORY:
+                if (isempty(v))
+                        return invalid_value(p, s, path, v, "a directory");
+                break;
+        case SETTING_ABS_PATH:
+                if (!isempty(v) && v[0] != '/')
+                        return invalid_value(p, s, path, v, "an absolute path");
+                break;
+        case SETTING_URI_PATH:
+                if (!isempty(v) && v[0] != '/')
+                        return invalid_value(p, s, path, v, "a path starting with /");
+                break;
+        case SETTING_POOL_NAME:
+                /* It becomes a FileDescriptorName= and a cgroup's name */
+                if (!is_pool_name(v) || strlen(v) > POOL_NAME_MAX)
+                        return invalid_value(p, s, path, v, "up to 255 letters, digits, _, . or -");
+                if (streq(v, ".") || streq(v, ".."))
+                        return invalid_value(p, s, path, v, "a name other than . and ..");
+                break;
+        default:
+                break;
+        }
+
+        if (type != SETTING_STRING && type != SETTING_DIRECTORY && isempty(v))
+                v = NULL;
+        return set_string(field, v);
+}
+
+static int parse_setting(
+        Parser *p, const config_setting_t *s, const char *path, const Setting *e, void *base)
+{
+        void *field = (uint8_t *)base + e->offset;
+        const char *v = NULL;
+        long long i = 0;
+        unsigned u = 0;
+        int r;
+
+        switch (e->type) {
+        case SETTING_STRING:
+        case SETTING_STRING_OPT:
+        case SETTING_DIRECTORY:
+        case SETTING_ABS_PATH:
+        case SETTING_URI_PATH:
+        case SETTING_POOL_NAME:
+                return parse_string_setting(p, s, path, e->type, field);
+
+        case SETTING_BOOL:
+                if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                        return parse_error(p, s, "'%s' must be a boolean", path);
+                *(bool *)field = config_setting_get_bool(s);
+                return 0;
+
+        case SETTING_INT:
+        case SETTING_UNSIGNED:
+        case SETTING_UINT64:
+                r = get_integer_in_range(p, s, path, e->min, e->max, &i);
+                if (r < 0)
+                        return r;
+                if (e->type == SETTING_INT)
+                        *(int *)field = (int)i;
+                else if (e->type == SETTING_UNSIGNED)
+                        *(unsigned *)field = (unsigned)i;
+                else
+                        *(uint64_t *)field = (uint64_t)i;
+                return 0;
+
+        case SETTING_RLIMIT:
+                if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+                        v = config_setting_get_string(s);
+                        if (!streq(v, "unlimited"))
+                                return invalid_value(p, s, path, v, "a number or unlimited");
+                        *(int *)field = -2;
+                        return 0;
+                }
+                if (!is_integer(s))
+                        return parse_error(p, s, "'%s' must be an integer or \"unlimited\"", path);
+                r = get_integer_in_range(p, s, path, e->min, e->max, &i);
+                if (r < 0)
+                        return r;
+                *(int *)field = (int)i;
+                return 0;
+
+        case SETTING_DURATION:
+                return parse_duration_setting(p, s, path, field);
+
+        case SETTING_SIZE:
+                return parse_size_setting(p, s, path, field);
+
+        case SETTING_MODE:
+                /* A string, since libconfig would read 0660 as the decimal 660 */
+                if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                        return parse_error(p, s, "'%s' must be a string like \"0660\"", path);
+                v = config_setting_get_string(s);
+                if (parse_mode(v, &u) < 0)
+                        return invalid_value(p, s, path, v, "an octal mode like \"0660\"");
+                *(unsigned *)field = u;
+                return 0;
+
+        case SETTING_PERCENT:
+                if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                        return parse_error(p, s, "'%s' must be a string like \"200%%\"", path);
+                v = config_setting_get_string(s);
+                if (parse_percent(v, &u) < 0)
+                        return invalid_value(p, s, path, v, "a percentage of one CPU like \"200%\"");
+                *(uint64_t *)field = u;
+                return 0;
+
+        case SETTING_PM_MODE: {
+                PmMode m;
+
+                r = get_string(p, s, path, &v);
+                if (r < 0)
+                        return r;
+                m = pm_mode_from_string(v);
+                if (m < 0)
+                        return invalid_value(p, s, path, v, "static, dynamic or ondemand");
+                *(PmMode *)field = m;
+                return 0;
+        }
+
+        case SETTING_LOG_LEVEL: {
+                int level;
+
+                r = get_string(p, s, path, &v);
+                if (r < 0)
+                        return r;
+                level = log_level_from_string(v);
+                if (level < LOG_ERR || level > LOG_DEBUG)
+                        return invalid_value(p, s, path, v, "debug, info, notice, warning or error");
+                *(int *)field = level;
+                return 0;
+        }
+
+        case SETTING_STRINGS:
+        case SETTING_EXTENSIONS:
+                return parse_string_list(p, s, path, e->type == SETTING_EXTENSIONS, field);
+
+        case SETTING_ENV:
+                return parse_env(p, s, path, field);
+
+        case SETTING_INI_VALUES:
+        case SETTING_INI_FLAGS:
+                return parse_ini_group(p, s, path, NULL, e->type == SETTING_INI_FLAGS, field);
+        }
+
+        return -EINVAL;
+}
+
+static const Setting *setting_find(const Setting *table, size_t n, const char *path)
+{
+        for (size_t i = 0; i < n; i++)
+                if (streq(table[i].path, path))
+                        return table + i;
+        return NULL;
+}
+
+/* Whether path is a group holding known settings ("pm" for "pm.mode") */
+static bool setting_is_group(const Setting *table, size_t n, const char *path)
+{
+        size_t l = strlen(path);
+
+        for (size_t i = 0; i < n; i++)
+                if (strneq(table[i].path, path, l) && table[i].path[l] == '.')
+                        return true;
+        return false;
+}
+
+static bool suggestion_fits(const char *name, const char *candidate, size_t *best)
+{
+        size_t d = string_distance(name, candidate);
+
+        /* Close enough to be a typo, but not a rewrite of the whole name */
+        if (d >= *best || d >= strlen(name) || (d > 3 && d > strlen(name) / 2))
+                return false;
+        *best = d;
+        return true;
+}
+
+/* The known setting or group ("pm" of "pm.mode") nearest to an unknown name, if any is near enough */
+static char *setting_suggest(const Setting *table, size_t n, const char *path)
+{
+        _cleanup_free_ char *best = NULL;
+        size_t best_distance = SIZE_MAX;
+
+        for (size_t i = 0; i < n; i++) {
+                const char *end = table[i].path;
+
+                do {
+                        _cleanup_free_ char *candidate = NULL;
+
+                        end = strchr(end + 1, '.');
+                        candidate = end ? strndup(table[i].path, (size_t)(end - table[i].path))
+                                        : strdup(table[i].path);
+                        if (!candidate)
+                                return NULL;
+                        if (suggestion_fits(path, candidate, &best_distance)) {
+                                free(best);
+                                best = TAKE_PTR(candidate);
+                        }
+                } while (end);
+        }
+        return TAKE_PTR(best);
+}
+
+static int unknown_setting(
+        Parser *p, const config_setting_t *s, const char *path, const Setting *table, size_t n)
+{
+        _cleanup_free_ char *suggestion = setting_suggest(table, n, path);
+
+        if (suggestion)
+                return parse_error(p, s, "unknown setting '%s', did you mean '%s'?", path, suggestion);
+        return parse_error(p, s, "unknown setting '%s'", path);
+}
+
+/* Walks a group so that every setting in it is either known or an error */
+static int parse_group(Parser *p, const config_setting_t *group, const char *prefix, const Setting *table,
+        size_t n, void *base)
+{
+        for (int i = 0; i < config_setting_length(group); i++) {
+                const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+                _cleanup_free_ char *path = path_join(prefix, config_setting_name(s), '.');
+                const Setting *e;
+                int r;
+
+                if (!path)
+                        return -ENOMEM;
+
+                e = setting_find(table, n, path);
+                if (e)
+                        r = parse_setting(p, s, path, e, base);
+                else if (setting_is_group(table, n, path)) {
+                        if (!config_setting_is_group(s))
+                                return parse_error(p, s, "'%s' must be a group", path);
+                        r = parse_group(p, s, path, table, n, base);
+                } else
+                        r = unknown_setting(p, s, path, table, n);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int read_file(Parser *p, config_t *lc, const char *file)
+{
+        _cleanup_free_ char *dir = NULL, *source = NULL;
+        const char *slash;
+        FILE *f;
+
+        /* libconfig says only "file I/O error"; ask the system why */
+        f = fopen(file, "re");
+        if (!f) {
+                int r = negative_errno();
+
+                parse_error(p, NULL, "cannot read: %s", strerror(-r));
+                return r;
+        }
+        fclose(f);
+
+        /* @include paths are relative to the including file */
+        slash = strrchr(file, '/');
+        if (slash == file)
+                dir = strdup("/");
+        else
+                dir = slash ? strndup(file, (size_t)(slash - file)) : strdup(".");
+        if (!dir)
+                return -ENOMEM;
+        config_set_include_dir(lc, dir);
+
+        if (!config_read_file(lc, file)) {
+                if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
+                        return parse_error(p, NULL, "cannot read: %s", strempty(config_error_text(lc)));
+
+                source = source_file(file, config_error_file(lc));
+                if (!source)
+                        return -ENOMEM;
+                free(p->error);
+                if (asprintf(&p->error, "%s:%d: %s", source, config_error_line(lc),
+                            strempty(config_error_text(lc))) < 0) {
+                        p->error = NULL;
+                        return -ENOMEM;
+                }
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static void pool_config_done(PoolConfig *pc)
+{
+        free(pc->name);
+        free(pc->file);
+        free(pc->listen.address);
+        free(pc->listen.owner);
+        free(pc->listen.group);
+        string_list_done(&pc->listen.allowed_clients);
+        free(pc->user);
+        free(pc->group);
+        free(pc->chroot);
+        free(pc->chdir);
+        free(pc->php_ini);
+        free(pc->status_path);
+        free(pc->ping_path);
+        free(pc->ping_response);
+        free(pc->access_format);
+        key_value_list_done(&pc->env);
+        string_list_done(&pc->limit_extensions);
+        key_value_list_done(&pc->php_value);
+        key_value_list_done(&pc->php_admin_value);
+        key_value_list_done(&pc->php_flag);
+        key_value_list_done(&pc->php_admin_flag);
+        *pc = (PoolConfig){};
+}
+
+static int pool_config_init(PoolConfig *pc, const char *file)
+{
+        /* start_servers, min_spare_servers and max_spare_servers stay 0 until set, then get defaults
+         * that fit max_children (pool_config_check()) */
+        *pc = (PoolConfig){
+                .listen.backlog = 511,
+                .listen.mode = 0660,
+                .pm.mode = PM_DYNAMIC,
+                .pm.max_children = 5,
+                .pm.max_spawn_rate = 32,
+                .pm.process_idle_timeout = 10 * USEC_PER_SEC,
+                .slowlog = true,
+                .request_slowlog_trace_depth = 20,
+                .catch_workers_output = true,
+                .clear_env = true,
+                .rlimit_files = -1,
+                .rlimit_core = -1,
+                .cgroup.memory_max = CGROUP_LIMIT_UNSET,
+                .cgroup.memory_high = CGROUP_LIMIT_UNSET,
+                .cgroup.pids_max = CGROUP_LIMIT_UNSET,
+                .cgroup.cpu_weight = CGROUP_LIMIT_UNSET,
+                .cgroup.cpu_max = CGROUP_LIMIT_UNSET,
+        };
+
+        pc->file = strdup(file);
+        pc->ping_response = strdup(DEFAULT_PING_RESPONSE);
+        pc->access_format = strdup(DEFAULT_ACCESS_FORMAT);
+        if (!pc->file || !pc->ping_response || !pc->access_format)
+                return -ENOMEM;
+        if (string_list_init(&pc->listen.allowed_clients) < 0 || string_list_init(&pc->limit_extensions) < 0)
+                return -ENOMEM;
+        if (string_list_add(&pc->limit_extensions, ".php") < 0 ||
+                string_list_add(&pc->limit_extensions, ".phar") < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* PHP-FPM's checks of a pool's settings against each other */
+static int pool_config_check(Parser *p, PoolConfig *pc, const config_setting_t *pool)
+{
+        PmConfig *pm = &pc->pm;
+        const config_setting_t *where = config_setting_get_member(pool, "pm");
+
+        if (!where)
+                where = pool;
+
+        if (pm->min_spare_servers == 0)
+                pm->min_spare_servers = 1;
+        if (pm->max_spare_servers == 0)
+                pm->max_spare_servers = MIN(MAX(3u, pm->min_spare_servers), pm->max_children);
+        if (pm->start_servers == 0)
+                pm->start_servers =
+                        pm->min_spare_servers +
+                        (pm->max_spare_servers - MIN(pm->min_spare_servers, pm->max_spare_servers)) / 2;
+
+        if (pm->mode == PM_DYNAMIC) {
+                if (pm->min_spare_servers > pm->max_children)
+                        return parse_error(p, where,
+                                "pool '%s': pm.min_spare_servers (%u) must not be greater than "
+                                "pm.max_children (%u)",
+                                pc->name, pm->min_spare_servers, pm->max_children);
+                if (pm->max_spare_servers > pm->max_children)
+                        return parse_error(p, where,
+                                "pool '%s': pm.max_spare_servers (%u) must not be greater than "
+                                "pm.max_children (%u)",
+                                pc->name, pm->max_spare_servers, pm->max_children);
+                if (pm->max_spare_servers < pm->min_spare_servers)
+                        return parse_error(p, where,
+                                "pool '%s': pm.max_spare_servers (%u) must not be less than "
+                                "pm.min_spare_servers (%u)",
+                                pc->name, pm->max_spare_servers, pm->min_spare_servers);
+                if (pm->start_servers < pm->min_spare_servers || pm->start_servers > pm->max_spare_servers)
+                        return parse_error(p, where,
+                                "pool '%s': pm.start_servers (%u) must be between pm.min_spare_servers (%u) "
+                                "and pm.max_spare_servers (%u)",
+                                pc->name, pm->start_servers, pm->min_spare_servers, pm->max_spare_servers);
+        }
+
+        if (pm->mode == PM_ONDEMAND && pm->process_idle_timeout == 0)
+                return parse_error(p, where,
+                        "pool '%s': pm.process_idle_timeout must be greater than 0 with pm.mode ondemand",
+                        pc->name);
+
+        if (pc->status_path && pc->ping_path && streq(pc->status_path, pc->ping_path))
+                return parse_error(p, pool, "pool '%s': status_path and ping_path must differ", pc->name);
+
+        return 0;
+}
+
+static int pool_config_load(Parser *p, const char *file, PoolConfig *ret)
+{
+        _cleanup_(config_destroyp) config_t lc;
+        _cleanup_(pool_config_done) PoolConfig pc = {};
+        const config_setting_t *root, *pool = NULL;
+        int r;
+
+        config_init(&lc);
+        p->file = file;
+
+        r = pool_config_init(&pc, file);
+        if (r < 0)
+                return r;
+
+        r = read_file(p, &lc, file);
+        if (r < 0)
+                return r;
+
+        root = config_root_setting(&lc);
+        for (int i = 0; i < config_setting_length(root); i++) {
+                const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+                const char *name = config_setting_name(s);
+
+                if (streq(name, "pool")) {
+                        pool = s;
+                        continue;
+                }
+                if (setting_find(pool_settings, ELEMENTSOF(pool_settings), name) ||
+                        setting_is_group(pool_settings, ELEMENTSOF(pool_settings), name))
+                        return parse_error(p, s,
+                                "unknown setting '%s' (pool settings go inside 'pool = { ... };')", name);
+                return unknown_setting(p, s, name, &(Setting){.path = "pool"}, 1);
+        }
+        if (!pool)
+                return parse_error(p, NULL, "no pool defined (expected 'pool = { ... };')");
+        if (!config_setting_is_group(pool))
+                return parse_error(p, pool, "'pool' must be a group");
+
+        pc.line = (int)config_setting_source_line(pool);
+
+        r = parse_group(p, pool, NULL, pool_settings, ELEMENTSOF(pool_settings), &pc);
+        if (r < 0)
+                return r;
+
+        if (!pc.name)
+                return parse_error(p, pool, "pool has no 'name'");
+
+        r = pool_config_check(p, &pc, pool);
+        if (r < 0)
+                return r;
+
+        *ret = pc;
+        pc = (PoolConfig){};
+        return 0;
+}
+
+static int pool_file_filter(const struct dirent *de)
+{
+        size_t l = strlen(de->d_name);
+
+        /* As the glob "*.conf": hidden files are not pools */
+        return de->d_name[0] != '.' && l > strlen(".conf") &&
+               streq(de->d_name + l - strlen(".conf"), ".conf");
+}
+
+static int config_load_pools(Parser *p, Config *c, const config_setting_t *include_dir_setting)
+{
+        struct dirent **entries = NULL;
+        int n, r = 0;
+
+        n = scandir(c->include_dir, &entries, pool_file_filter, alphasort);
+        if (n < 0) {
+                r = negative_errno();
+                p->file = c->file;
+                parse_error(p, include_dir_setting, "cannot open include_dir '%s': %s", c->include_dir,
+                        strerror(-r));
+                return r;
+        }
+
+        for (int i = 0; i < n && r >= 0; i++) {
+                _cleanup_free_ char *file = path_join(c->include_dir, entries[i]->d_name, '/');
+                PoolConfig *pools;
+                struct stat st;
+
+                if (!file) {
+                        r = -ENOMEM;
+                        break;
+                }
+                /* A directory called x.conf is not a pool file */
+                if (stat(file, &st) >= 0 && S_ISDIR(st.st_mode))
+                        continue;
+
+                pools = realloc(c->pools, (c->n_pools + 1) * sizeof(PoolConfig));
+                if (!pools) {
+                        r = -ENOMEM;
+                        break;
+                }
+                c->pools = pools;
+
+                r = pool_config_load(p, file, &pools[c->n_pools]);
+                if (r < 0)
+                        break;
+                c->n_pools++;
+
+                for (size_t j = 0; j + 1 < c->n_pools; j++) {
+                        const PoolConfig *a = &pools[j], *b = &pools[c->n_pools - 1];
+
+                        if (!streq(a->name, b->name))
+                                continue;
+                        free(p->error);
+                        if (asprintf(&p->error, "%s:%d: pool '%s' is already defined in %s:%d", b->file,
+                                    b->line, b->name, a->file, a->line) < 0) {
+                                p->error = NULL;
+                                r = -ENOMEM;
+                        } else
+                                r = -EINVAL;
+                        break;
+                }
+        }
+
+        for (int i = 0; i < n; i++)
+                free(entries[i]);
+        free(entries);
+        if (r < 0)
+                return r;
+
+        if (c->n_pools == 0) {
+                p->file = c->file;
+                return parse_error(p, NULL, "no pool defined in %s", c->include_dir);
+        }
+        return 0;
+}
+
+/* include_dir relative to the global file's folder, made absolute */
+static int resolve_include_dir(const char *file, const char *dir, char **ret)
+{
+        _cleanup_free_ char *base = NULL, *cwd = NULL;
+        const char *slash;
+        char *s;
+
+        if (dir[0] == '/') {
+                s = strdup(dir);
+                if (!s)
+                        return -ENOMEM;
+                *ret = s;
+                return 0;
+        }
+
+        slash = strrchr(file, '/');
+        if (slash == file)
+                base = strdup("");
+        else if (slash)
+                base = strndup(file, (size_t)(slash - file));
+        else
+                base = strdup(".");
+        if (!base)
+                return -ENOMEM;
+
+        if (base[0] != '/' && file[0] != '/') {
+                cwd = getcwd(NULL, 0);
+                if (!cwd)
+                        return negative_errno();
+                if (streq(base, "."))
+                        s = path_join(cwd, dir, '/');
+                else if (asprintf(&s, "%s/%s/%s", streq(cwd, "/") ? "" : cwd, base, dir) < 0)
+                        s = NULL;
+        } else
+                s = path_join(base, dir, '/');
+        if (!s)
+                return -ENOMEM;
+
+        *ret = s;
+        return 0;
+}
+
+int config_load(const char *path, const char *default_php_ini, Config **ret, char **ret_error)
+{
+        _cleanup_(config_destroyp) config_t lc;
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *include_dir = NULL;
+        const config_setting_t *include_dir_setting;
+        Parser p = {.file = path};
+        int r;
+
+        config_init(&lc);
+
+        c = calloc(1, sizeof(Config));
+        if (!c)
+                return -ENOMEM;
+        *c = (Config){
+                .log_level = LOG_NOTICE,
+                .process_control_timeout = 10 * USEC_PER_SEC,
+                .watchdog = true,
+        };
+        c->file = strdup(path);
+        c->include_dir = strdup(DEFAULT_INCLUDE_DIR);
+        if (!c->file || !c->include_dir)
+                return -ENOMEM;
+        if (default_php_ini) {
+                c->php_ini = strdup(default_php_ini);
+                if (!c->php_ini)
+                        return -ENOMEM;
+        }
+
+        r = read_file(&p, &lc, path);
+        if (r >= 0 && config_lookup(&lc, "pool"))
+                r = parse_error(&p, config_lookup(&lc, "pool"),
+                        "unknown setting 'pool' (each pool goes in its own file in include_dir)");
+        if (r >= 0)
+                r = parse_group(
+                        &p, config_root_setting(&lc), NULL, global_settings, ELEMENTSOF(global_settings), c);
+        if (r >= 0) {
+                r = resolve_include_dir(path, c->include_dir, &include_dir);
+                if (r >= 0) {
+                        free(c->include_dir);
+                        c->include_dir = TAKE_PTR(include_dir);
+                }
+        }
+        if (r >= 0) {
+                include_dir_setting = config_lookup(&lc, "include_dir");
+                r = config_load_pools(&p, c, include_dir_setting);
+        }
+
+        if (r < 0) {
+                if (ret_error && p.error)
+                        *ret_error = TAKE_PTR(p.error);
+                free(p.error);
+                return r;
+        }
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+Config *config_free(Config *c)
+{
+        if (!c)
+                return NULL;
+
+        for (size_t i = 0; i < c->n_pools; i++)
+                pool_config_done(&c->pools[i]);
+        free(c->pools);
+        free(c->file);
+        free(c->include_dir);
+        free(c->php_ini);
+        return mfree(c);
+}
+
+const PoolConfig *config_find_pool(const Config *c, const char *name)
+{
+        if (!c || !name)
+                return NULL;
+        for (size_t i = 0; i < c->n_pools; i++)
+                if (streq(c->pools[i].name, name))
+                        return &c->pools[i];
+        return NULL;
+}
+
+static bool pm_config_equal(const PmConfig *a, const PmConfig *b)
+{
+        return a->mode == b->mode && a->max_children == b->max_children &&
+               a->start_servers == b->start_servers && a->min_spare_servers == b->min_spare_servers &&
+               a->max_spare_servers == b->max_spare_servers && a->max_spawn_rate == b->max_spawn_rate &&
+               a->process_idle_timeout == b->process_idle_timeout && a->max_requests == b->max_requests;
+}
+
+static bool cgroup_config_equal(const CgroupConfig *a, const CgroupConfig *b)
+{
+        return a->memory_max == b->memory_max && a->memory_high == b->memory_high &&
+               a->pids_max == b->pids_max && a->cpu_weight == b->cpu_weight && a->cpu_max == b->cpu_max;
+}
+
+bool pool_config_equal(const PoolConfig *a, const PoolConfig *b)
+{
+        const ListenConfig *la = &a->listen, *lb = &b->listen;
+
+        if (a == b)
+                return true;
+
+        return streq_null(a->name, b->name) && streq_null(la->address, lb->address) &&
+               la->backlog == lb->backlog && streq_null(la->owner, lb->owner) &&
+               streq_null(la->group, lb->group) && la->mode == lb->mode &&
+               string_list_equal(&la->allowed_clients, &lb->allowed_clients) &&
+               streq_null(a->user, b->user) && streq_null(a->group, b->group) &&
+               streq_null(a->chroot, b->chroot) && streq_null(a->chdir, b->chdir) &&
+               streq_null(a->php_ini, b->php_ini) && pm_config_equal(&a->pm, &b->pm) &&
+               streq_null(a->status_path, b->status_path) && streq_null(a->ping_path, b->ping_path) &&
+               streq_null(a->ping_response, b->ping_response) && a->access_log == b->access_log &&
+               streq_null(a->access_format, b->access_format) && a->slowlog == b->slowlog &&
+               a->request_slowlog_timeout == b->request_slowlog_timeout &&
+               a->request_slowlog_trace_depth == b->request_slowlog_trace_depth &&
+               a->request_terminate_timeout == b->request_terminate_timeout &&
+               a->catch_workers_output == b->catch_workers_output && a->clear_env == b->clear_env &&
+               a->allow_php_value_params == b->allow_php_value_params &&
+               key_value_list_equal(&a->env, &b->env) &&
+               string_list_equal(&a->limit_extensions, &b->limit_extensions) &&
+               key_value_list_equal(&a->php_value, &b->php_value) &&
+               key_value_list_equal(&a->php_admin_value, &b->php_admin_value) &&
+               key_value_list_equal(&a->php_flag, &b->php_flag) &&
+               key_value_list_equal(&a->php_admin_flag, &b->php_admin_flag) &&
+               a->rlimit_files == b->rlimit_files && a->rlimit_core == b->rlimit_core &&
+               cgroup_config_equal(&a->cgroup, &b->cgroup) && a->process_dumpable == b->process_dumpable &&
+               a->allow_root == b->allow_root;
+}

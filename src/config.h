@@ -42,6 +42,9 @@ typedef struct ListenConfig {
         StringList allowed_clients; /* empty: any */
 } ListenConfig;
 
+/* Unset spare settings default to PHP-FPM's usual values, kept within max_children:
+ * min_spare_servers 1, max_spare_servers MIN(MAX(3, min), max_children),
+ * start_servers min + (max - min) / 2, that is 1, 3 and 2 with the defaults */
 typedef struct PmConfig {
         PmMode mode;                 /* dynamic */
         unsigned max_children;       /* 5 */
@@ -70,10 +73,10 @@ typedef struct PoolConfig {
 
         ListenConfig listen;
 
-        char *user;  /* NULL: the supervisor's user */
-        char *group; /* NULL: the user's primary group */
-        char *chroot; /* NULL: none */
-        char *chdir;  /* NULL: "/" */
+        char *user;    /* NULL: the supervisor's user */
+        char *group;   /* NULL: the user's primary group */
+        char *chroot;  /* NULL: none */
+        char *chdir;   /* NULL: "/" */
         char *php_ini; /* NULL: the global php_ini */
 
         PmConfig pm;
@@ -82,18 +85,18 @@ typedef struct PoolConfig {
         char *ping_path;     /* NULL: off */
         char *ping_response; /* "pong" */
 
-        bool access_log;     /* false */
-        char *access_format; /* "%R - %u %t \"%m %r\" %s" */
-        bool slowlog;        /* true; acts only with request_slowlog_timeout */
+        bool access_log;                      /* false */
+        char *access_format;                  /* "%R - %u %t \"%m %r\" %s" */
+        bool slowlog;                         /* true; acts only with request_slowlog_timeout */
         usec_t request_slowlog_timeout;       /* 0: off */
         unsigned request_slowlog_trace_depth; /* 20 */
         usec_t request_terminate_timeout;     /* 0: off */
 
-        bool catch_workers_output; /* true */
-        bool clear_env;            /* true */
+        bool catch_workers_output;   /* true */
+        bool clear_env;              /* true */
         bool allow_php_value_params; /* false: PHP_VALUE/PHP_ADMIN_VALUE FastCGI params are ignored */
-        KeyValueList env;
-        StringList limit_extensions; /* ".php", ".phar" */
+        KeyValueList env; /* values as written: "$NAME" is for the worker to take from fpmd's environment */
+        StringList limit_extensions; /* ".php", ".phar"; an explicit empty list allows any */
 
         KeyValueList php_value;
         KeyValueList php_admin_value;
@@ -104,13 +107,18 @@ typedef struct PoolConfig {
         int rlimit_core;  /* -1: unchanged; "unlimited" is RLIM_INFINITY as -2 */
 
         CgroupConfig cgroup;
+
+        /* false: left as the kernel sets it on the user switch; true: PR_SET_DUMPABLE 1 afterwards,
+         * as PHP-FPM's process.dumpable */
+        bool process_dumpable;
+        bool allow_root; /* false: refuse to run workers as root (PHP-FPM's --allow-to-run-as-root) */
 } PoolConfig;
 
 typedef struct Config {
-        char *file;        /* the global file */
-        int log_level;     /* LOG_NOTICE */
-        char *include_dir; /* absolute: resolved against the global file's folder */
-        char *php_ini;     /* default php.ini of pools */
+        char *file;                           /* the global file */
+        int log_level;                        /* LOG_NOTICE */
+        char *include_dir;                    /* absolute: resolved against the global file's folder */
+        char *php_ini;                        /* default php.ini of pools */
         unsigned emergency_restart_threshold; /* 0: off */
         usec_t emergency_restart_interval;    /* 0 */
         usec_t process_control_timeout;       /* 10s */

@@ -386,7 +386,7 @@ static int sapi_fpmd_deactivate(void)
 
 /* ---- PHP functions of the SAPI ---- */
 
-PHP_FUNCTION(fastcgi_finish_request)
+static PHP_FUNCTION(fastcgi_finish_request)
 {
         ZEND_PARSE_PARAMETERS_NONE();
 
@@ -399,7 +399,7 @@ PHP_FUNCTION(fastcgi_finish_request)
 }
 
 /* HTTP_ACCEPT_LANGUAGE -> Accept-Language, CONTENT_TYPE -> Content-Type */
-PHP_FUNCTION(apache_request_headers)
+static PHP_FUNCTION(apache_request_headers)
 {
         ZEND_PARSE_PARAMETERS_NONE();
 
@@ -415,7 +415,7 @@ PHP_FUNCTION(apache_request_headers)
         }
 }
 
-PHP_FUNCTION(fpm_get_status)
+static PHP_FUNCTION(fpm_get_status)
 {
         const Scoreboard *sb = worker_ctx ? worker_ctx->scoreboard : NULL;
         ScoreboardCounts counts;

@@ -596,7 +596,7 @@ int worker_run(const WorkerContext *w)
         while (!stop_requested) {
                 Conn c = { .in = in, .in_size = CONN_IN_SIZE, .out = out, .out_size = CONN_OUT_SIZE };
                 bool more;
-                int fd;
+                int fd = -1;
 
                 slot_set_state(WORKER_IDLE);
                 if (accept_connection(&fd) < 0) {
