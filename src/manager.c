@@ -35,6 +35,7 @@ typedef struct Pool {
         const PoolConfig *config;
         int listen_fd;
         AllowedClients allowed;
+        Isolation isolation;
         Scoreboard *scoreboard;
         PoolState state;
 
@@ -349,6 +350,7 @@ static int pool_start_leader(Pool *p)
                         .ctl_fd = pair[1],
                         .scoreboard = p->scoreboard,
                         .allowed = &p->allowed,
+                        .isolation = &p->isolation,
                 };
 
                 safe_close(pair[0]);
@@ -530,6 +532,9 @@ static int manager_open_sockets(Manager *m)
                 r = allowed_clients_parse(&p->config->listen.allowed_clients, &p->allowed);
                 if (r < 0)
                         return r;
+                r = isolation_plan(p->config, &p->isolation);
+                if (r < 0)
+                        return r;
         }
 
         for (size_t i = 0; i < m->systemd_fds.n; i++)
@@ -588,6 +593,7 @@ Manager *manager_free(Manager *m)
                 sd_event_source_disable_unref(p->restart_timer);
                 safe_close(p->listen_fd);
                 allowed_clients_done(&p->allowed);
+                isolation_done(&p->isolation);
                 scoreboard_free(p->scoreboard);
         }
         free(m->pools);

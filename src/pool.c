@@ -48,6 +48,7 @@ static int leader_spawn(Leader *l, int slot)
                         .pool = a->pool,
                         .listen_fd = a->listen_fd,
                         .allowed = a->allowed,
+                        .isolation = a->isolation,
                         .scoreboard = a->scoreboard,
                         .slot = (unsigned)slot,
                 };

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "config.h"
+#include "isolation.h"
 #include "listen.h"
 #include "scoreboard.h"
 
@@ -31,6 +32,7 @@ typedef struct PoolLeaderArgs {
         int ctl_fd;
         Scoreboard *scoreboard;
         const AllowedClients *allowed;
+        const Isolation *isolation;
 } PoolLeaderArgs;
 
 /* Runs in the forked leader; returns its exit code */

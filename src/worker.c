@@ -578,6 +578,8 @@ int worker_run(const WorkerContext *w)
         if (getppid() != parent)
                 return 0; /* the leader died before we could ask to be told */
         (void)worker_setup_signals();
+        if (isolation_apply(w->isolation) < 0)
+                return 1;
 
         dummy_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         in = malloc(CONN_IN_SIZE);

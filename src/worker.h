@@ -3,6 +3,7 @@
 
 #include "config.h"
 #include "fcgi.h"
+#include "isolation.h"
 #include "listen.h"
 #include "scoreboard.h"
 
@@ -40,6 +41,7 @@ typedef struct WorkerContext {
         const PoolConfig *pool;
         int listen_fd;
         const AllowedClients *allowed;
+        const Isolation *isolation;
         Scoreboard *scoreboard;
         unsigned slot;
 } WorkerContext;

@@ -400,8 +400,8 @@ START_TEST(test_shipped_configuration)
         p = config_find_pool(c, "www");
         ck_assert_ptr_nonnull(p);
         ck_assert_str_eq(p->listen.address, "127.0.0.1:9000");
-        ck_assert_ptr_null(p->user);
-        ck_assert_ptr_null(p->group);
+        ck_assert_str_eq(p->user, "www-data");
+        ck_assert_str_eq(p->group, "www-data");
         ck_assert_str_eq(p->php_ini, "/etc/php/8.2/fpm/php.ini");
         ck_assert_int_eq(p->pm.mode, PM_DYNAMIC);
         ck_assert_uint_eq(p->pm.max_children, 5);

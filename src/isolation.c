@@ -1,0 +1,156 @@
+/* isolation.c: what a pool's workers drop into before their first request: user, groups, chroot, limits */
+#include <grp.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include "isolation.h"
+#include "log.h"
+
+static int resolve_user(const PoolConfig *p, Isolation *i)
+{
+        struct passwd *pw;
+        struct group *gr;
+        int n = 16;
+
+        errno = 0;
+        pw = getpwnam(p->user);
+        if (!pw)
+                return log_error_errno(errno ?: ESRCH, "[pool %s] user '%s' does not exist.", p->name, p->user);
+        i->uid = pw->pw_uid;
+        i->gid = pw->pw_gid;
+
+        if (p->group) {
+                errno = 0;
+                gr = getgrnam(p->group);
+                if (!gr)
+                        return log_error_errno(errno ?: ESRCH, "[pool %s] group '%s' does not exist.", p->name,
+                                p->group);
+                i->gid = gr->gr_gid;
+        }
+
+        /* The user's supplementary groups, as a login would have them */
+        for (;;) {
+                gid_t *g = realloc(i->groups, sizeof(gid_t) * (size_t)n);
+
+                if (!g)
+                        return log_oom();
+                i->groups = g;
+                if (getgrouplist(p->user, i->gid, i->groups, &n) >= 0)
+                        break;
+        }
+        i->n_groups = (size_t)n;
+        return 0;
+}
+
+int isolation_plan(const PoolConfig *p, Isolation *ret)
+{
+        Isolation i = { .rlimit_files = p->rlimit_files, .rlimit_core = p->rlimit_core, .dumpable = p->process_dumpable };
+        bool privileged = geteuid() == 0;
+        int r;
+
+        if (!privileged) {
+                struct passwd *pw = getpwuid(geteuid());
+
+                if (p->user || p->group)
+                        log_notice("[pool %s] 'user' and 'group' are ignored: fpmd runs unprivileged, so the pool "
+                                   "runs as '%s' too.",
+                                p->name, pw ? pw->pw_name : "?");
+                if (p->chroot)
+                        return log_error_errno(EPERM, "[pool %s] chroot '%s' needs fpmd to run as root.", p->name,
+                                p->chroot);
+                i.user = strdup(pw ? pw->pw_name : "?");
+        } else if (!p->user) {
+                if (!p->allow_root)
+                        return log_error_errno(EPERM,
+                                "[pool %s] would run PHP as root: set 'user' (and 'group'), or 'allow_root = true;' "
+                                "if that is really meant.",
+                                p->name);
+                log_warning("[pool %s] runs PHP as root (allow_root = true).", p->name);
+                i.user = strdup("root");
+        } else {
+                r = resolve_user(p, &i);
+                if (r < 0) {
+                        isolation_done(&i);
+                        return r;
+                }
+                if (i.uid == 0 && !p->allow_root) {
+                        isolation_done(&i);
+                        return log_error_errno(EPERM,
+                                "[pool %s] user '%s' is root: set another user, or 'allow_root = true;' if that "
+                                "is really meant.",
+                                p->name, p->user);
+                }
+                i.change_user = true;
+                i.user = strdup(p->user);
+        }
+
+        if (p->chroot)
+                i.chroot = strdup(p->chroot);
+        if (p->chdir)
+                i.chdir = strdup(p->chdir);
+        if (!i.user || (p->chroot && !i.chroot) || (p->chdir && !i.chdir)) {
+                isolation_done(&i);
+                return log_oom();
+        }
+        *ret = i;
+        return 0;
+}
+
+static int set_limit(int resource, int value, const char *name)
+{
+        struct rlimit rl;
+
+        if (value == -1)
+                return 0;
+        rl.rlim_cur = rl.rlim_max = value == -2 ? RLIM_INFINITY : (rlim_t)value;
+        if (setrlimit(resource, &rl) < 0)
+                return log_error_errno(errno, "Failed to set %s to %d: %m", name, value);
+        return 0;
+}
+
+int isolation_apply(const Isolation *i)
+{
+        const char *dir;
+        int r;
+
+        r = set_limit(RLIMIT_NOFILE, i->rlimit_files, "rlimit_files");
+        if (r < 0)
+                return r;
+        r = set_limit(RLIMIT_CORE, i->rlimit_core, "rlimit_core");
+        if (r < 0)
+                return r;
+
+        if (i->change_user && setgroups(i->n_groups, i->groups) < 0)
+                return log_error_errno(errno, "Failed to set the supplementary groups of '%s': %m", i->user);
+
+        if (i->chroot && chroot(i->chroot) < 0)
+                return log_error_errno(errno, "Failed to chroot to %s: %m", i->chroot);
+        dir = i->chdir ? i->chdir : (i->chroot ? "/" : NULL);
+        if (dir && chdir(dir) < 0)
+                return log_error_errno(errno, "Failed to change directory to %s: %m", dir);
+
+        if (i->change_user) {
+                /* setresgid/setresuid: real, effective and saved ids, so nothing can switch back */
+                if (setresgid(i->gid, i->gid, i->gid) < 0)
+                        return log_error_errno(errno, "Failed to switch to group %u: %m", (unsigned)i->gid);
+                if (setresuid(i->uid, i->uid, i->uid) < 0)
+                        return log_error_errno(errno, "Failed to switch to user '%s': %m", i->user);
+                if (i->uid != 0 && setuid(0) == 0)
+                        return log_error_errno(EPERM, "Dropping privileges to '%s' did not stick.", i->user);
+        }
+
+        /* Not dumpable: no core with request data, and other processes of the user cannot ptrace it */
+        if (prctl(PR_SET_DUMPABLE, i->dumpable ? 1 : 0) < 0)
+                return log_error_errno(errno, "Failed to set process.dumpable: %m");
+        return 0;
+}
+
+void isolation_done(Isolation *i)
+{
+        free(i->groups);
+        free(i->user);
+        free(i->chroot);
+        free(i->chdir);
+        *i = (Isolation){};
+}
