@@ -126,6 +126,8 @@ typedef struct Config {
 
         PoolConfig *pools;
         size_t n_pools;
+
+        unsigned n_ref; /* the supervisor's: pools of older generations keep their configuration alive */
 } Config;
 
 /* Reads the global file and every include_dir/\*.conf in name order. On failure returns negative errno and,

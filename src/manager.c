@@ -1,70 +1,157 @@
 /* manager.c: the supervisor: configuration, sockets, one leader per pool, worker counts, systemd */
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
 #include "fpmd-config.h"
+#include "isolation.h"
 #include "listen.h"
 #include "log.h"
 #include "manager.h"
 #include "pool.h"
 #include "scoreboard.h"
 
-/* A worker that dies sooner than this after its start counts as failing to start */
-#define WORKER_QUICK_DEATH_USEC (1 * USEC_PER_SEC)
-#define RESPAWN_DELAY_USEC      (1 * USEC_PER_SEC)
+#define RESPAWN_DELAY_USEC            (1 * USEC_PER_SEC)
 #define LEADER_RESTART_MAX_DELAY_USEC (30 * USEC_PER_SEC)
+#define TICK_MAX_USEC                 (1 * USEC_PER_SEC)
+#define TICK_MIN_USEC                 (100 * USEC_PER_MSEC)
 
 typedef enum PoolState {
-        POOL_STARTING,
-        POOL_RUNNING,
-        POOL_STOPPING,
-        POOL_STOPPED,
-        POOL_FAILED,
+        POOL_STARTING, /* leader forked, PHP starting */
+        POOL_RUNNING,  /* PHP up, workers managed */
+        POOL_STOPPING, /* told to stop, workers finishing */
+        POOL_FAILED,   /* leader died or PHP failed; restarted with a backoff */
         _POOL_STATE_MAX,
         _POOL_STATE_INVALID = -EINVAL,
 } PoolState;
 
-typedef struct Pool {
+typedef struct Pool Pool;
+
+/* Supervisor's own bookkeeping of a worker slot, beside the shared scoreboard */
+typedef struct SlotInfo {
+        usec_t stop_sent;       /* CLOCK_MONOTONIC when we asked it to stop, 0 if not */
+        bool killed_by_timeout; /* its death is not a fault */
+        usec_t slow_logged;     /* request_mono_usec of the request already logged as slow */
+} SlotInfo;
+
+struct Pool {
         Manager *manager;
+        Config *owner; /* holds config; one reference */
         const PoolConfig *config;
+        uint64_t php_fingerprint;
+
         int listen_fd;
+        bool listen_from_systemd;
         AllowedClients allowed;
         Isolation isolation;
         Scoreboard *scoreboard;
+        SlotInfo *slots;
         PoolState state;
 
         pid_t leader;
         int ctl_fd;
         sd_event_source *ctl_source;
-        sd_event_source *respawn_timer;
         sd_event_source *restart_timer;
-        unsigned quick_deaths;
-        unsigned leader_failures;
+        sd_event_source *listen_source; /* ondemand: a connection is waiting */
+
+        Pool *replaces; /* the previous generation, stopped once this one serves */
+        bool served;    /* has had its first workers up */
+        unsigned spawn_rate;
         bool max_children_logged;
-} Pool;
+        unsigned quick_failures;
+        unsigned leader_failures;
+        usec_t *faults; /* ring of the times of the last emergency_restart_threshold faults */
+        size_t n_faults, fault_next;
+};
 
 struct Manager {
         sd_event *event;
         Config *config;
         char *config_path;
-        Pool *pools;
+        Pool **pools; /* the current generation */
         size_t n_pools;
+        Pool **old; /* previous generations, finishing their requests */
+        size_t n_old;
         ListenFds systemd_fds;
         bool stopping;
         bool ready_sent;
+        bool reloading;
         char *last_status;
         sd_event_source *stop_timer;
-        sd_event_source *status_timer;
+        sd_event_source *tick_timer;
 };
 
-static void pool_start_workers(Pool *p);
+static void manager_update_status(Manager *m, bool force);
 static int pool_start_leader(Pool *p);
+static void pool_stop(Pool *p, bool wait);
+
+/* ---- configuration references ---- */
+
+static Config *config_ref(Config *c)
+{
+        c->n_ref++;
+        return c;
+}
+
+static Config *config_unref(Config *c)
+{
+        if (c && --c->n_ref == 0)
+                config_free(c);
+        return NULL;
+}
+
+/* The php.ini and the ini files of the folder PHP scans: a pool whose PHP setup changed is restarted on reload
+ * even when its own settings did not */
+static uint64_t php_fingerprint(const Config *c, const PoolConfig *p)
+{
+        const char *ini = p->php_ini ? p->php_ini : c->php_ini;
+        _cleanup_free_ char *dir = NULL;
+        uint64_t h = 1469598103934665603ULL;
+        struct dirent **names = NULL;
+        struct stat st;
+        int n;
+
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ULL)
+        if (!ini)
+                return h;
+        for (const char *s = ini; *s; s++)
+                MIX((unsigned char)*s);
+        if (stat(ini, &st) == 0) {
+                MIX(st.st_mtim.tv_sec);
+                MIX(st.st_mtim.tv_nsec);
+                MIX(st.st_size);
+        }
+        const char *slash = strrchr(ini, '/');
+        if (!slash || asprintf(&dir, "%.*s/conf.d", (int)(slash - ini), ini) < 0)
+                return h;
+        n = scandir(dir, &names, NULL, alphasort);
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL;
+
+                if (asprintf(&path, "%s/%s", dir, names[i]->d_name) >= 0 && stat(path, &st) == 0) {
+                        for (const char *s = names[i]->d_name; *s; s++)
+                                MIX((unsigned char)*s);
+                        MIX(st.st_mtim.tv_sec);
+                        MIX(st.st_mtim.tv_nsec);
+                        MIX(st.st_size);
+                }
+                free(names[i]);
+        }
+        free(names);
+#undef MIX
+        return h;
+}
+
+/* ---- pools ---- */
 
 static unsigned pool_initial_workers(const PoolConfig *c)
 {
@@ -74,154 +161,433 @@ static unsigned pool_initial_workers(const PoolConfig *c)
         case PM_DYNAMIC:
                 return MIN(c->pm.start_servers, c->pm.max_children);
         default:
-                return MIN(1u, c->pm.max_children);
-        }
-}
-
-static void manager_update_status(Manager *m);
-
-static bool manager_all_ready(const Manager *m)
-{
-        for (size_t i = 0; i < m->n_pools; i++) {
-                const Pool *p = &m->pools[i];
-                ScoreboardCounts c;
-
-                if (p->state != POOL_RUNNING)
-                        return false;
-                scoreboard_count(p->scoreboard, &c);
-                if (c.total < pool_initial_workers(p->config))
-                        return false;
-        }
-        return true;
-}
-
-static void manager_check_ready(Manager *m)
-{
-        if (m->ready_sent || m->stopping || !manager_all_ready(m))
-                return;
-        m->ready_sent = true;
-        manager_update_status(m);
-        (void)sd_notifyf(false, "READY=1\nSTATUS=%s", strempty(m->last_status));
-        log_notice("fpmd %s ready: %zu pool%s serving.", FPMD_VERSION, m->n_pools, m->n_pools == 1 ? "" : "s");
-}
-
-static void pool_spawn(Pool *p, unsigned n)
-{
-        for (unsigned i = 0; i < n; i++) {
-                int slot = scoreboard_find_free(p->scoreboard);
-
-                if (slot < 0) {
-                        if (!p->max_children_logged) {
-                                log_warning("[pool %s] server reached pm.max_children setting (%u), consider "
-                                            "raising it",
-                                        p->config->name, p->config->pm.max_children);
-                                p->max_children_logged = true;
-                                p->scoreboard->max_children_reached++;
-                        }
-                        return;
-                }
-                /* Marked here, before the leader forks, so the next pick does not take the same slot */
-                p->scoreboard->slots[slot].state = WORKER_STARTING;
-                p->scoreboard->slots[slot].started_usec = now_usec(CLOCK_MONOTONIC);
-                if (pool_message_send(p->ctl_fd, POOL_MSG_SPAWN, slot, 0, 0) < 0) {
-                        p->scoreboard->slots[slot].state = WORKER_FREE;
-                        return;
-                }
-        }
-}
-
-/* How many workers the pool lacks now, by its pm mode */
-static unsigned pool_missing_workers(Pool *p)
-{
-        const PmConfig *pm = &p->config->pm;
-        ScoreboardCounts c;
-
-        scoreboard_count(p->scoreboard, &c);
-        switch (pm->mode) {
-        case PM_STATIC:
-                return c.total < pm->max_children ? pm->max_children - c.total : 0;
-        case PM_DYNAMIC:
-        case PM_ONDEMAND: {
-                unsigned want = pm->mode == PM_DYNAMIC ? pm->min_spare_servers : 1;
-                unsigned missing = 0;
-
-                if (c.total < pool_initial_workers(p->config))
-                        missing = pool_initial_workers(p->config) - c.total;
-                if (c.idle < want)
-                        missing = MAX(missing, want - c.idle);
-                if (c.total + missing > pm->max_children)
-                        missing = pm->max_children > c.total ? pm->max_children - c.total : 0;
-                return MIN(missing, MAX(1u, pm->max_spawn_rate));
-        }
-        default:
                 return 0;
         }
 }
 
-static void pool_start_workers(Pool *p)
+static Pool *pool_free(Pool *p)
 {
-        if (p->state != POOL_RUNNING || p->manager->stopping)
-                return;
-        pool_spawn(p, pool_missing_workers(p));
+        if (!p)
+                return NULL;
+        p->ctl_source = sd_event_source_disable_unref(p->ctl_source);
+        p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
+        p->listen_source = sd_event_source_disable_unref(p->listen_source);
+        safe_close(p->ctl_fd);
+        safe_close(p->listen_fd);
+        allowed_clients_done(&p->allowed);
+        isolation_done(&p->isolation);
+        scoreboard_free(p->scoreboard);
+        free(p->slots);
+        free(p->faults);
+        config_unref(p->owner);
+        return mfree(p);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Pool *, pool_free);
+
+/* The socket is kept across generations when the address is the same; a new backlog applies at once */
+static bool listen_same(const PoolConfig *a, const PoolConfig *b)
+{
+        if (!a->listen.address || !b->listen.address)
+                return !a->listen.address && !b->listen.address;
+        return streq(a->listen.address, b->listen.address);
 }
 
-static int on_respawn_timer(sd_event_source *s, uint64_t usec, void *userdata)
+/* A pool object of a configuration; its socket is the previous generation's when the address is the same (so no
+ * connection is refused while both run), else systemd's by name, else bound anew. */
+static int pool_new(Manager *m, Config *owner, const PoolConfig *c, const Pool *previous, Pool **ret)
 {
-        Pool *p = userdata;
+        _cleanup_(pool_freep) Pool *p = NULL;
+        int fd, r;
 
-        (void)s;
-        (void)usec;
-        p->respawn_timer = sd_event_source_unref(p->respawn_timer);
-        pool_start_workers(p);
+        p = calloc(1, sizeof(Pool));
+        if (!p)
+                return log_oom();
+        *p = (Pool){
+                .manager = m,
+                .owner = config_ref(owner),
+                .config = c,
+                .listen_fd = -1,
+                .ctl_fd = -1,
+                .spawn_rate = 1,
+        };
+        p->php_fingerprint = php_fingerprint(owner, c);
+        p->slots = calloc(c->pm.max_children, sizeof(SlotInfo));
+        if (!p->slots)
+                return log_oom();
+        if (owner->emergency_restart_threshold > 0) {
+                p->faults = calloc(owner->emergency_restart_threshold, sizeof(usec_t));
+                if (!p->faults)
+                        return log_oom();
+        }
+
+        if (previous && (previous->listen_from_systemd || listen_same(previous->config, c))) {
+                p->listen_fd = fcntl(previous->listen_fd, F_DUPFD_CLOEXEC, 3);
+                if (p->listen_fd < 0)
+                        return log_error_errno(errno, "[pool %s] failed to keep the socket: %m", c->name);
+                p->listen_from_systemd = previous->listen_from_systemd;
+                if (!p->listen_from_systemd && c->listen.backlog != previous->config->listen.backlog)
+                        (void)listen(p->listen_fd, c->listen.backlog > 0 ? c->listen.backlog : 511);
+        } else if ((fd = listen_fds_take(&m->systemd_fds, c->name)) >= 0) {
+                log_info("[pool %s] using the socket systemd passed.", c->name);
+                p->listen_fd = fd;
+                p->listen_from_systemd = true;
+        } else if (c->listen.address) {
+                r = listen_open(&c->listen, &p->listen_fd);
+                if (r < 0)
+                        return r;
+                log_info("[pool %s] listening on %s.", c->name, c->listen.address);
+        } else
+                return log_error_errno(EINVAL,
+                        "[pool %s] has no socket: systemd passed none named \"%s\" and listen.address is not set.",
+                        c->name, c->name);
+
+        r = allowed_clients_parse(&c->listen.allowed_clients, &p->allowed);
+        if (r < 0)
+                return r;
+        r = isolation_plan(c, &p->isolation);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(p);
         return 0;
 }
 
-static void pool_schedule_respawn(Pool *p, usec_t delay)
+static const char *pool_name(const Pool *p)
 {
-        if (p->respawn_timer)
+        return p->config->name;
+}
+
+static void pool_counts(const Pool *p, ScoreboardCounts *c)
+{
+        if (p->scoreboard)
+                scoreboard_count(p->scoreboard, c);
+        else
+                *c = (ScoreboardCounts){};
+}
+
+static bool pool_serving(const Pool *p)
+{
+        ScoreboardCounts c;
+
+        if (p->state != POOL_RUNNING)
+                return false;
+        pool_counts(p, &c);
+        return c.total >= pool_initial_workers(p->config);
+}
+
+static void manager_check_ready(Manager *m)
+{
+        if (m->stopping)
                 return;
-        (void)sd_event_add_time_relative(p->manager->event, &p->respawn_timer, CLOCK_MONOTONIC, delay, 0,
-                on_respawn_timer, p);
+        for (size_t i = 0; i < m->n_pools; i++)
+                if (!pool_serving(m->pools[i]))
+                        return;
+        if (m->ready_sent && !m->reloading)
+                return;
+
+        manager_update_status(m, true);
+        (void)sd_notifyf(false, "READY=1\nSTATUS=%s", strempty(m->last_status));
+        if (m->reloading)
+                log_notice("Reloaded: %zu pool%s serving.", m->n_pools, m->n_pools == 1 ? "" : "s");
+        else
+                log_notice("fpmd %s ready: %zu pool%s serving.", FPMD_VERSION, m->n_pools,
+                        m->n_pools == 1 ? "" : "s");
+        m->ready_sent = true;
+        m->reloading = false;
+}
+
+/* A new generation serves: the one it replaces may finish its requests and go */
+static void pool_check_served(Pool *p)
+{
+        if (p->served || !pool_serving(p))
+                return;
+        p->served = true;
+        if (p->replaces) {
+                log_info("[pool %s] new generation serving, stopping the previous one.", pool_name(p));
+                pool_stop(p->replaces, true);
+                p->replaces = NULL;
+        }
+}
+
+static int pool_spawn_one(Pool *p)
+{
+        Scoreboard *sb = p->scoreboard;
+        int slot = scoreboard_find_free(sb);
+
+        if (slot < 0)
+                return slot;
+        /* Marked here, before the leader forks, so the next pick does not take the same slot */
+        sb->slots[slot].state = WORKER_STARTING;
+        sb->slots[slot].idle_since_usec = now_usec(CLOCK_MONOTONIC);
+        p->slots[slot] = (SlotInfo){};
+        if (pool_message_send(p->ctl_fd, POOL_MSG_SPAWN, slot, 0, 0) < 0) {
+                sb->slots[slot].state = WORKER_FREE;
+                return -EIO;
+        }
+        return 0;
+}
+
+static void pool_reached_max_children(Pool *p)
+{
+        if (p->max_children_logged)
+                return;
+        p->max_children_logged = true;
+        __atomic_fetch_add(&p->scoreboard->max_children_reached, 1, __ATOMIC_RELAXED);
+        log_warning("[pool %s] server reached pm.max_children setting (%u), consider raising it", pool_name(p),
+                p->config->pm.max_children);
+}
+
+static void pool_ask_stop(Pool *p, unsigned slot)
+{
+        ScoreboardSlot *s = &p->scoreboard->slots[slot];
+
+        if (s->pid > 0 && p->slots[slot].stop_sent == 0) {
+                p->slots[slot].stop_sent = now_usec(CLOCK_MONOTONIC);
+                (void)kill(s->pid, SIGTERM);
+        }
+}
+
+/* The idle worker that has been idle longest, not already asked to stop; -1 if none */
+static int pool_oldest_idle(const Pool *p, usec_t *ret_since)
+{
+        const Scoreboard *sb = p->scoreboard;
+        usec_t oldest = USEC_INFINITY;
+        int found = -1;
+
+        for (unsigned i = 0; i < sb->n_slots; i++)
+                if (sb->slots[i].state == WORKER_IDLE && p->slots[i].stop_sent == 0 &&
+                        sb->slots[i].idle_since_usec < oldest) {
+                        oldest = sb->slots[i].idle_since_usec;
+                        found = (int)i;
+                }
+        if (ret_since)
+                *ret_since = oldest;
+        return found;
+}
+
+static bool listen_queue_waiting(int fd)
+{
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+        return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+}
+
+/* PHP-FPM's process manager, once per tick: static keeps max_children; dynamic keeps the idle count between
+ * min and max_spare_servers, spawning at a rate that doubles each tick up to max_spawn_rate and reaping one idle
+ * worker per tick; ondemand spawns when a connection waits and reaps after process_idle_timeout. */
+static void pool_maintain(Pool *p)
+{
+        const PmConfig *pm = &p->config->pm;
+        ScoreboardCounts c;
+        unsigned want = 0;
+
+        if (p->state != POOL_RUNNING || p->manager->stopping)
+                return;
+        pool_counts(p, &c);
+        if (c.total < pm->max_children)
+                p->max_children_logged = false;
+
+        switch (pm->mode) {
+        case PM_STATIC:
+                want = pm->max_children - MIN(c.total, pm->max_children);
+                break;
+
+        case PM_DYNAMIC:
+                if (c.idle > pm->max_spare_servers) {
+                        int slot = pool_oldest_idle(p, NULL);
+                        if (slot >= 0)
+                                pool_ask_stop(p, (unsigned)slot);
+                        p->spawn_rate = 1;
+                        return;
+                }
+                if (c.total < pool_initial_workers(p->config))
+                        want = pool_initial_workers(p->config) - c.total;
+                if (c.idle < pm->min_spare_servers) {
+                        if (c.total >= pm->max_children) {
+                                pool_reached_max_children(p);
+                                return;
+                        }
+                        want = MAX(want, MIN(p->spawn_rate, pm->min_spare_servers - c.idle));
+                        if (p->spawn_rate >= 8)
+                                log_notice("[pool %s] seems busy (you may need to increase pm.start_servers, or "
+                                           "pm.min/max_spare_servers), spawning %u children, there are %u idle, "
+                                           "and %u total children",
+                                        pool_name(p), want, c.idle, c.total);
+                        p->spawn_rate = MIN(p->spawn_rate * 2, MAX(pm->max_spawn_rate, 1u));
+                } else
+                        p->spawn_rate = 1;
+                break;
+
+        case PM_ONDEMAND: {
+                usec_t since, now = now_usec(CLOCK_MONOTONIC);
+                int slot = pool_oldest_idle(p, &since);
+
+                if (slot >= 0 && pm->process_idle_timeout > 0 && now - since > pm->process_idle_timeout)
+                        pool_ask_stop(p, (unsigned)slot);
+                if (c.idle == 0 && listen_queue_waiting(p->listen_fd)) {
+                        if (c.total >= pm->max_children)
+                                pool_reached_max_children(p);
+                        else
+                                want = 1;
+                }
+                break;
+        }
+        default:
+                return;
+        }
+
+        want = MIN(want, pm->max_children - MIN(c.total, pm->max_children));
+        for (unsigned i = 0; i < want; i++)
+                if (pool_spawn_one(p) < 0)
+                        break;
+}
+
+/* ondemand: the listening socket became readable, i.e. a connection waits */
+static int on_listen_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Pool *p = userdata;
+        ScoreboardCounts c;
+
+        (void)s;
+        (void)fd;
+        (void)revents;
+        if (p->state != POOL_RUNNING || p->manager->stopping)
+                return 0;
+        pool_counts(p, &c);
+        if (c.idle > 0)
+                return 0;
+        if (c.total >= p->config->pm.max_children) {
+                pool_reached_max_children(p);
+                return 0;
+        }
+        (void)pool_spawn_one(p);
+        return 0;
+}
+
+/* request_terminate_timeout and request_slowlog_timeout, from the scoreboard */
+static void pool_check_requests(Pool *p)
+{
+        const PoolConfig *c = p->config;
+        Scoreboard *sb = p->scoreboard;
+        usec_t now;
+
+        if (!sb || (c->request_terminate_timeout == 0 && c->request_slowlog_timeout == 0))
+                return;
+        now = now_usec(CLOCK_MONOTONIC);
+        for (unsigned i = 0; i < sb->n_slots; i++) {
+                ScoreboardSlot *s = &sb->slots[i];
+                usec_t start = s->request_mono_usec, d;
+
+                if (s->state != WORKER_RUNNING || start == 0 || s->pid <= 0)
+                        continue;
+                d = now > start ? now - start : 0;
+
+                if (c->request_slowlog_timeout > 0 && d > c->request_slowlog_timeout &&
+                        p->slots[i].slow_logged != start) {
+                        p->slots[i].slow_logged = start;
+                        __atomic_fetch_add(&sb->slow_requests, 1, __ATOMIC_RELAXED);
+                        log_warning("[pool %s] child %d, script '%s' (request: \"%s %s\") executing too slow "
+                                    "(%.6f sec), logging",
+                                pool_name(p), (int)s->pid, s->script, s->method, s->uri, (double)d / 1e6);
+                }
+                if (c->request_terminate_timeout > 0 && d > c->request_terminate_timeout &&
+                        !p->slots[i].killed_by_timeout) {
+                        p->slots[i].killed_by_timeout = true;
+                        log_warning("[pool %s] child %d, script '%s' (request: \"%s %s\") execution timed out "
+                                    "(%.6f sec), terminating",
+                                pool_name(p), (int)s->pid, s->script, s->method, s->uri, (double)d / 1e6);
+                        (void)kill(s->pid, SIGKILL);
+                }
+        }
+}
+
+/* A new generation of the pool with the same settings: fresh PHP and opcache, the same socket */
+static int pool_replace(Pool *old)
+{
+        Manager *m = old->manager;
+        Pool *p = NULL;
+        int r;
+
+        r = pool_new(m, old->owner, old->config, old, &p);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_pools; i++)
+                if (m->pools[i] == old)
+                        m->pools[i] = p;
+        {
+                Pool **o = realloc(m->old, (m->n_old + 1) * sizeof(Pool *));
+                if (!o) {
+                        pool_free(p);
+                        return log_oom();
+                }
+                m->old = o;
+                m->old[m->n_old++] = old;
+        }
+        p->replaces = old;
+        return pool_start_leader(p);
+}
+
+static void pool_record_fault(Pool *p)
+{
+        const Config *c = p->owner;
+        usec_t now = now_usec(CLOCK_MONOTONIC), oldest;
+
+        if (c->emergency_restart_threshold == 0 || c->emergency_restart_interval == 0 || !p->faults ||
+                p->replaces || p->manager->stopping)
+                return;
+        p->faults[p->fault_next] = now;
+        p->fault_next = (p->fault_next + 1) % c->emergency_restart_threshold;
+        if (p->n_faults < c->emergency_restart_threshold)
+                p->n_faults++;
+        if (p->n_faults < c->emergency_restart_threshold)
+                return;
+        oldest = p->faults[p->fault_next]; /* the ring's next slot holds the oldest of the last N */
+        if (now - oldest > c->emergency_restart_interval)
+                return;
+
+        log_warning("[pool %s] %u children died by signal within %.0f s, emergency restart of the pool "
+                    "(fresh PHP and opcache).",
+                pool_name(p), c->emergency_restart_threshold, (double)c->emergency_restart_interval / 1e6);
+        p->n_faults = 0;
+        (void)pool_replace(p);
 }
 
 static void pool_worker_exited(Pool *p, int slot, pid_t pid, int status)
 {
-        usec_t started = 0, lived;
+        SlotInfo info = {};
 
-        if (slot >= 0 && (unsigned)slot < p->scoreboard->n_slots)
-                started = p->scoreboard->slots[slot].started_usec;
+        if (slot >= 0 && (unsigned)slot < p->config->pm.max_children) {
+                info = p->slots[slot];
+                p->slots[slot] = (SlotInfo){};
+        }
 
-        if (WIFSIGNALED(status)) {
-                log_warning("[pool %s] child %d exited on signal %d (%s)%s.", p->config->name, (int)pid,
-                        WTERMSIG(status), strsignal(WTERMSIG(status)), WCOREDUMP(status) ? " - core dumped" : "");
+        if (WIFSIGNALED(status) && !info.killed_by_timeout && info.stop_sent == 0) {
+                log_warning("[pool %s] child %d exited on signal %d (%s)%s", pool_name(p), (int)pid,
+                        WTERMSIG(status), sigabbrev_np(WTERMSIG(status)) ?: "?",
+                        WCOREDUMP(status) ? " - core dumped" : "");
+                pool_record_fault(p);
         } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-                log_warning("[pool %s] child %d exited with code %d.", p->config->name, (int)pid,
-                        WEXITSTATUS(status));
+                log_warning("[pool %s] child %d exited with code %d", pool_name(p), (int)pid, WEXITSTATUS(status));
         else
-                log_debug("[pool %s] child %d exited.", p->config->name, (int)pid);
+                log_debug("[pool %s] child %d exited", pool_name(p), (int)pid);
 
         if (p->manager->stopping || p->state != POOL_RUNNING)
                 return;
 
-        /* Rate-limit respawning when workers die right after their start, so a broken pool does not
-         * fork-bomb the machine */
-        (void)started;
-        lived = 0;
-        if (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0))
-                p->quick_deaths++;
-        else
-                p->quick_deaths = 0;
-        (void)lived;
-
-        if (p->quick_deaths >= 3)
-                pool_schedule_respawn(p, RESPAWN_DELAY_USEC * MIN(p->quick_deaths, 30u));
-        else
-                pool_start_workers(p);
+        /* Workers dying right away (bad chroot, a crashing extension) are respawned once per tick, not in a
+         * fork loop */
+        if ((WIFEXITED(status) && WEXITSTATUS(status) != 0) || (WIFSIGNALED(status) && !info.killed_by_timeout)) {
+                if (++p->quick_failures > 3)
+                        return;
+        } else
+                p->quick_failures = 0;
+        pool_maintain(p);
 }
 
 static void pool_close_leader(Pool *p)
 {
         p->ctl_source = sd_event_source_disable_unref(p->ctl_source);
+        p->listen_source = sd_event_source_disable_unref(p->listen_source);
         p->ctl_fd = safe_close(p->ctl_fd);
 }
 
@@ -230,9 +596,34 @@ static void manager_maybe_exit(Manager *m)
         if (!m->stopping)
                 return;
         for (size_t i = 0; i < m->n_pools; i++)
-                if (m->pools[i].leader > 0)
+                if (m->pools[i]->leader > 0)
+                        return;
+        for (size_t i = 0; i < m->n_old; i++)
+                if (m->old[i]->leader > 0)
                         return;
         sd_event_exit(m->event, 0);
+}
+
+static void manager_forget_old(Manager *m, Pool *p)
+{
+        for (size_t i = 0; i < m->n_old; i++)
+                if (m->old[i] == p) {
+                        memmove(m->old + i, m->old + i + 1, (m->n_old - i - 1) * sizeof(Pool *));
+                        m->n_old--;
+                        break;
+                }
+        for (size_t i = 0; i < m->n_pools; i++)
+                if (m->pools[i]->replaces == p)
+                        m->pools[i]->replaces = NULL;
+        pool_free(p);
+}
+
+static bool manager_is_old(const Manager *m, const Pool *p)
+{
+        for (size_t i = 0; i < m->n_old; i++)
+                if (m->old[i] == p)
+                        return true;
+        return false;
 }
 
 static int on_leader_restart(sd_event_source *s, uint64_t usec, void *userdata)
@@ -256,20 +647,43 @@ static void pool_leader_exited(Pool *p, int status)
         pool_close_leader(p);
 
         if (m->stopping || p->state == POOL_STOPPING) {
-                p->state = POOL_STOPPED;
+                log_info("[pool %s] stopped.", pool_name(p));
+                if (manager_is_old(m, p))
+                        manager_forget_old(m, p);
                 manager_maybe_exit(m);
+                return;
+        }
+
+        /* A new generation that cannot start: the previous one keeps serving */
+        if (p->replaces && !p->served) {
+                Pool *old = p->replaces;
+
+                log_error("[pool %s] the new generation failed to start; the previous one keeps serving.",
+                        pool_name(p));
+                for (size_t i = 0; i < m->n_pools; i++)
+                        if (m->pools[i] == p)
+                                m->pools[i] = old;
+                for (size_t i = 0; i < m->n_old; i++)
+                        if (m->old[i] == old) {
+                                memmove(m->old + i, m->old + i + 1, (m->n_old - i - 1) * sizeof(Pool *));
+                                m->n_old--;
+                                break;
+                        }
+                pool_free(p);
+                manager_check_ready(m);
                 return;
         }
 
         p->leader_failures++;
         delay = MIN(USEC_PER_SEC << MIN(p->leader_failures - 1, 5u), LEADER_RESTART_MAX_DELAY_USEC);
-        log_error("[pool %s] leader exited unexpectedly (%s %d), restarting it in %llu s.", p->config->name,
-                WIFSIGNALED(status) ? "signal" : "code", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+        log_error("[pool %s] leader exited unexpectedly (%s %d); the pool is failed, restarting it in %llu s.",
+                pool_name(p), WIFSIGNALED(status) ? "signal" : "code",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
                 (unsigned long long)(delay / USEC_PER_SEC));
         p->state = POOL_FAILED;
         (void)sd_event_add_time_relative(m->event, &p->restart_timer, CLOCK_MONOTONIC, delay, 0,
                 on_leader_restart, p);
-        manager_update_status(m);
+        manager_update_status(m, false);
 }
 
 static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -285,7 +699,7 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 return 0;
         if (n <= 0) {
                 /* The leader is gone; SIGCHLD tells how */
-                pool_close_leader(p);
+                p->ctl_source = sd_event_source_disable_unref(p->ctl_source);
                 return 0;
         }
         if (n != sizeof(msg))
@@ -293,26 +707,48 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
         switch (msg.type) {
         case POOL_MSG_READY:
+                if (p->state == POOL_STOPPING)
+                        break;
                 p->state = POOL_RUNNING;
                 p->leader_failures = 0;
-                log_info("[pool %s] PHP started in leader %d.", p->config->name, (int)p->leader);
-                pool_start_workers(p);
+                log_info("[pool %s] PHP started in leader %d.", pool_name(p), (int)p->leader);
+                if (p->config->pm.mode == PM_ONDEMAND)
+                        (void)sd_event_add_io(p->manager->event, &p->listen_source, p->listen_fd,
+                                EPOLLIN | EPOLLET, on_listen_ready, p);
+                pool_maintain(p);
+                pool_check_served(p);
+                manager_check_ready(p->manager);
                 break;
         case POOL_MSG_FAILED:
-                log_error("[pool %s] PHP failed to start; see the messages above.", p->config->name);
+                log_error("[pool %s] PHP failed to start; see the messages above.", pool_name(p));
                 break;
         case POOL_MSG_SPAWNED:
-                log_debug("[pool %s] child %d started.", p->config->name, msg.pid);
+                log_debug("[pool %s] child %d started", pool_name(p), msg.pid);
+                pool_check_served(p);
                 manager_check_ready(p->manager);
                 break;
         case POOL_MSG_EXITED:
                 pool_worker_exited(p, msg.slot, msg.pid, msg.status);
                 break;
         default:
-                log_warning("[pool %s] unexpected message %d from the leader, ignoring.", p->config->name,
-                        msg.type);
+                log_warning("[pool %s] unexpected message %d from the leader, ignoring.", pool_name(p), msg.type);
         }
         return 0;
+}
+
+static void pool_close_other_fds(const Manager *m, const Pool *keep)
+{
+        Pool *const *lists[] = { m->pools, m->old };
+        size_t sizes[] = { m->n_pools, m->n_old };
+
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++)
+                for (size_t i = 0; i < sizes[l]; i++) {
+                        const Pool *o = lists[l][i];
+                        if (o == keep || !o)
+                                continue;
+                        safe_close(o->listen_fd);
+                        safe_close(o->ctl_fd);
+                }
 }
 
 static int pool_start_leader(Pool *p)
@@ -323,28 +759,28 @@ static int pool_start_leader(Pool *p)
         int r;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
-                return log_error_errno(errno, "[pool %s] failed to create the leader's channel: %m",
-                        p->config->name);
+                return log_error_errno(errno, "[pool %s] failed to create the leader's channel: %m", pool_name(p));
 
         /* A fresh scoreboard: workers of a previous leader may still be finishing in the old one */
         p->scoreboard = scoreboard_free(p->scoreboard);
-        r = scoreboard_new(p->config->name, p->config->pm.max_children, &p->scoreboard);
+        r = scoreboard_new(pool_name(p), p->config->pm.max_children, &p->scoreboard);
         if (r < 0) {
                 safe_close(pair[0]);
                 safe_close(pair[1]);
                 return r;
         }
+        memset(p->slots, 0, sizeof(SlotInfo) * p->config->pm.max_children);
 
         pid = fork();
         if (pid < 0) {
-                r = log_error_errno(errno, "[pool %s] failed to fork the leader: %m", p->config->name);
+                r = log_error_errno(errno, "[pool %s] failed to fork the leader: %m", pool_name(p));
                 safe_close(pair[0]);
                 safe_close(pair[1]);
                 return r;
         }
         if (pid == 0) {
                 PoolLeaderArgs a = {
-                        .config = m->config,
+                        .config = p->owner,
                         .pool = p->config,
                         .listen_fd = p->listen_fd,
                         .ctl_fd = pair[1],
@@ -355,12 +791,7 @@ static int pool_start_leader(Pool *p)
 
                 safe_close(pair[0]);
                 /* Nothing of the other pools belongs in this one */
-                for (size_t i = 0; i < m->n_pools; i++) {
-                        if (&m->pools[i] == p)
-                                continue;
-                        safe_close(m->pools[i].listen_fd);
-                        safe_close(m->pools[i].ctl_fd);
-                }
+                pool_close_other_fds(m, p);
                 _exit(pool_leader_run(&a));
         }
 
@@ -368,19 +799,35 @@ static int pool_start_leader(Pool *p)
         p->ctl_fd = pair[0];
         p->leader = pid;
         p->state = POOL_STARTING;
+        p->served = false;
         p->max_children_logged = false;
+        p->spawn_rate = 1;
         r = sd_event_add_io(m->event, &p->ctl_source, p->ctl_fd, EPOLLIN, on_ctl, p);
         if (r < 0)
-                return log_error_errno(r, "[pool %s] failed to watch the leader: %m", p->config->name);
-        log_debug("[pool %s] leader %d forked.", p->config->name, (int)pid);
+                return log_error_errno(r, "[pool %s] failed to watch the leader: %m", pool_name(p));
+        log_debug("[pool %s] leader %d forked.", pool_name(p), (int)pid);
         return 0;
+}
+
+static void pool_stop(Pool *p, bool wait)
+{
+        p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
+        p->listen_source = sd_event_source_disable_unref(p->listen_source);
+        p->state = POOL_STOPPING;
+        if (p->leader <= 0)
+                return;
+        if (!wait || p->ctl_fd < 0 || pool_message_send(p->ctl_fd, POOL_MSG_STOP, -1, 0, 0) < 0)
+                (void)kill(-p->leader, wait ? SIGTERM : SIGKILL);
 }
 
 static Pool *manager_find_leader(Manager *m, pid_t pid)
 {
         for (size_t i = 0; i < m->n_pools; i++)
-                if (m->pools[i].leader == pid)
-                        return &m->pools[i];
+                if (m->pools[i]->leader == pid)
+                        return m->pools[i];
+        for (size_t i = 0; i < m->n_old; i++)
+                if (m->old[i]->leader == pid)
+                        return m->old[i];
         return NULL;
 }
 
@@ -408,8 +855,11 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, voi
 static void manager_kill_all(Manager *m)
 {
         for (size_t i = 0; i < m->n_pools; i++)
-                if (m->pools[i].leader > 0)
-                        (void)kill(-m->pools[i].leader, SIGKILL);
+                if (m->pools[i]->leader > 0)
+                        (void)kill(-m->pools[i]->leader, SIGKILL);
+        for (size_t i = 0; i < m->n_old; i++)
+                if (m->old[i]->leader > 0)
+                        (void)kill(-m->old[i]->leader, SIGKILL);
 }
 
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
@@ -432,19 +882,12 @@ static void manager_stop(Manager *m, bool wait)
         }
         m->stopping = true;
         (void)sd_notify(false, "STOPPING=1\nSTATUS=Stopping: finishing requests in flight");
-        log_notice("Stopping: finishing requests in flight%s.", wait ? "" : " (no waiting)");
+        log_notice("Stopping%s.", wait ? ": finishing requests in flight" : " now");
 
-        for (size_t i = 0; i < m->n_pools; i++) {
-                Pool *p = &m->pools[i];
-
-                p->respawn_timer = sd_event_source_disable_unref(p->respawn_timer);
-                p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
-                p->state = POOL_STOPPING;
-                if (p->leader <= 0)
-                        continue;
-                if (!wait || p->ctl_fd < 0 || pool_message_send(p->ctl_fd, POOL_MSG_STOP, -1, 0, 0) < 0)
-                        (void)kill(-p->leader, wait ? SIGTERM : SIGKILL);
-        }
+        for (size_t i = 0; i < m->n_pools; i++)
+                pool_stop(m->pools[i], wait);
+        for (size_t i = 0; i < m->n_old; i++)
+                pool_stop(m->old[i], wait);
         if (wait && m->config->process_control_timeout > 0)
                 (void)sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC,
                         m->config->process_control_timeout, 0, on_stop_timeout, m);
@@ -458,91 +901,192 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         return 0;
 }
 
+/* ---- reload ---- */
+
+static Pool *manager_find_pool(Manager *m, const char *name)
+{
+        for (size_t i = 0; i < m->n_pools; i++)
+                if (streq(pool_name(m->pools[i]), name))
+                        return m->pools[i];
+        return NULL;
+}
+
+static bool pool_unchanged(const Pool *p, const Config *c, const PoolConfig *pc)
+{
+        return pool_config_equal(p->config, pc) && p->php_fingerprint == php_fingerprint(c, pc) &&
+                p->state != POOL_FAILED;
+}
+
+/* The new configuration is read aside; when it is bad nothing changes. Pools that changed get a new generation
+ * (new leader and workers on the same socket) before the old one is told to finish; the others run untouched. */
+static void manager_reload(Manager *m)
+{
+        _cleanup_free_ char *error = NULL;
+        _cleanup_free_ Pool **next = NULL;
+        Config *c = NULL;
+        size_t n_next = 0;
+        int r;
+
+        if (m->stopping)
+                return;
+        (void)sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading",
+                (unsigned long long)now_usec(CLOCK_MONOTONIC));
+        log_notice("Reloading %s.", m->config_path);
+
+        r = config_load(m->config_path, DEFAULT_PHP_INI, &c, &error);
+        if (r < 0) {
+                log_error("Reload failed, keeping the running configuration: %s", error ? error : strerror(-r));
+                (void)sd_notifyf(false, "READY=1\nSTATUS=Reload failed, running the previous configuration: %s",
+                        error ? error : strerror(-r));
+                return;
+        }
+        config_ref(c);
+
+        next = calloc(c->n_pools, sizeof(Pool *));
+        if (!next) {
+                log_oom();
+                goto fail;
+        }
+        for (size_t i = 0; i < c->n_pools; i++) {
+                const PoolConfig *pc = &c->pools[i];
+                Pool *old = manager_find_pool(m, pc->name);
+
+                if (old && pool_unchanged(old, c, pc)) {
+                        next[n_next++] = old;
+                        continue;
+                }
+                r = pool_new(m, c, pc, old, &next[n_next]);
+                if (r < 0) {
+                        log_error("Reload failed for pool %s, keeping the running configuration.", pc->name);
+                        (void)sd_notifyf(false, "READY=1\nSTATUS=Reload failed for pool %s, running the previous "
+                                                "configuration",
+                                pc->name);
+                        goto fail;
+                }
+                if (old && old->replaces && !old->served) {
+                        /* The generation being replaced never served: drop it, keep the one that serves */
+                        next[n_next]->replaces = old->replaces;
+                        old->replaces = NULL;
+                } else
+                        next[n_next]->replaces = old;
+                n_next++;
+        }
+
+        /* Commit: pools no longer configured, or replaced, become old and finish their requests */
+        {
+                Pool **o = realloc(m->old, (m->n_old + m->n_pools) * sizeof(Pool *));
+                if (!o) {
+                        log_oom();
+                        goto fail;
+                }
+                m->old = o;
+        }
+        for (size_t i = 0; i < m->n_pools; i++) {
+                Pool *p = m->pools[i];
+                bool kept = false, replaced = false;
+
+                for (size_t j = 0; j < n_next; j++) {
+                        kept = kept || next[j] == p;
+                        replaced = replaced || next[j]->replaces == p;
+                }
+                if (kept)
+                        continue;
+                m->old[m->n_old++] = p;
+                if (!replaced) {
+                        if (p->served)
+                                log_info("[pool %s] removed from the configuration, stopping it.", pool_name(p));
+                        else
+                                log_info("[pool %s] superseded before it served, stopping it.", pool_name(p));
+                        pool_stop(p, true);
+                }
+        }
+        free(m->pools);
+        m->pools = TAKE_PTR(next);
+        m->n_pools = n_next;
+        config_unref(m->config);
+        m->config = c;
+        log_set_max_level(c->log_level);
+
+        for (size_t i = 0; i < m->n_pools; i++)
+                if (m->pools[i]->leader <= 0 && m->pools[i]->state != POOL_FAILED)
+                        (void)pool_start_leader(m->pools[i]);
+
+        m->reloading = true;
+        manager_check_ready(m);
+        return;
+
+fail:
+        for (size_t i = 0; next && i < n_next; i++)
+                if (!manager_find_pool(m, pool_name(next[i])) || manager_find_pool(m, pool_name(next[i])) != next[i])
+                        pool_free(next[i]);
+        config_unref(c);
+}
+
 static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
         (void)s;
         (void)si;
-        (void)userdata;
-        log_warning("Reload (signal %u) is not supported yet, keeping the running configuration.", si->ssi_signo);
+        manager_reload(userdata);
         return 0;
 }
 
-static void manager_update_status(Manager *m)
+/* ---- status and the tick ---- */
+
+static void manager_update_status(Manager *m, bool force)
 {
         char buf[2048];
         size_t len = 0;
 
         buf[0] = 0;
         for (size_t i = 0; i < m->n_pools && len < sizeof(buf); i++) {
-                const Pool *p = &m->pools[i];
-                ScoreboardCounts c = {};
+                const Pool *p = m->pools[i];
+                ScoreboardCounts c;
 
-                if (p->scoreboard)
-                        scoreboard_count(p->scoreboard, &c);
-                len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s: %u active, %u idle, %llu req, %llu slow%s",
-                        i > 0 ? " | " : "", p->config->name, c.active, c.idle, (unsigned long long)c.requests,
+                pool_counts(p, &c);
+                len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+                        "%s%s: %u active, %u idle, %llu req, %llu slow%s", i > 0 ? " | " : "", pool_name(p), c.active,
+                        c.idle, (unsigned long long)c.requests,
                         p->scoreboard ? (unsigned long long)p->scoreboard->slow_requests : 0ULL,
                         p->state == POOL_FAILED ? " (failed)" : "");
         }
-        if (m->last_status && streq(m->last_status, buf))
+        if (!force && m->last_status && streq(m->last_status, buf))
                 return;
         free(m->last_status);
         m->last_status = strdup(buf);
-        if (m->ready_sent)
+        if (m->ready_sent && !m->reloading && !m->stopping)
                 (void)sd_notifyf(false, "STATUS=%s", buf);
 }
 
-static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
+static usec_t manager_tick_interval(const Manager *m)
+{
+        usec_t t = TICK_MAX_USEC;
+
+        for (size_t i = 0; i < m->n_pools; i++) {
+                const PoolConfig *c = m->pools[i]->config;
+                if (c->request_terminate_timeout > 0)
+                        t = MIN(t, c->request_terminate_timeout / 10);
+                if (c->request_slowlog_timeout > 0)
+                        t = MIN(t, c->request_slowlog_timeout / 10);
+        }
+        return MAX(t, TICK_MIN_USEC);
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Manager *m = userdata;
 
-        manager_update_status(m);
-        for (size_t i = 0; i < m->n_pools; i++)
-                pool_start_workers(&m->pools[i]);
-        (void)sd_event_source_set_time(s, usec + USEC_PER_SEC);
-        return 0;
-}
-
-static int manager_open_sockets(Manager *m)
-{
-        int r;
-
-        r = listen_fds_from_systemd(&m->systemd_fds);
-        if (r < 0)
-                return log_error_errno(r, "Failed to take the sockets systemd passed: %m");
-
         for (size_t i = 0; i < m->n_pools; i++) {
-                Pool *p = &m->pools[i];
-                int fd = listen_fds_take(&m->systemd_fds, p->config->name);
-
-                if (fd >= 0) {
-                        log_info("[pool %s] using the socket systemd passed.", p->config->name);
-                        p->listen_fd = fd;
-                } else if (p->config->listen.address) {
-                        r = listen_open(&p->config->listen, &p->listen_fd);
-                        if (r < 0)
-                                return r;
-                        log_info("[pool %s] listening on %s.", p->config->name, p->config->listen.address);
-                } else
-                        return log_error_errno(EINVAL,
-                                "[pool %s] has no socket: systemd passed none named \"%s\" and listen.address is "
-                                "not set.",
-                                p->config->name, p->config->name);
-
-                r = allowed_clients_parse(&p->config->listen.allowed_clients, &p->allowed);
-                if (r < 0)
-                        return r;
-                r = isolation_plan(p->config, &p->isolation);
-                if (r < 0)
-                        return r;
+                pool_check_requests(m->pools[i]);
+                pool_maintain(m->pools[i]);
         }
-
-        for (size_t i = 0; i < m->systemd_fds.n; i++)
-                log_error("systemd passed a socket named \"%s\" but no pool has that name, closing it.",
-                        strna(m->systemd_fds.names[i]));
-        listen_fds_done(&m->systemd_fds);
+        for (size_t i = 0; i < m->n_old; i++)
+                pool_check_requests(m->old[i]);
+        manager_update_status(m, false);
+        (void)sd_event_source_set_time(s, usec + manager_tick_interval(m));
         return 0;
 }
+
+/* ---- lifetime ---- */
 
 int manager_new(const char *config_path, Manager **ret)
 {
@@ -563,19 +1107,8 @@ int manager_new(const char *config_path, Manager **ret)
                         return log_error_errno(r, "%s", error);
                 return log_error_errno(r, "Failed to load %s: %m", config_path);
         }
+        config_ref(m->config);
         log_set_max_level(m->config->log_level);
-
-        m->pools = calloc(m->config->n_pools, sizeof(Pool));
-        if (!m->pools)
-                return log_oom();
-        m->n_pools = m->config->n_pools;
-        for (size_t i = 0; i < m->n_pools; i++)
-                m->pools[i] = (Pool){
-                        .manager = m,
-                        .config = &m->config->pools[i],
-                        .listen_fd = -1,
-                        .ctl_fd = -1,
-                };
 
         *ret = TAKE_PTR(m);
         return 0;
@@ -585,26 +1118,45 @@ Manager *manager_free(Manager *m)
 {
         if (!m)
                 return NULL;
-        for (size_t i = 0; i < m->n_pools; i++) {
-                Pool *p = &m->pools[i];
-
-                pool_close_leader(p);
-                sd_event_source_disable_unref(p->respawn_timer);
-                sd_event_source_disable_unref(p->restart_timer);
-                safe_close(p->listen_fd);
-                allowed_clients_done(&p->allowed);
-                isolation_done(&p->isolation);
-                scoreboard_free(p->scoreboard);
-        }
+        for (size_t i = 0; i < m->n_pools; i++)
+                pool_free(m->pools[i]);
+        for (size_t i = 0; i < m->n_old; i++)
+                pool_free(m->old[i]);
         free(m->pools);
+        free(m->old);
         sd_event_source_disable_unref(m->stop_timer);
-        sd_event_source_disable_unref(m->status_timer);
+        sd_event_source_disable_unref(m->tick_timer);
         sd_event_unref(m->event);
         listen_fds_done(&m->systemd_fds);
-        config_free(m->config);
+        config_unref(m->config);
         free(m->config_path);
         free(m->last_status);
         return mfree(m);
+}
+
+static int manager_open_pools(Manager *m)
+{
+        int r;
+
+        r = listen_fds_from_systemd(&m->systemd_fds);
+        if (r < 0)
+                return log_error_errno(r, "Failed to take the sockets systemd passed: %m");
+
+        m->pools = calloc(m->config->n_pools, sizeof(Pool *));
+        if (!m->pools)
+                return log_oom();
+        for (size_t i = 0; i < m->config->n_pools; i++) {
+                r = pool_new(m, m->config, &m->config->pools[i], NULL, &m->pools[i]);
+                if (r < 0)
+                        return r;
+                m->n_pools++;
+        }
+
+        for (size_t i = 0; i < m->systemd_fds.n; i++)
+                log_error("systemd passed a socket named \"%s\" but no pool has that name, closing it.",
+                        strna(m->systemd_fds.names[i]));
+        listen_fds_done(&m->systemd_fds);
+        return 0;
 }
 
 int manager_run(Manager *m)
@@ -614,7 +1166,7 @@ int manager_run(Manager *m)
         sigset_t mask;
         int r;
 
-        r = manager_open_sockets(m);
+        r = manager_open_pools(m);
         if (r < 0)
                 return 1;
 
@@ -642,17 +1194,17 @@ int manager_run(Manager *m)
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGUSR1, NULL, NULL);
         if (r >= 0)
-                r = sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC, USEC_PER_SEC, 0,
-                        on_status_timer, m);
+                r = sd_event_add_time_relative(m->event, &m->tick_timer, CLOCK_MONOTONIC, manager_tick_interval(m),
+                        0, on_tick, m);
         if (r >= 0)
-                r = sd_event_source_set_enabled(m->status_timer, SD_EVENT_ON);
+                r = sd_event_source_set_enabled(m->tick_timer, SD_EVENT_ON);
         if (r >= 0 && m->config->watchdog)
                 r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the event loop: %m"), 1;
 
         for (size_t i = 0; i < m->n_pools; i++) {
-                r = pool_start_leader(&m->pools[i]);
+                r = pool_start_leader(m->pools[i]);
                 if (r < 0) {
                         manager_stop(m, false);
                         break;

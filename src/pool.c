@@ -187,6 +187,15 @@ int pool_leader_run(const PoolLeaderArgs *a)
         sigset_t mask;
         int r;
 
+        /* Blocked first: from here the leader reads them from its event loop, whatever their handlers */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGQUIT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        worker_install_signal_handlers();
+
         log_set_pool(a->pool->name);
         /* Its own process group: Ctrl-C in a terminal reaches the supervisor, which stops pools in order */
         (void)setpgid(0, 0);
@@ -202,15 +211,6 @@ int pool_leader_run(const PoolLeaderArgs *a)
         r = leader_setup_environment(a->pool);
         if (r < 0)
                 return 1;
-
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGCHLD);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGQUIT);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        signal(SIGPIPE, SIG_IGN);
-        signal(SIGHUP, SIG_IGN);
 
         r = sd_event_new(&event);
         if (r < 0)

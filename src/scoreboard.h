@@ -29,6 +29,7 @@ typedef struct ScoreboardSlot {
         volatile uint64_t started_usec;       /* CLOCK_REALTIME of the worker's start */
         volatile uint64_t request_start_usec; /* CLOCK_REALTIME of the current/last request's start */
         volatile uint64_t request_mono_usec;  /* CLOCK_MONOTONIC of the same, for timeouts */
+        volatile uint64_t idle_since_usec;    /* CLOCK_MONOTONIC of the last change to idle */
         volatile uint64_t last_duration_usec;
         volatile uint64_t content_length;
         volatile uint64_t last_cpu_usec;

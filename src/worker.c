@@ -54,7 +54,11 @@ static ScoreboardSlot *my_slot(void)
 
 static void slot_set_state(WorkerState s)
 {
-        my_slot()->state = s;
+        ScoreboardSlot *slot = my_slot();
+
+        if (s == WORKER_IDLE && slot->state != WORKER_IDLE)
+                slot->idle_since_usec = now_usec(CLOCK_MONOTONIC);
+        slot->state = s;
 }
 
 static int write_all(int fd, struct iovec *iov, int n)
@@ -440,6 +444,36 @@ static void request_drain(Request *r)
                         break;
 }
 
+/* Between requests on a kept connection: true when the peer sends again (or closes), false when we should give
+ * the connection up because another one waits in the listen queue. Without this a worker idles on a connection
+ * the web server keeps cached while a new connection starves in the backlog (nginx keepalive above the number of
+ * workers); nginx retries a request on a cached connection that was closed under it. */
+static bool conn_wait_keepalive(Conn *c)
+{
+        struct pollfd p[2] = {
+                { .fd = c->fd, .events = POLLIN },
+                { .fd = listen_fd_copy, .events = POLLIN },
+        };
+
+        if (c->in_len > c->in_off)
+                return true;
+        for (;;) {
+                int n = poll(p, 2, -1);
+
+                if (n < 0) {
+                        if (errno == EINTR && !stop_requested)
+                                continue;
+                        return !stop_requested;
+                }
+                if (p[0].revents)
+                        return true;
+                if (stop_requested)
+                        return false;
+                if (p[1].revents & POLLIN)
+                        return false;
+        }
+}
+
 static void log_malformed(const Conn *c, int error)
 {
         log_warning_errno(error, "Malformed FastCGI data on connection %d, closing it: %s", c->fd,
@@ -449,6 +483,7 @@ static void log_malformed(const Conn *c, int error)
 static bool serve_connection(Conn *c, Request *r, uint64_t *requests)
 {
         const PoolConfig *pool = worker->pool;
+        unsigned served = 0;
 
         for (;;) {
                 int k;
@@ -456,9 +491,14 @@ static bool serve_connection(Conn *c, Request *r, uint64_t *requests)
                 if (r->keep_conn)
                         idle_conn_fd = c->fd;
                 slot_set_state(WORKER_IDLE);
-                if (stop_requested && *requests > 0) {
+                /* A connection just accepted is served: its peer is already waiting for an answer */
+                if (stop_requested && served > 0) {
                         idle_conn_fd = -1;
                         return false;
+                }
+                if (served > 0 && !conn_wait_keepalive(c)) {
+                        idle_conn_fd = -1;
+                        return !stop_requested;
                 }
                 k = conn_read_request(c, r);
                 idle_conn_fd = -1;
@@ -481,6 +521,7 @@ static bool serve_connection(Conn *c, Request *r, uint64_t *requests)
                 request_drain(r);
 
                 (*requests)++;
+                served++;
                 my_slot()->requests = *requests;
                 if (pool->pm.max_requests > 0 && *requests >= pool->pm.max_requests)
                         return false;
@@ -542,11 +583,10 @@ static int accept_connection(int *ret_fd)
         return 0;
 }
 
-static int worker_setup_signals(void)
+void worker_install_signal_handlers(void)
 {
         struct sigaction sa = { .sa_handler = on_stop_signal, .sa_flags = SA_RESTART };
         struct sigaction ign = { .sa_handler = SIG_IGN };
-        sigset_t all;
 
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
@@ -557,8 +597,13 @@ static int worker_setup_signals(void)
         sigaction(SIGHUP, &ign, NULL);
         sigaction(SIGUSR1, &ign, NULL);
         sigaction(SIGUSR2, &ign, NULL);
-        sigaction(SIGCHLD, &(struct sigaction){ .sa_handler = SIG_DFL }, NULL);
+}
 
+static int worker_setup_signals(void)
+{
+        sigset_t all;
+
+        sigaction(SIGCHLD, &(struct sigaction){ .sa_handler = SIG_DFL }, NULL);
         /* The leader blocks signals for its event loop; the worker takes them directly */
         sigemptyset(&all);
         return sigprocmask(SIG_SETMASK, &all, NULL) < 0 ? -errno : 0;

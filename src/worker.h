@@ -46,6 +46,11 @@ typedef struct WorkerContext {
         unsigned slot;
 } WorkerContext;
 
+/* In the leader, before PHP starts: PHP's zend_signal records the handlers present at its startup and reinstates
+ * them at every request, so the workers' handlers must already be there. The leader itself has these signals
+ * blocked and reads them from its event loop. */
+void worker_install_signal_handlers(void);
+
 /* Runs the worker until it is told to stop or has served pm.max_requests; returns the exit code */
 int worker_run(const WorkerContext *w);
 
