@@ -1,0 +1,1032 @@
+"""Integration test harness for fpmd (Python 3 standard library only).
+
+Every test runs against one of two servers, chosen by the environment:
+
+    SERVER=fpmd     (default) the built fpmd, path in $FPMD (meson passes it)
+    SERVER=php-fpm  Debian's PHP-FPM 8.2 ($PHP_FPM, default /usr/sbin/php-fpm8.2), the reference
+
+A test describes its pool once as a Python dict; Server writes it as fpmd's libconfig files or as a
+php-fpm.conf.  Clients: cgi-fcgi (libfcgi-bin), a real nginx started on loopback, and FcgiClient, a raw
+FastCGI client that builds records byte by byte.
+
+Exit status of a test file: 0 pass, 1 fail, 77 skip (missing privilege only).
+"""
+
+import atexit
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import unittest
+
+SERVER = os.environ.get("SERVER", "fpmd")
+if SERVER not in ("fpmd", "php-fpm"):
+    sys.stderr.write("SERVER must be 'fpmd' or 'php-fpm', not %r\n" % SERVER)
+    sys.exit(1)
+IS_FPMD = SERVER == "fpmd"
+IS_PHP_FPM = SERVER == "php-fpm"
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PHP_DIR = os.path.join(HERE, "php")
+PHP_INI = os.environ.get("PHP_INI", "/etc/php/8.2/fpm/php.ini")
+PHP_FPM = os.environ.get("PHP_FPM", "/usr/sbin/php-fpm8.2")
+NGINX = os.environ.get("NGINX", shutil.which("nginx") or "/usr/sbin/nginx")
+CGI_FCGI = os.environ.get("CGI_FCGI", shutil.which("cgi-fcgi") or "/usr/bin/cgi-fcgi")
+KEEP_TMP = os.environ.get("KEEP_TMP") == "1"
+
+EXIT_SKIP = 77
+
+# Every Server and Nginx ever started, so logs can be shown when a test fails and nothing outlives us.
+_processes = []
+_workspaces = []
+
+
+def log(msg):
+    sys.stderr.write("[%s] %s\n" % (SERVER, msg))
+    sys.stderr.flush()
+
+
+def fpmd_only(reason):
+    """Decorator: an expectation that holds for fpmd only (PHP-FPM differs or does not have the feature)."""
+    return unittest.skipUnless(IS_FPMD, "fpmd-only: " + reason)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def md5(data):
+    return hashlib.md5(data).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Workspace: one temporary folder per test class with a docroot copied from tests/integration/php/
+
+
+class Workspace:
+    def __init__(self, name="fpmd-it"):
+        self.dir = tempfile.mkdtemp(prefix=name + "-")
+        self.docroot = os.path.join(self.dir, "www")
+        shutil.copytree(PHP_DIR, self.docroot)
+        _workspaces.append(self)
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def script(self, name):
+        """Absolute SCRIPT_FILENAME of a docroot-relative script ("/echo.php")."""
+        return self.docroot + name
+
+    def write(self, rel, data, docroot=True):
+        p = os.path.join(self.docroot if docroot else self.dir, rel.lstrip("/"))
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        return p
+
+    def cleanup(self):
+        if KEEP_TMP:
+            log("keeping " + self.dir)
+            return
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# /proc helpers
+
+
+def _proc_ppids():
+    m = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = _proc_stat(int(d))
+            if st:
+                m[int(d)] = st[0]
+    return m
+
+
+def _proc_stat(pid):
+    """(ppid, pgrp, starttime in ticks) of a process, or None."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    rest = stat[stat.rfind(b")") + 2:].split()
+    return int(rest[1]), int(rest[2]), int(rest[19])
+
+
+def kill_group(pgid, started):
+    """SIGKILL what is left of a process group we created (start_new_session), and only that: members must
+    have started no earlier than its leader did, so a recycled id is never hit."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        st = _proc_stat(int(d))
+        if st and st[1] == pgid and st[2] >= started:
+            try:
+                os.kill(int(d), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def descendants(pid):
+    """All living descendants of pid (children, grandchildren, ...), sorted."""
+    ppids = _proc_ppids()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for c, pp in ppids.items():
+            if pp == p:
+                out.append(c)
+                todo.append(c)
+    return sorted(out)
+
+
+def proc_status_kb(pid, field):
+    """A kB field of /proc/PID/status (VmHWM, VmRSS ...), or None."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Server configuration: one dict, two formats
+
+
+def _libconfig_str(v):
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _libconfig_scalar(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    return _libconfig_str(v)
+
+
+def _ini_tree(d):
+    """{'user_ini.cache_ttl': 2, 'memory_limit': '64M'} -> nested dicts, dotted names as groups."""
+    tree = {}
+    for k, v in d.items():
+        node = tree
+        parts = k.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = v
+    return tree
+
+
+def _libconfig_group(tree, indent):
+    pad = " " * indent
+    lines = []
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            lines.append("%s%s = {" % (pad, k))
+            lines.extend(_libconfig_group(v, indent + 2))
+            lines.append("%s};" % pad)
+        else:
+            lines.append("%s%s = %s;" % (pad, k, _libconfig_scalar(v)))
+    return lines
+
+
+def _fpm_value(v):
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    s = str(v)
+    if s and all(c.isalnum() or c in "._-/:" for c in s):
+        return s
+    return '"' + s.replace('"', '\\"') + '"'
+
+
+POOL_DEFAULTS = {
+    "max_children": 2,
+    "clear_env": True,
+    "limit_extensions": [".php"],
+    "php_value": {},
+    "php_admin_value": {},
+    "php_flag": {},
+    "php_admin_flag": {},
+    "env": {},
+    # fpmd only: security = { allow_php_value_params = ...; } (PHP-FPM always honours PHP_VALUE)
+    "allow_php_value_params": None,
+}
+
+GLOBAL_DEFAULTS = {
+    "process_control_timeout": 10,  # seconds
+}
+
+
+class Server:
+    """fpmd or php-fpm in the foreground, listening on a free 127.0.0.1 port of its own."""
+
+    def __init__(self, ws, pool=None, global_=None, kind=None):
+        self.ws = ws
+        self.kind = kind or SERVER
+        self.pool = dict(POOL_DEFAULTS)
+        for k, v in (pool or {}).items():
+            if k not in POOL_DEFAULTS:
+                raise KeyError("unknown pool setting %r" % k)
+            self.pool[k] = v
+        self.glob = dict(GLOBAL_DEFAULTS)
+        self.glob.update(global_ or {})
+        self.port = free_port()
+        self.proc = None
+        self.log_path = ws.path("%s-%d.log" % (self.kind, self.port))
+        self.exit_status = None
+        _processes.append(self)
+
+    # -- configuration ----------------------------------------------------------------------------------
+
+    def _write_fpmd(self):
+        d = self.ws.path("fpmd-%d" % self.port)
+        os.makedirs(os.path.join(d, "pool.d"), exist_ok=True)
+        with open(os.path.join(d, "fpmd.conf"), "w") as f:
+            f.write('log_level = "notice";\n')
+            f.write('include_dir = "pool.d";\n')
+            f.write("php_ini = %s;\n" % _libconfig_str(PHP_INI))
+            f.write('process_control_timeout = "%ds";\n' % self.glob["process_control_timeout"])
+        p = self.pool
+        lines = ["pool = {", '  name = "www";',
+                 '  listen = { address = "127.0.0.1:%d"; };' % self.port,
+                 '  pm = { mode = "static"; max_children = %d; };' % p["max_children"],
+                 "  php_ini = %s;" % _libconfig_str(PHP_INI),
+                 "  clear_env = %s;" % ("true" if p["clear_env"] else "false")]
+        if os.geteuid() == 0:
+            # as php-fpm -R: the tests run as root (CI does) and the workers stay root
+            lines.append("  allow_root = true;")
+        sec = ["limit_extensions = [ %s ];" % ", ".join(_libconfig_str(e) for e in p["limit_extensions"])]
+        if p["allow_php_value_params"] is not None:
+            sec.append("allow_php_value_params = %s;" % ("true" if p["allow_php_value_params"] else "false"))
+        lines.append("  security = { %s };" % " ".join(sec))
+        if p["env"]:
+            lines.append("  env = {")
+            lines.extend(_libconfig_group(p["env"], 4))
+            lines.append("  };")
+        for group in ("php_value", "php_admin_value", "php_flag", "php_admin_flag"):
+            if p[group]:
+                lines.append("  %s = {" % group)
+                lines.extend(_libconfig_group(_ini_tree(p[group]), 4))
+                lines.append("  };")
+        lines.append("};")
+        with open(os.path.join(d, "pool.d", "www.conf"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        fpmd = os.environ.get("FPMD")
+        return [os.path.abspath(fpmd) if fpmd else "", "--config", os.path.join(d, "fpmd.conf")]
+
+    def _write_php_fpm(self):
+        path = self.ws.path("php-fpm-%d.conf" % self.port)
+        p = self.pool
+        lines = ["[global]",
+                 "error_log = /dev/stderr",
+                 "log_level = notice",
+                 "daemonize = no",
+                 "pid = " + self.ws.path("php-fpm-%d.pid" % self.port),
+                 "process_control_timeout = %ds" % self.glob["process_control_timeout"],
+                 "",
+                 "[www]",
+                 "listen = 127.0.0.1:%d" % self.port,
+                 "pm = static",
+                 "pm.max_children = %d" % p["max_children"],
+                 "clear_env = " + ("yes" if p["clear_env"] else "no"),
+                 "catch_workers_output = yes",
+                 "decorate_workers_output = no",
+                 "security.limit_extensions = " + " ".join(p["limit_extensions"])]
+        for k, v in p["env"].items():
+            lines.append("env[%s] = %s" % (k, _fpm_value(v)))
+        for group in ("php_value", "php_admin_value", "php_flag", "php_admin_flag"):
+            for k, v in p[group].items():
+                lines.append("%s[%s] = %s" % (group, k, _fpm_value(v)))
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        argv = [PHP_FPM, "-F", "-y", path, "-c", PHP_INI]
+        if os.geteuid() == 0:
+            argv.insert(2, "-R")
+        return argv
+
+    # -- life -------------------------------------------------------------------------------------------
+
+    def start(self, timeout=10):
+        if self.kind == "fpmd":
+            argv = self._write_fpmd()
+            if not argv[0]:
+                raise RuntimeError("SERVER=fpmd but $FPMD is not set (run through meson test, "
+                                   "or export FPMD=build/src/fpmd, or SERVER=php-fpm)")
+            if not os.access(argv[0], os.X_OK):
+                raise RuntimeError("$FPMD=%s is not an executable" % argv[0])
+        else:
+            argv = self._write_php_fpm()
+        logf = open(self.log_path, "ab")
+        env = dict(os.environ)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                     start_new_session=True, env=env, cwd=self.ws.dir)
+        logf.close()
+        self.started = _proc_stat(self.proc.pid)[2]
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited with status %s before accepting; its output:\n%s"
+                                   % (self.kind, self.proc.returncode, self.log_text()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    break
+            except OSError:
+                pass
+            if time.monotonic() >= deadline:
+                raise RuntimeError("%s did not accept on 127.0.0.1:%d within %ds; its output:\n%s"
+                                   % (self.kind, self.port, timeout, self.log_text()))
+            time.sleep(0.05)
+        # Static pools: wait until the workers exist so pid and memory checks see them.
+        wait_for(lambda: len(self.workers()) >= self.pool["max_children"], 5)
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def workers(self):
+        """Descendants of the server process (php-fpm: the pool's workers; fpmd: leaders and workers)."""
+        if not self.alive():
+            return []
+        return descendants(self.proc.pid)
+
+    def graceful_signal(self):
+        """fpmd's graceful stop is SIGTERM; PHP-FPM's is SIGQUIT (its SIGTERM is a fast stop)."""
+        return signal.SIGTERM if self.kind == "fpmd" else signal.SIGQUIT
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        try:
+            self.exit_status = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return self.exit_status
+
+    def stop(self, timeout=15):
+        if self.proc is None:
+            return None
+        # Its processes, in case one of them left the process group (setsid) and outlives the server.
+        self.known = [(p, _proc_stat(p)) for p in self.workers()]
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(self.graceful_signal())
+            except ProcessLookupError:
+                pass
+            if self.wait(timeout) is None:
+                log("%s did not stop within %ds, killing its process group" % (self.kind, timeout))
+        self._kill_group()
+        self.exit_status = self.proc.returncode
+        return self.exit_status
+
+    def _kill_group(self):
+        # The server ran in a session of its own (start_new_session): its process group id is its pid.
+        kill_group(self.proc.pid, self.started)
+        for pid, st in getattr(self, "known", []):
+            now = _proc_stat(pid)
+            # the same process (not a recycled pid) that left the server's process group
+            if st and now and now[2] == st[2] and now[1] != self.proc.pid:
+                log("%s left pid %d behind, killing it" % (self.kind, pid))
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def describe(self):
+        return "%s on 127.0.0.1:%d (log %s)" % (self.kind, self.port, self.log_path)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Responses
+
+
+class Response:
+    def __init__(self, status, header_list, body):
+        self.status = status
+        self.header_list = header_list  # [(name, value)] as sent
+        self.body = body
+
+    @property
+    def headers(self):
+        """Lower-cased name -> value (the last one when repeated)."""
+        return {k.lower(): v for k, v in self.header_list}
+
+    def header_values(self, name):
+        return [v for k, v in self.header_list if k.lower() == name.lower()]
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def __repr__(self):
+        return "Response(%d, %r, %r)" % (self.status, self.header_list, self.body[:300])
+
+
+def parse_cgi(data):
+    """CGI output (headers, blank line, body) -> Response; Status: header gives the status, else 200."""
+    sep = data.find(b"\r\n\r\n")
+    seplen = 4
+    lf = data.find(b"\n\n")
+    if lf != -1 and (sep == -1 or lf < sep):
+        sep, seplen = lf, 2
+    if sep == -1:
+        raise ValueError("no end of headers in CGI output: %r" % data[:500])
+    head, body = data[:sep], data[sep + seplen:]
+    header_list = []
+    for line in head.replace(b"\r\n", b"\n").split(b"\n"):
+        if not line:
+            continue
+        name, _, value = line.partition(b":")
+        header_list.append((name.decode("latin-1").strip(), value.decode("latin-1").strip()))
+    status = 200
+    for k, v in header_list:
+        if k.lower() == "status":
+            status = int(v.split()[0])
+    return Response(status, header_list, body)
+
+
+def cgi_params(ws, script, method="GET", query="", headers=None, body=b"", content_type=None,
+               script_filename=None, request_uri=None, extra=None):
+    """The FastCGI params a web server would send for GET/POST DOCROOT/script?query."""
+    uri = request_uri if request_uri is not None else script + ("?" + query if query else "")
+    p = {
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "SERVER_SOFTWARE": "fpmd-tests",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "SERVER_NAME": "localhost",
+        "SERVER_ADDR": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "REMOTE_ADDR": "127.0.0.1",
+        "REMOTE_PORT": "54321",
+        "REQUEST_SCHEME": "http",
+        "REQUEST_METHOD": method,
+        "QUERY_STRING": query,
+        "REQUEST_URI": uri,
+        "DOCUMENT_URI": script,
+        "DOCUMENT_ROOT": ws.docroot,
+        "SCRIPT_NAME": script,
+        "SCRIPT_FILENAME": script_filename if script_filename is not None else ws.docroot + script,
+        "HTTP_HOST": "localhost",
+        "REDIRECT_STATUS": "200",
+    }
+    if body or method in ("POST", "PUT", "PATCH"):
+        p["CONTENT_LENGTH"] = str(len(body))
+        p["CONTENT_TYPE"] = content_type or "application/octet-stream"
+    elif content_type:
+        p["CONTENT_TYPE"] = content_type
+    for k, v in (headers or {}).items():
+        p["HTTP_" + k.upper().replace("-", "_")] = v
+    p.update(extra or {})
+    return p
+
+
+def cgi_fcgi(server, params, body=b"", timeout=60):
+    """One request through libfcgi's cgi-fcgi: params in its environment, the body on its stdin."""
+    # cgi-fcgi sends its whole environment as the params: give it exactly the params, nothing else.
+    env = {k: str(v) for k, v in params.items()}
+    r = subprocess.run([CGI_FCGI, "-bind", "-connect", "127.0.0.1:%d" % server.port], env=env,
+                       input=body, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    if r.returncode != 0 and not r.stdout:
+        raise RuntimeError("cgi-fcgi failed with %d: %r" % (r.returncode, r.stderr))
+    resp = parse_cgi(r.stdout)
+    resp.stderr = r.stderr
+    return resp
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Raw FastCGI client
+
+FCGI_VERSION_1 = 1
+FCGI_BEGIN_REQUEST = 1
+FCGI_ABORT_REQUEST = 2
+FCGI_END_REQUEST = 3
+FCGI_PARAMS = 4
+FCGI_STDIN = 5
+FCGI_STDOUT = 6
+FCGI_STDERR = 7
+FCGI_DATA = 8
+FCGI_GET_VALUES = 9
+FCGI_GET_VALUES_RESULT = 10
+FCGI_UNKNOWN_TYPE = 11
+
+FCGI_RESPONDER = 1
+FCGI_KEEP_CONN = 1
+
+FCGI_REQUEST_COMPLETE = 0
+FCGI_CANT_MPX_CONN = 1
+FCGI_OVERLOADED = 2
+FCGI_UNKNOWN_ROLE = 3
+
+
+def fcgi_record(rtype, rid, content=b"", version=FCGI_VERSION_1, padding=None):
+    """One record; padded to a multiple of 8 unless padding says otherwise."""
+    if padding is None:
+        padding = (8 - len(content) % 8) % 8
+    return struct.pack(">BBHHBB", version, rtype, rid, len(content), padding, 0) + content + b"\0" * padding
+
+
+def fcgi_length(n):
+    """A name or value length: one byte below 128, else four bytes with the top bit set."""
+    if n < 128:
+        return bytes([n])
+    return struct.pack(">I", n | 0x80000000)
+
+
+def fcgi_pair(name, value):
+    if isinstance(name, str):
+        name = name.encode("latin-1")
+    if isinstance(value, str):
+        value = value.encode("latin-1")
+    return fcgi_length(len(name)) + fcgi_length(len(value)) + name + value
+
+
+def fcgi_stream(rtype, rid, data, chunk=65535):
+    """data as records of at most chunk bytes, then the empty record that ends the stream."""
+    out = b""
+    for i in range(0, len(data), chunk):
+        out += fcgi_record(rtype, rid, data[i:i + chunk])
+    return out + fcgi_record(rtype, rid)
+
+
+def fcgi_begin(rid=1, role=FCGI_RESPONDER, flags=0):
+    return fcgi_record(FCGI_BEGIN_REQUEST, rid, struct.pack(">HB5x", role, flags))
+
+
+def parse_pairs(data):
+    out, i = {}, 0
+    while i < len(data):
+        lens = []
+        for _ in range(2):
+            if data[i] & 0x80:
+                lens.append(struct.unpack(">I", data[i:i + 4])[0] & 0x7FFFFFFF)
+                i += 4
+            else:
+                lens.append(data[i])
+                i += 1
+        name = data[i:i + lens[0]]
+        i += lens[0]
+        value = data[i:i + lens[1]]
+        i += lens[1]
+        out[name.decode("latin-1")] = value.decode("latin-1")
+    return out
+
+
+class FcgiResult:
+    def __init__(self):
+        self.stdout = b""
+        self.stderr = b""
+        self.app_status = None
+        self.protocol_status = None
+        self.records = []  # (monotonic time, type, request id, content)
+        self.ended = False
+
+    def response(self):
+        return parse_cgi(self.stdout)
+
+
+class FcgiClient:
+    """A FastCGI client that writes records itself. Not for production: for tests that need every byte."""
+
+    def __init__(self, port, timeout=30, host="127.0.0.1"):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def read_record(self):
+        """(type, request id, content, version), or None at end of stream."""
+        while len(self.buf) < 8:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        version, rtype, rid, clen, plen, _ = struct.unpack(">BBHHBB", self.buf[:8])
+        need = 8 + clen + plen
+        while len(self.buf) < need:
+            chunk = self.sock.recv(max(65536, need - len(self.buf)))
+            if not chunk:
+                raise EOFError("connection closed inside a record")
+            self.buf += chunk
+        content = self.buf[8:8 + clen]
+        self.buf = self.buf[need:]
+        return rtype, rid, content, version
+
+    def is_closed(self, timeout=5):
+        """True when the peer closes the connection (EOF or reset) within timeout, whatever it sent before."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def send_request(self, params, body=b"", rid=1, keep_conn=False, params_chunk=65535):
+        pairs = b"".join(fcgi_pair(k, v) for k, v in params.items())
+        self.send(fcgi_begin(rid, FCGI_RESPONDER, FCGI_KEEP_CONN if keep_conn else 0)
+                  + fcgi_stream(FCGI_PARAMS, rid, pairs, params_chunk)
+                  + fcgi_stream(FCGI_STDIN, rid, body))
+
+    def read_response(self, rid=1):
+        """Reads records until END_REQUEST for rid; records of other ids are kept in result.records too."""
+        res = FcgiResult()
+        while True:
+            rec = self.read_record()
+            if rec is None:
+                raise EOFError("connection closed before END_REQUEST (got %d stdout bytes: %r)"
+                               % (len(res.stdout), res.stdout[:300]))
+            rtype, r, content, _ = rec
+            res.records.append((time.monotonic(), rtype, r, content))
+            if r != rid:
+                continue
+            if rtype == FCGI_STDOUT:
+                res.stdout += content
+            elif rtype == FCGI_STDERR:
+                res.stderr += content
+            elif rtype == FCGI_END_REQUEST:
+                res.app_status, res.protocol_status = struct.unpack(">IB3x", content)
+                res.ended = True
+                return res
+
+    def request(self, params, body=b"", rid=1, keep_conn=False):
+        self.send_request(params, body, rid, keep_conn)
+        return self.read_response(rid)
+
+
+def fcgi_request(server, params, body=b"", timeout=60):
+    """One request on a new connection with the raw client; returns (Response, FcgiResult)."""
+    with FcgiClient(server.port, timeout=timeout) as c:
+        res = c.request(params, body)
+    return res.response(), res
+
+
+# ---------------------------------------------------------------------------------------------------------
+# nginx in front of the server
+
+
+class Nginx:
+    """A real nginx on a free loopback port, one process (master_process off), files in the workspace."""
+
+    def __init__(self, ws, server, extra_server=""):
+        self.ws = ws
+        self.server = server
+        self.port = free_port()
+        self.dir = ws.path("nginx-%d" % self.port)
+        self.extra_server = extra_server
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "error.log")
+        _processes.append(self)
+
+    def conf(self):
+        d = self.dir
+        return """\
+error_log {d}/error.log notice;
+pid {d}/nginx.pid;
+daemon off;
+master_process off;
+worker_processes 1;
+events {{ worker_connections 512; }}
+http {{
+    access_log {d}/access.log;
+    client_body_temp_path {d}/tmp/body;
+    proxy_temp_path {d}/tmp/proxy;
+    fastcgi_temp_path {d}/tmp/fastcgi;
+    uwsgi_temp_path {d}/tmp/uwsgi;
+    scgi_temp_path {d}/tmp/scgi;
+    client_max_body_size 200m;
+    fastcgi_read_timeout 60s;
+    default_type application/octet-stream;
+
+    upstream php {{
+        server 127.0.0.1:{fport};
+        keepalive 8;
+    }}
+
+    server {{
+        listen 127.0.0.1:{port};
+        server_name localhost;
+        root {docroot};
+
+        location ~ [^/]\\.php(/|$) {{
+            fastcgi_split_path_info ^(.+?\\.php)(/.*)$;
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+            fastcgi_param PATH_INFO $fastcgi_path_info;
+            fastcgi_pass php;
+            fastcgi_keep_conn on;
+        }}
+
+        # The body reaches PHP as a file name, not as FastCGI STDIN.
+        location = /bodyfile/echo.php {{
+            client_body_in_file_only on;
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME $document_root/echo.php;
+            fastcgi_param SCRIPT_NAME /echo.php;
+            fastcgi_param REQUEST_BODY_FILE $request_body_file;
+            fastcgi_pass_request_body off;
+            fastcgi_pass php;
+            fastcgi_keep_conn on;
+        }}
+{extra}
+    }}
+}}
+""".format(d=d, fport=self.server.port, port=self.port, docroot=self.ws.docroot, extra=self.extra_server)
+
+    def start(self, timeout=10):
+        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(self.conf())
+        out = open(os.path.join(self.dir, "stdout.log"), "ab")
+        self.proc = subprocess.Popen([NGINX, "-p", self.dir + "/", "-c", conf], stdin=subprocess.DEVNULL,
+                                     stdout=out, stderr=out, start_new_session=True)
+        out.close()
+        self.started = _proc_stat(self.proc.pid)[2]
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("nginx exited with %s:\n%s" % (self.proc.returncode, self.log_text()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                pass
+            if time.monotonic() >= deadline:
+                raise RuntimeError("nginx did not accept within %ds:\n%s" % (timeout, self.log_text()))
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        kill_group(self.proc.pid, self.started)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def log_text(self):
+        out = ""
+        for name in ("stdout.log", "error.log"):
+            try:
+                with open(os.path.join(self.dir, name), "rb") as f:
+                    out += f.read().decode("utf-8", "replace")
+            except OSError:
+                pass
+        return out
+
+    def describe(self):
+        return "nginx on 127.0.0.1:%d (dir %s)" % (self.port, self.dir)
+
+    def connection(self, timeout=60):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, conn=None, timeout=60):
+        """One HTTP/1.1 request; body may be bytes or an iterable of bytes (then give Content-Length)."""
+        own = conn is None
+        if own:
+            conn = self.connection(timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            data = r.read()
+            return Response(r.status, r.getheaders(), data)
+        finally:
+            if own:
+                conn.close()
+
+
+def server_connections(server):
+    """Established TCP connections to server.port, counted from /proc/net/tcp (server side)."""
+    n = 0
+    port_hex = "%04X" % server.port
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    local, state = fields[1], fields[3]
+                    if local.endswith(":" + port_hex) and state == "01":
+                        n += 1
+        except OSError:
+            pass
+    return n
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Test case base and main
+
+
+class TestCase(unittest.TestCase):
+    """Base: one Workspace and one Server per class. Override POOL / GLOBAL in subclasses."""
+
+    POOL = None
+    GLOBAL = None
+    START_SERVER = True
+
+    @classmethod
+    def setUpClass(cls):
+        # The workspace is removed at exit, after the logs of a failed run have been shown.
+        cls.ws = Workspace(cls.__name__.lower())
+        cls.server = None
+        if cls.START_SERVER:
+            cls.server = cls.start_server(cls.POOL, cls.GLOBAL)
+
+    @classmethod
+    def start_server(cls, pool=None, global_=None):
+        s = Server(cls.ws, pool, global_)
+        cls.addClassCleanup(s.stop)
+        s.start()
+        return s
+
+    @classmethod
+    def start_nginx(cls, server=None, extra_server=""):
+        n = Nginx(cls.ws, server or cls.server, extra_server)
+        cls.addClassCleanup(n.stop)
+        n.start()
+        return n
+
+    def params(self, script, **kw):
+        return cgi_params(self.ws, script, **kw)
+
+    def cgi(self, script, body=b"", server=None, **kw):
+        return cgi_fcgi(server or self.server, cgi_params(self.ws, script, body=body, **kw), body)
+
+    def raw(self, script, body=b"", server=None, **kw):
+        return fcgi_request(server or self.server, cgi_params(self.ws, script, body=body, **kw), body)[0]
+
+    def assertServes(self, server=None, msg=""):
+        """A plain request still gets the exact expected answer."""
+        r = self.cgi("/hello.php", server=server)
+        self.assertEqual((r.status, r.body), (200, b"hello\n"), msg)
+
+
+def _cleanup_all():
+    for p in reversed(_processes):
+        try:
+            p.stop()
+        except Exception:
+            pass
+    for w in _workspaces:
+        w.cleanup()
+
+
+atexit.register(_cleanup_all)
+
+
+def _on_signal(signo, frame):
+    # meson's timeout (SIGTERM) or ^C: leave through sys.exit so atexit stops the servers we started.
+    sys.stderr.write("[%s] signal %d: stopping the servers\n" % (SERVER, signo))
+    sys.exit(1)
+
+
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGINT, _on_signal)
+
+
+def _dump_logs():
+    for p in _processes:
+        text = p.log_text()
+        if text:
+            tail = text[-6000:]
+            sys.stderr.write("\n----- %s -----\n%s\n" % (p.describe(), tail))
+
+
+def skip_file(reason):
+    print("SKIP: " + reason)
+    sys.exit(EXIT_SKIP)
+
+
+def main():
+    """unittest.main, with the process exit status meson expects and the servers' logs on failure."""
+    log("server under test: %s%s" % (SERVER, (" (" + os.environ.get("FPMD", "$FPMD unset") + ")")
+                                          if IS_FPMD else " (" + PHP_FPM + ")"))
+    for tool in (CGI_FCGI, NGINX) + ((PHP_FPM,) if IS_PHP_FPM else ()):
+        if not os.access(tool, os.X_OK):
+            sys.stderr.write("missing %s (install libfcgi-bin, nginx, php8.2-fpm)\n" % tool)
+            sys.exit(1)
+    prog = unittest.main(module="__main__", exit=False, verbosity=2)
+    ok = prog.result.wasSuccessful() and prog.result.testsRun > 0
+    if not ok:
+        try:
+            _dump_logs()
+        except Exception:
+            traceback.print_exc()
+    _cleanup_all()
+    sys.exit(0 if ok else 1)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Request bodies
+
+
+class Multipart:
+    """A multipart/form-data body built in pieces, so a large file can be streamed without being held whole."""
+
+    def __init__(self, boundary="----fpmd-test-boundary-7MA4YWxkTrZu0gW"):
+        self.boundary = boundary
+        self.pieces = []  # bytes or (iterable factory, length)
+
+    @property
+    def content_type(self):
+        return "multipart/form-data; boundary=" + self.boundary
+
+    def field(self, name, value):
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        self.pieces.append(("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n"
+                            % (self.boundary, name)).encode() + value + b"\r\n")
+        return self
+
+    def file(self, name, filename, data, content_type="application/octet-stream", length=None):
+        """data: bytes, or a function returning an iterable of bytes chunks totalling length bytes."""
+        head = ("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+                "Content-Type: %s\r\n\r\n" % (self.boundary, name, filename, content_type)).encode()
+        self.pieces.append(head)
+        if isinstance(data, bytes):
+            self.pieces.append(data)
+        else:
+            self.pieces.append((data, length))
+        self.pieces.append(b"\r\n")
+        return self
+
+    def _end(self):
+        return ("--%s--\r\n" % self.boundary).encode()
+
+    def __len__(self):
+        return sum(len(p) if isinstance(p, bytes) else p[1] for p in self.pieces) + len(self._end())
+
+    def chunks(self):
+        for p in self.pieces:
+            if isinstance(p, bytes):
+                yield p
+            else:
+                yield from p[0]()
+        yield self._end()
+
+    def bytes(self):
+        return b"".join(self.chunks())

@@ -1,0 +1,1 @@
+<?php echo "index in dir.php/\n";

@@ -1,0 +1,3 @@
+<?php
+this_function_does_not_exist();
+echo "never\n";

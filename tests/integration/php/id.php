@@ -1,0 +1,2 @@
+<?php
+echo "request ", $_GET["i"] ?? "-", "\n";

@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""Errors: missing script, a script outside security.limit_extensions, malformed FastCGI records.
+After each, the same server still serves a normal request."""
+
+import struct
+
+import harness
+
+NOT_FOUND = b"Status: 404 Not Found\r\nContent-type: text/html; charset=UTF-8\r\n\r\nFile not found.\n"
+DENIED = b"Status: 403 Forbidden\r\nContent-type: text/html; charset=UTF-8\r\n\r\nAccess denied.\n"
+
+
+class Errors(harness.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.nginx = cls.start_nginx()
+
+    def test_missing_script(self):
+        for script in ("/missing.php", "/sub/nope.php", "/"):
+            r, res = harness.fcgi_request(self.server, self.params(script))
+            self.assertEqual(res.stdout, NOT_FOUND, script)
+            self.assertEqual((r.status, r.body), (404, b"File not found.\n"))
+            self.assertEqual(res.stderr, b"Primary script unknown")
+            self.assertEqual((res.app_status, res.protocol_status), (0, harness.FCGI_REQUEST_COMPLETE))
+            self.assertServes()
+        r = self.cgi("/missing.php")
+        self.assertEqual((r.status, r.header_list, r.body),
+                         (404, [("Status", "404 Not Found"), ("Content-type", "text/html; charset=UTF-8")],
+                          b"File not found.\n"))
+        n = self.nginx.request("GET", "/missing.php?x=1")
+        self.assertEqual((n.status, n.body), (404, b"File not found.\n"))
+        self.assertEqual(self.nginx.request("GET", "/hello.php").body, b"hello\n")
+
+    def test_limit_extensions(self):
+        for script in ("/note.txt", "/code.txt", "/sub"):
+            r, res = harness.fcgi_request(self.server, self.params(script))
+            self.assertEqual(res.stdout, DENIED, script)
+            self.assertEqual((r.status, r.body), (403, b"Access denied.\n"))
+            self.assertEqual(res.stderr, ("Access to the script '%s' has been denied (see security.limit_extensions)"
+                                          % (self.ws.docroot + script)).encode())
+            self.assertServes()
+        r = self.cgi("/code.txt")
+        self.assertEqual((r.status, r.body), (403, b"Access denied.\n"))  # never parsed as PHP
+
+    def test_directory_named_like_a_script(self):
+        # docroot/dir.php is a directory: 404 from both (PHP-FPM's body is "No input file specified.\n").
+        r, res = harness.fcgi_request(self.server, self.params("/dir.php"))
+        harness.log("directory as script: %r" % res.stdout)
+        self.assertEqual(r.status, 404)
+        if harness.IS_PHP_FPM:
+            self.assertEqual(r.body, b"No input file specified.\n")
+        self.assertServes()
+
+    def assertClosedAndStillServing(self, data, what):
+        workers = self.server.workers()
+        with harness.FcgiClient(self.server.port, timeout=10) as c:
+            c.send(data)
+            self.assertTrue(c.is_closed(5), "%s: the connection stays open" % what)
+        self.assertServes(msg=what)
+        self.assertEqual(self.server.workers(), workers, "%s: a worker died" % what)
+
+    def hello_records(self):
+        pairs = b"".join(harness.fcgi_pair(k, v) for k, v in self.params("/hello.php").items())
+        return harness.fcgi_stream(harness.FCGI_PARAMS, 1, pairs) + harness.fcgi_stream(harness.FCGI_STDIN, 1, b"")
+
+    def test_bad_version_zero(self):
+        begin = harness.fcgi_record(harness.FCGI_BEGIN_REQUEST, 1, struct.pack(">HB5x", 1, 0), version=0)
+        self.assertClosedAndStillServing(begin + self.hello_records(), "version 0")
+
+    @harness.fpmd_only("PHP-FPM accepts any version >= 1 and serves the request")
+    def test_bad_version_two(self):
+        begin = harness.fcgi_record(harness.FCGI_BEGIN_REQUEST, 1, struct.pack(">HB5x", 1, 0), version=2)
+        self.assertClosedAndStillServing(begin + self.hello_records(), "version 2")
+
+    def test_bad_version_two_php_fpm_record(self):
+        if harness.IS_FPMD:
+            self.skipTest("records what PHP-FPM does")
+        begin = harness.fcgi_record(harness.FCGI_BEGIN_REQUEST, 1, struct.pack(">HB5x", 1, 0), version=2)
+        with harness.FcgiClient(self.server.port) as c:
+            c.send(begin + self.hello_records())
+            res = c.read_response()
+        harness.log("PHP-FPM, version 2 record: served %r" % res.stdout)
+
+    def test_pair_length_past_record(self):
+        # name length 5, value length 127, but the record holds 10 bytes of them
+        params = harness.fcgi_record(harness.FCGI_PARAMS, 1, b"\x05\x7fABCDEvalue") + \
+            harness.fcgi_record(harness.FCGI_PARAMS, 1)
+        self.assertClosedAndStillServing(harness.fcgi_begin(1) + params +
+                                         harness.fcgi_stream(harness.FCGI_STDIN, 1, b""), "1-byte lengths")
+
+    def test_pair_four_byte_length_past_record(self):
+        params = harness.fcgi_record(harness.FCGI_PARAMS, 1, b"\x05\xff\xff\xff\xffABCDEvalue") + \
+            harness.fcgi_record(harness.FCGI_PARAMS, 1)
+        self.assertClosedAndStillServing(harness.fcgi_begin(1) + params +
+                                         harness.fcgi_stream(harness.FCGI_STDIN, 1, b""), "4-byte lengths")
+
+    def test_pair_past_record_after_good_pairs(self):
+        good = b"".join(harness.fcgi_pair(k, v) for k, v in self.params("/hello.php").items())
+        params = harness.fcgi_record(harness.FCGI_PARAMS, 1, good + b"\x80\x00\x01\x00\x01X") + \
+            harness.fcgi_record(harness.FCGI_PARAMS, 1)
+        self.assertClosedAndStillServing(harness.fcgi_begin(1) + params +
+                                         harness.fcgi_stream(harness.FCGI_STDIN, 1, b""), "long name")
+
+    def test_http_on_the_fastcgi_port(self):
+        self.assertClosedAndStillServing(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "HTTP request")
+
+    def test_truncated_then_closed_by_client(self):
+        # The client hangs up in the middle of a record: the worker goes back to serving.
+        workers = self.server.workers()
+        for cut in (3, 8, 20):
+            data = harness.fcgi_begin(1) + self.hello_records()
+            with harness.FcgiClient(self.server.port) as c:
+                c.send(data[:cut])
+        self.assertServes()
+        self.assertEqual(self.server.workers(), workers)
+
+
+if __name__ == "__main__":
+    harness.main()
