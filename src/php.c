@@ -380,7 +380,7 @@ static int sapi_fpmd_deactivate(void)
 {
         /* The response ends when PHP is done with output, before the rest of the shutdown */
         if (SG(sapi_started) && current)
-                (void)request_end(current, (uint32_t)EG(exit_status));
+                (void)request_end(current, 0); /* PHP-FPM's appStatus is always 0 */
         return SUCCESS;
 }
 
@@ -914,7 +914,9 @@ static void init_request_info(Request *r, char *script)
         FcgiParams *p = &r->params;
         const char *content_length, *auth;
 
-        SG(request_info).path_translated = path_is_valid(script) ? estrdup(script) : NULL;
+        /* fpmd also refuses a ".." segment in SCRIPT_NAME: PHP_SELF must not name another path than the script */
+        SG(request_info).path_translated =
+                path_is_valid(script) && (!request_uri || path_is_valid(request_uri)) ? estrdup(script) : NULL;
         SG(request_info).request_method = fcgi_params_get(p, "REQUEST_METHOD");
         SG(request_info).proto_num = 1000;
         SG(request_info).request_uri = request_uri;
@@ -964,6 +966,17 @@ static bool script_inside_doc_root(const char *script)
         if (l == 1 && real_root[0] == '/')
                 return true;
         return strncmp(real_script, real_root, l) == 0 && real_script[l] == '/';
+}
+
+/* Messages PHP-FPM sends the web server on FCGI_STDERR (and we log) */
+static void request_stderr(const char *msg)
+{
+        if (!fpmd_globals.fcgi_logging || !current || current->ended)
+                return;
+        if (stderr_started)
+                request_write(current, FCGI_STDERR, "; ", 2);
+        stderr_started = true;
+        request_write(current, FCGI_STDERR, msg, strlen(msg));
 }
 
 static void send_plain(int code, const char *body)
@@ -1039,18 +1052,30 @@ static void run_request(Request *r)
                 if (handle_ping())
                         goto done;
 
-                if (!SG(request_info).path_translated || !script_inside_doc_root(SG(request_info).path_translated)) {
+                if (!SG(request_info).path_translated) {
                         log_debug("Primary script unknown: %s", strna(SG(request_info).path_translated));
+                        request_stderr("Primary script unknown");
                         send_plain(404, "File not found.\n");
                         goto done;
                 }
                 if (!extension_allowed(pool, SG(request_info).path_translated)) {
-                        log_warning("Access to the script '%s' has been denied (see security.limit_extensions)",
+                        char msg[MAXPATHLEN + 80];
+
+                        snprintf(msg, sizeof(msg),
+                                "Access to the script '%s' has been denied (see security.limit_extensions)",
                                 SG(request_info).path_translated);
+                        log_warning("%s", msg);
+                        request_stderr(msg);
                         send_plain(403, "Access denied.\n");
                         goto done;
                 }
 
+                if (!script_inside_doc_root(SG(request_info).path_translated)) {
+                        log_debug("Not a regular file inside the document root: %s", SG(request_info).path_translated);
+                        request_stderr("Primary script unknown");
+                        send_plain(404, "File not found.\n");
+                        goto done;
+                }
                 zend_stream_init_filename(&fh, SG(request_info).path_translated);
                 if (php_fopen_primary_script(&fh) == FAILURE) {
                         if (errno == EACCES)

@@ -309,19 +309,65 @@ int request_flush(Request *r)
         return conn_flush(r->conn);
 }
 
+/* BEGIN_REQUESTs of other ids that arrived while this request ran are refused with FCGI_CANT_MPX_CONN (one
+ * request at a time per connection, as FCGI_MPXS_CONNS=0 says). Only what is already readable is looked at;
+ * the refused record's type is blanked so the next read skips it, and its PARAMS and STDIN are skipped as
+ * records of no running request. */
+static void request_refuse_pending(Request *r)
+{
+        Conn *c = r->conn;
+        size_t off;
+        ssize_t n;
+
+        /* stdin_ptr points into the buffer: it must not move */
+        if (r->stdin_avail > 0 || c->broken || c->eof)
+                return;
+        if (c->in_off > 0) {
+                memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+                c->in_len -= c->in_off;
+                c->in_off = 0;
+        }
+        n = recv(c->fd, c->in + c->in_len, c->in_size - c->in_len, MSG_DONTWAIT);
+        if (n > 0)
+                c->in_len += (size_t)n;
+        else if (n == 0)
+                c->eof = true;
+
+        for (off = c->in_off; off < c->in_len;) {
+                FcgiRecord rec;
+                int k = fcgi_record_next(c->in + off, c->in_len - off, &rec);
+
+                if (k <= 0)
+                        break;
+                if (rec.type == FCGI_BEGIN_REQUEST && rec.request_id != 0 && rec.request_id != r->id) {
+                        c->in[off + 1] = 0; /* no FastCGI type is 0 */
+                        (void)conn_send_end_request(c, rec.request_id, FCGI_CANT_MPX_CONN);
+                }
+                off += (size_t)k;
+        }
+}
+
 int request_end(Request *r, uint32_t app_status)
 {
         uint8_t buf[FCGI_HEADER_LEN + 16];
+        int k;
 
         if (r->ended)
                 return 0;
+        if (r->keep_conn)
+                request_refuse_pending(r);
 
         /* The empty STDOUT record closes the stream, END_REQUEST closes the request */
         fcgi_header_write(buf, FCGI_STDOUT, r->id, 0);
         fcgi_end_request_write(buf + FCGI_HEADER_LEN, r->id, app_status, FCGI_REQUEST_COMPLETE);
         (void)conn_queue(r->conn, buf, sizeof(buf));
         r->ended = true;
-        return conn_flush(r->conn);
+        k = conn_flush(r->conn);
+        /* Not kept: the peer may wait for the end of the stream (cgi-fcgi does), also while the script goes on
+         * after fastcgi_finish_request() */
+        if (!r->keep_conn)
+                (void)shutdown(r->conn->fd, SHUT_WR);
+        return k;
 }
 
 static void request_reset(Request *r)
@@ -386,6 +432,10 @@ static int conn_read_request(Conn *c, Request *r)
                         }
                         begun = true;
                         r->id = rec.request_id;
+                        /* PHP-FPM gives scripts the role as the first variable */
+                        k = fcgi_params_set(&r->params, "FCGI_ROLE", "RESPONDER");
+                        if (k < 0)
+                                return k;
                         r->keep_conn = flags & FCGI_KEEP_CONN;
                         r->start_real = now_usec(CLOCK_REALTIME);
                         r->start_mono = now_usec(CLOCK_MONOTONIC);
