@@ -47,8 +47,12 @@ class KeepAlive(harness.TestCase):
         harness.log("server-side connections seen during 200 requests through nginx: at most %d" % peak)
         self.assertLessEqual(peak, 2)
         self.assertGreaterEqual(peak, 1)
-        with open(nginx.dir + "/access.log") as f:
-            self.assertEqual(sum(1 for line in f if '" 200 ' in line), 200)
+        # nginx logs a request after its response has reached the client: wait for the last line
+        def logged():
+            with open(nginx.dir + "/access.log") as f:
+                return sum(1 for line in f if '" 200 ' in line)
+        harness.wait_for(lambda: logged() >= 200, 5)
+        self.assertEqual(logged(), 200)
         nginx.stop()
         self.assertServes()
 

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""What fpmd tells systemd and takes from it, with systemd's own protocol but no systemd: the sd_notify
+datagrams (READY=1 only once the pool serves, STATUS=, RELOADING=1 with MONOTONIC_USEC=, READY=1 again,
+STOPPING=1) read from a NOTIFY_SOCKET the test binds, and a listening socket passed by name the way a socket
+unit does (systemd-socket-activate --fdname). fpmd-only: PHP-FPM speaks neither."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+SOCKET_ACTIVATE = "/usr/bin/systemd-socket-activate"
+
+
+class Fpmd:
+    """fpmd started by hand with an environment of our choosing, optionally behind a wrapper command."""
+
+    def __init__(self, ws, pool_lines, wrapper=(), env=None, name="www"):
+        self.ws = ws
+        self.dir = ws.path("fpmd-" + name)
+        os.makedirs(os.path.join(self.dir, "pool.d"), exist_ok=True)
+        with open(os.path.join(self.dir, "fpmd.conf"), "w") as f:
+            f.write('log_level = "info";\ninclude_dir = "pool.d";\nphp_ini = "%s";\n' % harness.PHP_INI)
+        self.pool_file = os.path.join(self.dir, "pool.d", "www.conf")
+        self.write_pool(pool_lines)
+        self.log_path = os.path.join(self.dir, "log")
+        argv = list(wrapper) + [os.environ["FPMD"], "--config", os.path.join(self.dir, "fpmd.conf")]
+        e = dict(os.environ)
+        e.update(env or {})
+        with open(self.log_path, "wb") as logf:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=e,
+                                         start_new_session=True)
+
+    def write_pool(self, lines):
+        body = ["pool = {", '  name = "www";'] + ["  " + l for l in lines]
+        if os.geteuid() == 0:
+            body.append("  allow_root = true;")
+        body.append("};")
+        with open(self.pool_file, "w") as f:
+            f.write("\n".join(body) + "\n")
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return self.proc.wait()
+
+
+class Notify(harness.TestCase):
+    START_SERVER = False
+
+    def setUp(self):
+        if harness.IS_PHP_FPM:
+            self.skipTest("fpmd-only: PHP-FPM has no sd_notify support in Debian's build")
+        self.port = harness.free_port()
+        self.sock_path = self.ws.path("notify-%d" % self.port)
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.sock_path)
+        self.addCleanup(self.notify.close)
+
+    def messages_until(self, key, timeout=10):
+        """Datagrams received until one holds the line `key` (e.g. READY=1); each as a dict."""
+        got = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.notify.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data = self.notify.recv(4096).decode()
+            except socket.timeout:
+                break
+            fields = dict(line.split("=", 1) for line in data.split("\n") if "=" in line)
+            got.append(fields)
+            if key in data.split("\n"):
+                return got
+        self.fail("no %s within %ds; got %r" % (key, timeout, got))
+
+    def request(self, script="/hello.php", port=None):
+        srv = type("S", (), {"port": port or self.port})
+        return harness.cgi_fcgi(srv, harness.cgi_params(self.ws, script))
+
+    def test_ready_status_reload_stopping(self):
+        f = Fpmd(self.ws, ['listen = { address = "127.0.0.1:%d"; };' % self.port,
+                           'pm = { mode = "static"; max_children = 2; };',
+                           'php_value = { precision = "11"; };'],
+                 env={"NOTIFY_SOCKET": self.sock_path})
+        self.addCleanup(f.stop)
+
+        msgs = self.messages_until("READY=1")
+        ready = msgs[-1]
+        # READY=1 comes with the first STATUS= line: both workers are up, nothing served yet
+        self.assertEqual(ready["STATUS"], "www: 0 active, 2 idle, 0 req, 0 slow")
+        # ... and the pool serves at that moment already
+        r = self.request("/ini.php", )
+        self.assertEqual(r.status, 200)
+
+        # A reload that changes the pool: RELOADING=1 with the monotonic clock, then READY=1 again
+        f.write_pool(['listen = { address = "127.0.0.1:%d"; };' % self.port,
+                      'pm = { mode = "static"; max_children = 2; };',
+                      'php_value = { precision = "12"; };'])
+        before = time.clock_gettime(time.CLOCK_MONOTONIC)
+        f.proc.send_signal(signal.SIGHUP)
+        msgs = self.messages_until("READY=1")
+        after = time.clock_gettime(time.CLOCK_MONOTONIC)
+        reloading = [m for m in msgs if m.get("RELOADING") == "1"]
+        self.assertEqual(len(reloading), 1, msgs)
+        usec = int(reloading[0]["MONOTONIC_USEC"])
+        self.assertGreaterEqual(usec, int(before * 1e6))
+        self.assertLessEqual(usec, int(after * 1e6))
+        self.assertIn("READY", msgs[-1])
+
+        # A bad file: RELOADING=1, then READY=1 at once with the reason, and the same workers serve
+        with open(f.pool_file, "a") as fp:
+            fp.write("pool = { nonsense = 1; };\n")
+        f.proc.send_signal(signal.SIGHUP)
+        msgs = self.messages_until("READY=1")
+        self.assertTrue(msgs[-1]["STATUS"].startswith("Reload failed, running the previous configuration: "),
+                        msgs[-1])
+        self.assertIn("www.conf:", msgs[-1]["STATUS"])
+        self.assertEqual(self.request().status, 200)
+
+        f.proc.send_signal(signal.SIGTERM)
+        msgs = self.messages_until("STOPPING=1")
+        self.assertEqual(f.proc.wait(15), 0)
+
+    def test_socket_passed_by_name(self):
+        if not os.access(SOCKET_ACTIVATE, os.X_OK):
+            self.fail("missing %s (package systemd)" % SOCKET_ACTIVATE)
+        # The pool has no listen.address: its socket can only come from the environment, named after it
+        f = Fpmd(self.ws, ['pm = { mode = "static"; max_children = 1; };'],
+                 wrapper=[SOCKET_ACTIVATE, "-l", "127.0.0.1:%d" % self.port, "--fdname=www",
+                          "-E", "NOTIFY_SOCKET=" + self.sock_path],
+                 env={"NOTIFY_SOCKET": self.sock_path})
+        self.addCleanup(f.stop)
+        # systemd-socket-activate passes only the variables named with -E
+        # On demand: nothing runs PHP until the first connection, which starts fpmd and is answered
+        harness.wait_for(lambda: "Listening on" in f.log(), 5)
+        t0 = time.monotonic()
+        r = self.request()
+        harness.log("socket-activated cold start, first request answered in %.1f ms" % ((time.monotonic() - t0) * 1e3))
+        self.assertEqual((r.status, r.body), (200, b"hello\n"))
+        self.messages_until("READY=1")
+        self.assertIn("[pool www] using the socket systemd passed.", f.log())
+        self.assertEqual(f.stop(), 0)
+
+    def test_socket_without_pool_and_pool_without_socket(self):
+        other = harness.free_port()
+        # A socket named after no pool is logged and closed; the pool with an address serves
+        f = Fpmd(self.ws, ['listen = { address = "127.0.0.1:%d"; };' % self.port,
+                           'pm = { mode = "static"; max_children = 1; };'],
+                 wrapper=[SOCKET_ACTIVATE, "-l", "127.0.0.1:%d" % other, "--fdname=api",
+                          "-E", "NOTIFY_SOCKET=" + self.sock_path],
+                 env={"NOTIFY_SOCKET": self.sock_path})
+        self.addCleanup(f.stop)
+        # The first connection to the "api" socket starts fpmd, which has no pool for it: dropped
+        harness.wait_for(lambda: "Listening on" in f.log(), 5)
+        trigger = socket.create_connection(("127.0.0.1", other), timeout=5)
+        self.messages_until("READY=1")
+        trigger.settimeout(5)
+        try:
+            self.assertEqual(trigger.recv(1), b"")
+        except ConnectionResetError:
+            pass
+        trigger.close()
+        self.assertEqual(self.request().status, 200)
+        self.assertIn('systemd passed a socket named "api" but no pool has that name, closing it.', f.log())
+        with self.assertRaises(OSError):
+            socket.create_connection(("127.0.0.1", other), timeout=1).close()
+        f.stop()
+
+        # A pool with neither: an error naming it, exit status 1
+        g = Fpmd(self.ws, ['pm = { mode = "static"; max_children = 1; };'], name="nosocket")
+        self.assertEqual(g.proc.wait(10), 1)
+        self.assertIn('[pool www] has no socket: systemd passed none named "www" and listen.address is not set.',
+                      g.log())
+
+
+if __name__ == "__main__":
+    harness.main()
