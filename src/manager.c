@@ -437,6 +437,9 @@ static void pool_maintain(Pool *p)
         }
 
         want = MIN(want, pm->max_children - MIN(c.total, pm->max_children));
+        /* Workers that die right after their start: one new one per tick, not a fork loop */
+        if (p->quick_failures > 3)
+                want = MIN(want, 1u);
         for (unsigned i = 0; i < want; i++)
                 if (pool_spawn_one(p) < 0)
                         break;
@@ -1047,7 +1050,7 @@ static void manager_update_status(Manager *m, bool force)
                         "%s%s: %u active, %u idle, %llu req, %llu slow%s", i > 0 ? " | " : "", pool_name(p), c.active,
                         c.idle, (unsigned long long)c.requests,
                         p->scoreboard ? (unsigned long long)p->scoreboard->slow_requests : 0ULL,
-                        p->state == POOL_FAILED ? " (failed)" : "");
+                        p->state == POOL_FAILED ? " (failed)" : p->quick_failures > 3 ? " (workers failing)" : "");
         }
         if (!force && m->last_status && streq(m->last_status, buf))
                 return;

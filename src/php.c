@@ -465,7 +465,10 @@ static PHP_FUNCTION(fpm_get_status)
                 add_assoc_long(&proc, "request-length", (zend_long)s->content_length);
                 add_assoc_string(&proc, "user", (char *)(s->user[0] ? s->user : "-"));
                 add_assoc_string(&proc, "script", (char *)(s->script[0] ? s->script : "-"));
-                add_assoc_double(&proc, "last-request-cpu", 0.0);
+                /* As PHP-FPM: CPU time of the last request as a percentage of its duration */
+                add_assoc_double(&proc, "last-request-cpu",
+                        s->last_duration_usec > 0 ? 100.0 * (double)s->last_cpu_usec / (double)s->last_duration_usec
+                                                  : 0.0);
                 add_assoc_long(&proc, "last-request-memory", (zend_long)s->last_memory);
                 add_next_index_zval(&procs, &proc);
         }
@@ -997,9 +1000,18 @@ static bool handle_ping(void)
         return true;
 }
 
+static usec_t request_cpu_start;
+
+static usec_t cpu_usec(void)
+{
+        return now_usec(CLOCK_PROCESS_CPUTIME_ID);
+}
+
 static void slot_request_start(const Request *r, const WorkerContext *w, const char *script)
 {
         ScoreboardSlot *s = &w->scoreboard->slots[w->slot];
+
+        request_cpu_start = cpu_usec();
         const char *cl = fcgi_params_get(&r->params, "CONTENT_LENGTH");
 
         s->request_start_usec = r->start_real;
@@ -1018,6 +1030,7 @@ static void slot_request_end(const WorkerContext *w, size_t memory)
         ScoreboardSlot *s = &w->scoreboard->slots[w->slot];
 
         s->last_duration_usec = now_usec(CLOCK_MONOTONIC) - s->request_mono_usec;
+        s->last_cpu_usec = cpu_usec() - request_cpu_start;
         s->last_memory = memory;
 }
 
