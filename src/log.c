@@ -10,6 +10,7 @@
 static int max_level = LOG_NOTICE;
 static LogTarget target = LOG_TARGET_CONSOLE;
 static const char *pool_name;
+static bool in_worker;
 
 static const char *const level_names[] = {
         [LOG_EMERG] = "emerg",   [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "error",
@@ -85,6 +86,11 @@ const char *log_get_pool(void)
         return pool_name;
 }
 
+void log_set_worker(bool worker)
+{
+        in_worker = worker;
+}
+
 static void write_console(int level, const char *message)
 {
         /* One write(2) per line, so lines of concurrent workers never interleave */
@@ -116,8 +122,8 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         va_end(ap);
 
         if (target == LOG_TARGET_JOURNAL) {
-                char prio[16], cfile[512], cline[32], cfunc[256], perr[32], ppool[300];
-                struct iovec iov[9];
+                char prio[16], cfile[512], cline[32], cfunc[256], perr[32], ppool[300], pworker[48];
+                struct iovec iov[10];
                 size_t n = 0;
 
                 snprintf(prio, sizeof(prio), "PRIORITY=%d", level);
@@ -138,6 +144,10 @@ int log_internal(int level, int error, const char *file, int line, const char *f
                 if (pool_name) {
                         snprintf(ppool, sizeof(ppool), "FPMD_POOL=%s", pool_name);
                         iov[n++] = (struct iovec){ ppool, strlen(ppool) };
+                }
+                if (in_worker) {
+                        snprintf(pworker, sizeof(pworker), "FPMD_WORKER_PID=%d", (int)getpid());
+                        iov[n++] = (struct iovec){ pworker, strlen(pworker) };
                 }
                 if (sd_journal_sendv(iov, (int)n) >= 0)
                         return -error;
@@ -161,5 +171,65 @@ int log_struct_iovec(int level, const struct iovec *iov, size_t n)
                         if (m)
                                 write_console(level, m);
                 }
+        return 0;
+}
+
+int log_event(int level, const char *message_id, const char *fields, const char *format, ...)
+{
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = log_eventv(level, message_id, fields, format, ap);
+        va_end(ap);
+        return r;
+}
+
+int log_eventv(int level, const char *message_id, const char *fields, const char *format, va_list ap)
+{
+        _cleanup_free_ char *message = NULL, *copy = NULL;
+        char prio[16], id[64];
+        struct iovec iov[32];
+        size_t n = 0;
+
+        if (level > max_level)
+                return 0;
+        if (vasprintf(&message, format, ap) < 0)
+                return -ENOMEM;
+
+        if (target != LOG_TARGET_JOURNAL) {
+                write_console(level, message);
+                return 0;
+        }
+
+        /* MESSAGE= in front of the text: the message itself is the first iovec's tail */
+        {
+                char *m = NULL;
+                if (asprintf(&m, "MESSAGE=%s", message) < 0)
+                        return -ENOMEM;
+                free(message);
+                message = m;
+        }
+        iov[n++] = (struct iovec){ message, strlen(message) };
+        snprintf(prio, sizeof(prio), "PRIORITY=%d", level);
+        iov[n++] = (struct iovec){ prio, strlen(prio) };
+        if (message_id) {
+                snprintf(id, sizeof(id), "MESSAGE_ID=%s", message_id);
+                iov[n++] = (struct iovec){ id, strlen(id) };
+        }
+        if (fields) {
+                copy = strdup(fields);
+                if (!copy)
+                        return -ENOMEM;
+                for (char *line = copy, *next; line && *line && n < ELEMENTSOF(iov); line = next) {
+                        next = strchr(line, '\n');
+                        if (next)
+                                *next++ = 0;
+                        if (*line)
+                                iov[n++] = (struct iovec){ line, strlen(line) };
+                }
+        }
+        if (sd_journal_sendv(iov, (int)n) < 0)
+                write_console(level, message + 8);
         return 0;
 }

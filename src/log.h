@@ -29,8 +29,17 @@ const char *log_get_pool(void);
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...)
         _printf_(6, 7);
 
+/* Workers add FPMD_WORKER_PID= to each message */
+void log_set_worker(bool worker);
+
 /* A structured entry: "FIELD=value" strings as iovecs, MESSAGE= included by the caller */
 int log_struct_iovec(int level, const struct iovec *iov, size_t n);
+
+/* An event with a MESSAGE_ID (see units/fpmd.catalog) and extra fields, given as "KEY=value" lines separated by
+ * '\n' (NULL for none); the message is formatted. Without a journal only the message is shown. */
+int log_event(int level, const char *message_id, const char *fields, const char *format, ...) _printf_(4, 5);
+int log_eventv(int level, const char *message_id, const char *fields, const char *format, va_list ap)
+        _printf_(4, 0);
 
 #define log_full_errno(level, error, ...)                                                                   \
         ({                                                                                                  \

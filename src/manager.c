@@ -17,6 +17,7 @@
 #include "listen.h"
 #include "log.h"
 #include "manager.h"
+#include "messages.h"
 #include "pool.h"
 #include "scoreboard.h"
 
@@ -327,13 +328,27 @@ static int pool_spawn_one(Pool *p)
         return 0;
 }
 
+/* An event of the pool in the journal, with FPMD_POOL= and the fields given as "KEY=value\n" lines */
+_printf_(5, 6) static void log_pool_event(const Pool *p, int level, const char *id, const char *fields,
+        const char *format, ...)
+{
+        char f[2048];
+        va_list ap;
+
+        snprintf(f, sizeof(f), "FPMD_POOL=%s\n%s", pool_name(p), fields ? fields : "");
+        va_start(ap, format);
+        (void)log_eventv(level, id, f, format, ap);
+        va_end(ap);
+}
+
 static void pool_reached_max_children(Pool *p)
 {
         if (p->max_children_logged)
                 return;
         p->max_children_logged = true;
         __atomic_fetch_add(&p->scoreboard->max_children_reached, 1, __ATOMIC_RELAXED);
-        log_warning("[pool %s] server reached pm.max_children setting (%u), consider raising it", pool_name(p),
+        log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_MAX_CHILDREN_REACHED, NULL,
+                "[pool %s] server reached pm.max_children setting (%u), consider raising it", pool_name(p),
                 p->config->pm.max_children);
 }
 
@@ -487,17 +502,31 @@ static void pool_check_requests(Pool *p)
 
                 if (c->request_slowlog_timeout > 0 && d > c->request_slowlog_timeout &&
                         p->slots[i].slow_logged != start) {
+                        char f[1024];
+
                         p->slots[i].slow_logged = start;
                         __atomic_fetch_add(&sb->slow_requests, 1, __ATOMIC_RELAXED);
-                        log_warning("[pool %s] child %d, script '%s' (request: \"%s %s\") executing too slow "
-                                    "(%.6f sec), logging",
+                        snprintf(f, sizeof(f),
+                                "FPMD_WORKER_PID=%d\nSCRIPT_FILENAME=%s\nREQUEST_METHOD=%s\nREQUEST_URI=%s\n"
+                                "DURATION_USEC=%llu",
+                                (int)s->pid, s->script, s->method, s->uri, (unsigned long long)d);
+                        log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_SLOW_REQUEST, f,
+                                "[pool %s] child %d, script '%s' (request: \"%s %s\") executing too slow "
+                                "(%.6f sec), logging",
                                 pool_name(p), (int)s->pid, s->script, s->method, s->uri, (double)d / 1e6);
                 }
                 if (c->request_terminate_timeout > 0 && d > c->request_terminate_timeout &&
                         !p->slots[i].killed_by_timeout) {
+                        char f[1024];
+
                         p->slots[i].killed_by_timeout = true;
-                        log_warning("[pool %s] child %d, script '%s' (request: \"%s %s\") execution timed out "
-                                    "(%.6f sec), terminating",
+                        snprintf(f, sizeof(f),
+                                "FPMD_WORKER_PID=%d\nSCRIPT_FILENAME=%s\nREQUEST_METHOD=%s\nREQUEST_URI=%s\n"
+                                "DURATION_USEC=%llu",
+                                (int)s->pid, s->script, s->method, s->uri, (unsigned long long)d);
+                        log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_REQUEST_TIMED_OUT, f,
+                                "[pool %s] child %d, script '%s' (request: \"%s %s\") execution timed out "
+                                "(%.6f sec), terminating",
                                 pool_name(p), (int)s->pid, s->script, s->method, s->uri, (double)d / 1e6);
                         (void)kill(s->pid, SIGKILL);
                 }
@@ -548,8 +577,9 @@ static void pool_record_fault(Pool *p)
         if (now - oldest > c->emergency_restart_interval)
                 return;
 
-        log_warning("[pool %s] %u children died by signal within %.0f s, emergency restart of the pool "
-                    "(fresh PHP and opcache).",
+        log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_EMERGENCY_RESTART, NULL,
+                "[pool %s] %u children died by signal within %.0f s, emergency restart of the pool (fresh PHP "
+                "and opcache).",
                 pool_name(p), c->emergency_restart_threshold, (double)c->emergency_restart_interval / 1e6);
         p->n_faults = 0;
         (void)pool_replace(p);
@@ -565,7 +595,11 @@ static void pool_worker_exited(Pool *p, int slot, pid_t pid, int status)
         }
 
         if (WIFSIGNALED(status) && !info.killed_by_timeout && info.stop_sent == 0) {
-                log_warning("[pool %s] child %d exited on signal %d (%s)%s", pool_name(p), (int)pid,
+                char f[64];
+
+                snprintf(f, sizeof(f), "FPMD_WORKER_PID=%d", (int)pid);
+                log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_WORKER_CRASHED, f,
+                        "[pool %s] child %d exited on signal %d (%s)%s", pool_name(p), (int)pid,
                         WTERMSIG(status), sigabbrev_np(WTERMSIG(status)) ?: "?",
                         WCOREDUMP(status) ? " - core dumped" : "");
                 pool_record_fault(p);
@@ -714,7 +748,8 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                         break;
                 p->state = POOL_RUNNING;
                 p->leader_failures = 0;
-                log_info("[pool %s] PHP started in leader %d.", pool_name(p), (int)p->leader);
+                log_pool_event(p, LOG_INFO, FPMD_MESSAGE_POOL_STARTED, NULL, "[pool %s] PHP started in leader %d.",
+                        pool_name(p), (int)p->leader);
                 if (p->config->pm.mode == PM_ONDEMAND)
                         (void)sd_event_add_io(p->manager->event, &p->listen_source, p->listen_fd,
                                 EPOLLIN | EPOLLET, on_listen_ready, p);

@@ -261,12 +261,14 @@ static zend_result sapi_fpmd_get_request_time(double *t)
 static void journal_php_message(const char *message, int priority)
 {
         const char *uri = current ? fcgi_params_get(&current->params, "REQUEST_URI") : NULL;
+        const char *method = current ? fcgi_params_get(&current->params, "REQUEST_METHOD") : NULL;
         const char *script = SG(request_info).path_translated;
 
         if (log_to_journal()) {
                 sd_journal_send("MESSAGE=PHP message: %s", message, "PRIORITY=%d", priority, "FPMD_POOL=%s",
                         pool ? pool->name : "", "FPMD_WORKER_PID=%d", (int)getpid(), "REQUEST_URI=%s",
-                        strempty(uri), "SCRIPT_FILENAME=%s", strempty(script), "SYSLOG_IDENTIFIER=fpmd", NULL);
+                        strempty(uri), "REQUEST_METHOD=%s", strempty(method), "SCRIPT_FILENAME=%s", strempty(script),
+                        NULL);
                 return;
         }
         log_full(MIN(priority, LOG_NOTICE) == priority ? priority : LOG_NOTICE, "PHP message: %s", message);

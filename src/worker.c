@@ -1,5 +1,6 @@
 /* worker.c: a worker process: accept on the pool's socket, speak FastCGI, hand each request to PHP */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
@@ -7,6 +8,8 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+
+#include <systemd/sd-journal.h>
 
 #include "log.h"
 #include "php.h"
@@ -659,6 +662,34 @@ static int worker_setup_signals(void)
         return sigprocmask(SIG_SETMASK, &all, NULL) < 0 ? -errno : 0;
 }
 
+/* catch_workers_output: the worker's stdout and stderr become journal streams of its own, opened here so their
+ * _PID is the worker's (and before any chroot hides the journal's socket); off, they go to /dev/null as in
+ * PHP-FPM. Run by hand without a journal, they stay the terminal's. */
+static void worker_setup_output(const PoolConfig *p)
+{
+        _cleanup_free_ char *identifier = NULL;
+        int out = -1, err = -1;
+
+        if (!p->catch_workers_output) {
+                out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                err = out >= 0 ? fcntl(out, F_DUPFD_CLOEXEC, 3) : -1;
+        } else if (log_to_journal()) {
+                if (asprintf(&identifier, "fpmd-%s", p->name) < 0)
+                        return;
+                out = sd_journal_stream_fd(identifier, LOG_NOTICE, false);
+                err = sd_journal_stream_fd(identifier, LOG_WARNING, false);
+        } else
+                return;
+
+        if (out >= 0 && err >= 0) {
+                (void)dup2(out, STDOUT_FILENO);
+                (void)dup2(err, STDERR_FILENO);
+        } else
+                log_warning("Failed to set up the output of the worker, keeping the leader's.");
+        safe_close(out);
+        safe_close(err);
+}
+
 int worker_run(const WorkerContext *w)
 {
         _cleanup_free_ uint8_t *in = NULL, *out = NULL;
@@ -673,6 +704,8 @@ int worker_run(const WorkerContext *w)
         if (getppid() != parent)
                 return 0; /* the leader died before we could ask to be told */
         (void)worker_setup_signals();
+        log_set_worker(true);
+        worker_setup_output(w->pool);
         if (isolation_apply(w->isolation) < 0)
                 return 1;
 

@@ -1,0 +1,9 @@
+/* messages.h: MESSAGE_ID= of fpmd's key events in the journal; units/fpmd.catalog explains each */
+#pragma once
+
+#define FPMD_MESSAGE_POOL_STARTED          "1b350c51820c4a608bd7a8013c012782"
+#define FPMD_MESSAGE_MAX_CHILDREN_REACHED  "52eed42a384c479bb5ae8e75209c17c9"
+#define FPMD_MESSAGE_REQUEST_TIMED_OUT     "a19d1aff3d964b33a24a3f556f3cd313"
+#define FPMD_MESSAGE_EMERGENCY_RESTART     "5e4211520bfe46ee96115e7858d4d921"
+#define FPMD_MESSAGE_SLOW_REQUEST          "fe7085c5baaf49549adffe64e07e6d2f"
+#define FPMD_MESSAGE_WORKER_CRASHED        "9badcb14f3234388b6679620af36cbd2"
