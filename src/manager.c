@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "cgroup.h"
 #include "fpmd-config.h"
 #include "isolation.h"
 #include "listen.h"
@@ -60,6 +61,7 @@ struct Pool {
 
         pid_t leader;
         int ctl_fd;
+        char *cgroup; /* the leaf of the running leader's generation, NULL without pool cgroups */
         sd_event_source *ctl_source;
         sd_event_source *restart_timer;
         sd_event_source *listen_source; /* ondemand: a connection is waiting */
@@ -83,6 +85,13 @@ struct Manager {
         Pool **old; /* previous generations, finishing their requests */
         size_t n_old;
         ListenFds systemd_fds;
+        Cgroups cgroups;
+        unsigned generation;
+        struct LeftoverCgroup {
+                char *path;
+                usec_t since;
+        } *leftovers; /* leaves of leaders gone, removed once their last worker is */
+        size_t n_leftovers;
         bool stopping;
         bool ready_sent;
         bool reloading;
@@ -94,6 +103,7 @@ struct Manager {
 static void manager_update_status(Manager *m, bool force);
 static int pool_start_leader(Pool *p);
 static void pool_stop(Pool *p, bool wait);
+static void pool_kill(Pool *p);
 
 /* ---- configuration references ---- */
 
@@ -166,10 +176,73 @@ static unsigned pool_initial_workers(const PoolConfig *c)
         }
 }
 
+/* A leaf whose leader is gone: removed when empty; what still runs after process_control_timeout is killed */
+static void manager_retire_cgroup(Manager *m, char *path)
+{
+        struct LeftoverCgroup *l;
+
+        if (!path)
+                return;
+        if (rmdir(path) == 0 || errno == ENOENT) {
+                free(path);
+                return;
+        }
+        l = realloc(m->leftovers, (m->n_leftovers + 1) * sizeof(*l));
+        if (!l) {
+                free(path);
+                return;
+        }
+        m->leftovers = l;
+        m->leftovers[m->n_leftovers++] = (struct LeftoverCgroup){ path, now_usec(CLOCK_MONOTONIC) };
+}
+
+static bool manager_pool_name_in_use(const Manager *m, const char *name)
+{
+        for (size_t i = 0; i < m->n_pools; i++)
+                if (streq(m->pools[i]->config->name, name))
+                        return true;
+        for (size_t i = 0; i < m->n_old; i++)
+                if (streq(m->old[i]->config->name, name))
+                        return true;
+        return false;
+}
+
+static void manager_sweep_cgroups(Manager *m, bool force)
+{
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        for (size_t i = 0; i < m->n_leftovers;) {
+                struct LeftoverCgroup *l = &m->leftovers[i];
+                bool kill_now = force || now - l->since > MAX(m->config->process_control_timeout, USEC_PER_SEC);
+                int r = kill_now ? cgroup_kill_and_remove(l->path) : (rmdir(l->path) < 0 && errno != ENOENT ? -errno : 0);
+
+                if (r < 0) {
+                        i++;
+                        continue;
+                }
+                /* the pool folder goes with its last generation, unless the pool is still configured */
+                {
+                        char *slash = strrchr(l->path, '/');
+                        const char *name = NULL;
+
+                        if (slash) {
+                                *slash = 0;
+                                name = strrchr(l->path, '/');
+                                if (name && strneq(name + 1, "pool-", 5) && !manager_pool_name_in_use(m, name + 6))
+                                        (void)rmdir(l->path);
+                        }
+                }
+                free(l->path);
+                memmove(l, l + 1, (m->n_leftovers - i - 1) * sizeof(*l));
+                m->n_leftovers--;
+        }
+}
+
 static Pool *pool_free(Pool *p)
 {
         if (!p)
                 return NULL;
+        manager_retire_cgroup(p->manager, TAKE_PTR(p->cgroup));
         p->ctl_source = sd_event_source_disable_unref(p->ctl_source);
         p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
         p->listen_source = sd_event_source_disable_unref(p->listen_source);
@@ -248,6 +321,13 @@ static int pool_new(Manager *m, Config *owner, const PoolConfig *c, const Pool *
         r = isolation_plan(c, &p->isolation);
         if (r < 0)
                 return r;
+
+        /* The leader and every worker count against pids.max */
+        if (c->cgroup.pids_max != CGROUP_LIMIT_UNSET && c->cgroup.pids_max < (uint64_t)c->pm.max_children + 1)
+                log_warning("[pool %s] cgroup pids_max = %llu is lower than pm.max_children + 1 (%u): the pool "
+                            "cannot have more than %llu workers.",
+                        c->name, (unsigned long long)c->cgroup.pids_max, c->pm.max_children + 1,
+                        c->cgroup.pids_max > 0 ? (unsigned long long)c->cgroup.pids_max - 1 : 0ULL);
 
         *ret = TAKE_PTR(p);
         return 0;
@@ -682,6 +762,7 @@ static void pool_leader_exited(Pool *p, int status)
 
         p->leader = 0;
         pool_close_leader(p);
+        manager_retire_cgroup(m, TAKE_PTR(p->cgroup));
 
         if (m->stopping || p->state == POOL_STOPPING) {
                 log_info("[pool %s] stopped.", pool_name(p));
@@ -809,7 +890,14 @@ static int pool_start_leader(Pool *p)
         }
         memset(p->slots, 0, sizeof(SlotInfo) * p->config->pm.max_children);
 
-        pid = fork();
+        /* A leaf per leader: a new generation's can be killed without touching the old one's, and back */
+        _cleanup_close_ int cgroup_fd = -1;
+        manager_retire_cgroup(m, TAKE_PTR(p->cgroup));
+        if (cgroup_enabled(&m->cgroups))
+                (void)cgroup_pool_create(&m->cgroups, pool_name(p), &p->config->cgroup, ++m->generation,
+                        &p->cgroup, &cgroup_fd);
+
+        pid = cgroup_fork_into(cgroup_fd);
         if (pid < 0) {
                 r = log_error_errno(errno, "[pool %s] failed to fork the leader: %m", pool_name(p));
                 safe_close(pair[0]);
@@ -854,8 +942,10 @@ static void pool_stop(Pool *p, bool wait)
         p->state = POOL_STOPPING;
         if (p->leader <= 0)
                 return;
-        if (!wait || p->ctl_fd < 0 || pool_message_send(p->ctl_fd, POOL_MSG_STOP, -1, 0, 0) < 0)
-                (void)kill(-p->leader, wait ? SIGTERM : SIGKILL);
+        if (!wait)
+                pool_kill(p);
+        else if (p->ctl_fd < 0 || pool_message_send(p->ctl_fd, POOL_MSG_STOP, -1, 0, 0) < 0)
+                (void)kill(-p->leader, SIGTERM);
 }
 
 static Pool *manager_find_leader(Manager *m, pid_t pid)
@@ -890,14 +980,22 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, voi
         return 0;
 }
 
+static void pool_kill(Pool *p)
+{
+        /* cgroup.kill reaches a worker that left the process group too (posix_setsid()) */
+        if (p->cgroup)
+                (void)cgroup_kill_and_remove(p->cgroup);
+        if (p->leader > 0)
+                (void)kill(-p->leader, SIGKILL);
+}
+
 static void manager_kill_all(Manager *m)
 {
         for (size_t i = 0; i < m->n_pools; i++)
-                if (m->pools[i]->leader > 0)
-                        (void)kill(-m->pools[i]->leader, SIGKILL);
+                pool_kill(m->pools[i]);
         for (size_t i = 0; i < m->n_old; i++)
-                if (m->old[i]->leader > 0)
-                        (void)kill(-m->old[i]->leader, SIGKILL);
+                pool_kill(m->old[i]);
+        manager_sweep_cgroups(m, true);
 }
 
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
@@ -1119,6 +1217,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
         }
         for (size_t i = 0; i < m->n_old; i++)
                 pool_check_requests(m->old[i]);
+        manager_sweep_cgroups(m, false);
         manager_update_status(m, false);
         (void)sd_event_source_set_time(s, usec + manager_tick_interval(m));
         return 0;
@@ -1162,6 +1261,12 @@ Manager *manager_free(Manager *m)
                 pool_free(m->old[i]);
         free(m->pools);
         free(m->old);
+        /* Whatever is left of the pools' cgroups: nothing survives fpmd */
+        manager_sweep_cgroups(m, true);
+        for (size_t i = 0; i < m->n_leftovers; i++)
+                free(m->leftovers[i].path);
+        free(m->leftovers);
+        cgroup_done(&m->cgroups);
         sd_event_source_disable_unref(m->stop_timer);
         sd_event_source_disable_unref(m->tick_timer);
         sd_event_unref(m->event);
@@ -1203,6 +1308,9 @@ int manager_run(Manager *m)
         static const int reload_signals[] = { SIGHUP, SIGUSR2 };
         sigset_t mask;
         int r;
+
+        /* Before any fork: the supervisor moves into its own leaf cgroup */
+        (void)cgroup_setup(&m->cgroups);
 
         r = manager_open_pools(m);
         if (r < 0)
