@@ -651,3 +651,29 @@ int listen_fd_check(int fd, int *ret_family)
                 *ret_family = family;
         return type == SOCK_STREAM && accepting;
 }
+
+int listen_fd_matches(int fd, const char *address)
+{
+        SocketAddress want, have = { .len = sizeof(have.storage) };
+        int r;
+
+        r = socket_address_parse(address, &want);
+        if (r < 0)
+                return r;
+        if (getsockname(fd, &have.sa, &have.len) < 0)
+                return -errno;
+        if (have.sa.sa_family != want.sa.sa_family)
+                return 0;
+        switch (want.sa.sa_family) {
+        case AF_UNIX:
+                return streq(have.un.sun_path, want.un.sun_path);
+        case AF_INET:
+                return have.in.sin_port == want.in.sin_port &&
+                        have.in.sin_addr.s_addr == want.in.sin_addr.s_addr;
+        case AF_INET6:
+                return have.in6.sin6_port == want.in6.sin6_port &&
+                        memcmp(&have.in6.sin6_addr, &want.in6.sin6_addr, sizeof(want.in6.sin6_addr)) == 0;
+        default:
+                return -EAFNOSUPPORT;
+        }
+}

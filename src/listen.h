@@ -69,6 +69,9 @@ int allowed_clients_parse(
 bool allowed_clients_match(const AllowedClients *a, const struct sockaddr *peer, socklen_t len);
 void allowed_clients_done(AllowedClients *a);
 
+/* Whether the socket fd is bound to the address string: 1 yes, 0 no, negative errno when unknown */
+int listen_fd_matches(int fd, const char *address);
+
 /* Whether fd is a listening stream socket, and its family (for checks on fds from systemd): 1 if it is, 0 if
  * not (*ret_family is still the socket's family, AF_UNSPEC for something that is no socket), negative errno
  * (-EBADF) on failure. ret_family may be NULL. */

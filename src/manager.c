@@ -66,6 +66,8 @@ struct Pool {
         sd_event_source *restart_timer;
         sd_event_source *listen_source; /* ondemand: a connection is waiting */
 
+        int32_t ping_sent; /* heartbeat number last sent to the leader, and last answered */
+        int32_t pong_received;
         Pool *replaces; /* the previous generation, stopped once this one serves */
         bool served;    /* has had its first workers up */
         unsigned spawn_rate;
@@ -98,6 +100,10 @@ struct Manager {
         char *last_status;
         sd_event_source *stop_timer;
         sd_event_source *tick_timer;
+        sd_event_source *watchdog_timer;
+        usec_t watchdog_usec;
+        int32_t heartbeat;
+        bool watchdog_unhealthy_logged;
 };
 
 static void manager_update_status(Manager *m, bool force);
@@ -272,6 +278,7 @@ static int pool_new(Manager *m, Config *owner, const PoolConfig *c, const Pool *
 {
         _cleanup_(pool_freep) Pool *p = NULL;
         int fd, r;
+        bool stored = false;
 
         p = calloc(1, sizeof(Pool));
         if (!p)
@@ -303,6 +310,10 @@ static int pool_new(Manager *m, Config *owner, const PoolConfig *c, const Pool *
                         (void)listen(p->listen_fd, c->listen.backlog > 0 ? c->listen.backlog : 511);
         } else if ((fd = listen_fds_take(&m->systemd_fds, c->name)) >= 0) {
                 log_info("[pool %s] using the socket systemd passed.", c->name);
+                if (c->listen.address && listen_fd_matches(fd, c->listen.address) == 0)
+                        log_notice("[pool %s] the socket systemd passed is not bound to listen.address %s, which "
+                                   "is ignored.",
+                                c->name, c->listen.address);
                 p->listen_fd = fd;
                 p->listen_from_systemd = true;
         } else if (c->listen.address) {
@@ -310,6 +321,7 @@ static int pool_new(Manager *m, Config *owner, const PoolConfig *c, const Pool *
                 if (r < 0)
                         return r;
                 log_info("[pool %s] listening on %s.", c->name, c->listen.address);
+                stored = true;
         } else
                 return log_error_errno(EINVAL,
                         "[pool %s] has no socket: systemd passed none named \"%s\" and listen.address is not set.",
@@ -318,6 +330,18 @@ static int pool_new(Manager *m, Config *owner, const PoolConfig *c, const Pool *
         r = allowed_clients_parse(&c->listen.allowed_clients, &p->allowed);
         if (r < 0)
                 return r;
+
+        /* A socket we bound goes to systemd's fd store under the pool's name: after a crash or a watchdog
+         * restart it comes back in LISTEN_FDS, with the connections that queued meanwhile */
+        if (stored) {
+                _cleanup_free_ char *state = NULL;
+
+                if (previous && previous->listen_fd >= 0)
+                        (void)sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=%s", c->name);
+                if (asprintf(&state, "FDSTORE=1\nFDNAME=%s", c->name) >= 0)
+                        (void)sd_pid_notify_with_fds(0, false, state, &p->listen_fd, 1);
+        }
+
         r = isolation_plan(c, &p->isolation);
         if (r < 0)
                 return r;
@@ -849,6 +873,9 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         case POOL_MSG_EXITED:
                 pool_worker_exited(p, msg.slot, msg.pid, msg.status);
                 break;
+        case POOL_MSG_PONG:
+                p->pong_received = msg.slot;
+                break;
         default:
                 log_warning("[pool %s] unexpected message %d from the leader, ignoring.", pool_name(p), msg.type);
         }
@@ -1047,6 +1074,14 @@ static Pool *manager_find_pool(Manager *m, const char *name)
         return NULL;
 }
 
+static Pool *manager_find_pool_in(Pool **pools, size_t n, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (streq(pool_name(pools[i]), name))
+                        return pools[i];
+        return NULL;
+}
+
 static bool pool_unchanged(const Pool *p, const Config *c, const PoolConfig *pc)
 {
         return pool_config_equal(p->config, pc) && p->php_fingerprint == php_fingerprint(c, pc) &&
@@ -1131,6 +1166,8 @@ static void manager_reload(Manager *m)
                 if (!replaced) {
                         if (p->served)
                                 log_info("[pool %s] removed from the configuration, stopping it.", pool_name(p));
+                        if (!manager_find_pool_in(next, n_next, pool_name(p)) && !p->listen_from_systemd)
+                                (void)sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=%s", pool_name(p));
                         else
                                 log_info("[pool %s] superseded before it served, stopping it.", pool_name(p));
                         pool_stop(p, true);
@@ -1223,6 +1260,96 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+/* ---- watchdog ---- */
+
+/* Wedged: every worker has been running one request for longer than request_terminate_timeout, which should
+ * have killed them; nothing of the pool serves */
+static bool pool_wedged(const Pool *p)
+{
+        const Scoreboard *sb = p->scoreboard;
+        usec_t limit = p->config->request_terminate_timeout, now;
+        unsigned wedged = 0, total = 0;
+
+        if (!sb || limit == 0 || p->state != POOL_RUNNING)
+                return false;
+        now = now_usec(CLOCK_MONOTONIC);
+        for (unsigned i = 0; i < sb->n_slots; i++) {
+                const ScoreboardSlot *s = &sb->slots[i];
+
+                if (s->state == WORKER_FREE)
+                        continue;
+                total++;
+                if (s->state == WORKER_RUNNING && s->request_mono_usec > 0 &&
+                        now - s->request_mono_usec > limit + 2 * TICK_MAX_USEC + p->manager->watchdog_usec)
+                        wedged++;
+        }
+        return total > 0 && wedged == total;
+}
+
+/* systemd's watchdog is pinged only when the supervisor's loop runs (this timer fires), every running leader
+ * answered the previous heartbeat, and no pool is wedged: a hung fpmd is restarted, with its sockets kept */
+static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Manager *m = userdata;
+        const char *why = NULL;
+        const Pool *bad = NULL;
+
+        for (size_t i = 0; i < m->n_pools && !why; i++) {
+                Pool *p = m->pools[i];
+
+                if (p->state != POOL_RUNNING || p->ctl_fd < 0)
+                        continue;
+                if (p->ping_sent != 0 && p->pong_received != p->ping_sent) {
+                        why = "its leader does not answer";
+                        bad = p;
+                } else if (pool_wedged(p)) {
+                        why = "all its workers are stuck past request_terminate_timeout";
+                        bad = p;
+                }
+        }
+
+        if (!why) {
+                (void)sd_notify(false, "WATCHDOG=1");
+                m->watchdog_unhealthy_logged = false;
+        } else if (!m->watchdog_unhealthy_logged) {
+                m->watchdog_unhealthy_logged = true;
+                log_error("[pool %s] %s: no longer pinging the watchdog.", pool_name(bad), why);
+        }
+
+        m->heartbeat++;
+        for (size_t i = 0; i < m->n_pools; i++) {
+                Pool *p = m->pools[i];
+
+                if (p->state != POOL_RUNNING || p->ctl_fd < 0)
+                        continue;
+                if (p->ping_sent == 0 || p->pong_received == p->ping_sent) {
+                        p->ping_sent = m->heartbeat;
+                        (void)pool_message_send(p->ctl_fd, POOL_MSG_PING, p->ping_sent, 0, 0);
+                }
+        }
+        (void)sd_event_source_set_time(s, usec + m->watchdog_usec / 3);
+        return 0;
+}
+
+static int manager_setup_watchdog(Manager *m)
+{
+        uint64_t usec;
+        int r;
+
+        if (!m->config->watchdog)
+                return 0;
+        r = sd_watchdog_enabled(false, &usec);
+        if (r <= 0)
+                return 0;
+        m->watchdog_usec = usec;
+        (void)sd_notify(false, "WATCHDOG=1");
+        r = sd_event_add_time_relative(m->event, &m->watchdog_timer, CLOCK_MONOTONIC, usec / 3, 0, on_watchdog, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the watchdog: %m");
+        log_info("Watchdog every %.1f s: pinged while every pool leader answers.", (double)usec / 1e6);
+        return sd_event_source_set_enabled(m->watchdog_timer, SD_EVENT_ON);
+}
+
 /* ---- lifetime ---- */
 
 int manager_new(const char *config_path, Manager **ret)
@@ -1269,6 +1396,7 @@ Manager *manager_free(Manager *m)
         cgroup_done(&m->cgroups);
         sd_event_source_disable_unref(m->stop_timer);
         sd_event_source_disable_unref(m->tick_timer);
+        sd_event_source_disable_unref(m->watchdog_timer);
         sd_event_unref(m->event);
         listen_fds_done(&m->systemd_fds);
         config_unref(m->config);
@@ -1344,8 +1472,8 @@ int manager_run(Manager *m)
                         0, on_tick, m);
         if (r >= 0)
                 r = sd_event_source_set_enabled(m->tick_timer, SD_EVENT_ON);
-        if (r >= 0 && m->config->watchdog)
-                r = sd_event_set_watchdog(m->event, true);
+        if (r >= 0)
+                r = manager_setup_watchdog(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the event loop: %m"), 1;
 

@@ -106,6 +106,9 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 if (!l->stopping)
                         (void)leader_spawn(l, m.slot);
                 break;
+        case POOL_MSG_PING:
+                (void)pool_message_send(l->args->ctl_fd, POOL_MSG_PONG, m.slot, getpid(), 0);
+                break;
         case POOL_MSG_STOP:
                 l->stopping = true;
                 leader_stop_workers(l);

@@ -14,6 +14,8 @@ typedef enum PoolMessageType {
         POOL_MSG_SPAWNED, /* leader -> supervisor: slot, pid */
         POOL_MSG_EXITED,  /* leader -> supervisor: slot, pid, wait status */
         POOL_MSG_STOP,    /* supervisor -> leader: stop every worker gracefully, then exit */
+        POOL_MSG_PING,    /* supervisor -> leader: heartbeat, answered with PONG and the same slot value */
+        POOL_MSG_PONG,
         _POOL_MSG_MAX,
         _POOL_MSG_INVALID = -EINVAL,
 } PoolMessageType;
