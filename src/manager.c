@@ -327,6 +327,11 @@ static int pool_new(Manager *m, Config *owner, const PoolConfig *c, const Pool *
                         "[pool %s] has no socket: systemd passed none named \"%s\" and listen.address is not set.",
                         c->name, c->name);
 
+        /* Workers wait for it in epoll and accept without blocking: another one may have taken the connection */
+        r = fcntl(p->listen_fd, F_GETFL);
+        if (r < 0 || fcntl(p->listen_fd, F_SETFL, r | O_NONBLOCK) < 0)
+                return log_error_errno(errno, "[pool %s] failed to make the socket non-blocking: %m", c->name);
+
         r = allowed_clients_parse(&c->listen.allowed_clients, &p->allowed);
         if (r < 0)
                 return r;

@@ -6,8 +6,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+
+/* accept() failures that mean "not for us this time" */
+#define IN_SET_ACCEPT_RETRY(e)                                                                              \
+        ((e) == EAGAIN || (e) == EINTR || (e) == ECONNABORTED || (e) == EPROTO || (e) == EPERM)
 
 #include <systemd/sd-journal.h>
 
@@ -24,8 +29,6 @@
 
 static volatile sig_atomic_t stop_requested;
 static int listen_fd_copy = -1;
-static int dummy_fd = -1;
-static volatile int idle_conn_fd = -1;
 static const WorkerContext *worker;
 
 bool worker_stop_requested(void)
@@ -33,21 +36,12 @@ bool worker_stop_requested(void)
         return stop_requested;
 }
 
-/* A graceful stop must also wake a worker blocked in accept() or idle on a kept connection. Replacing the
- * listening fd with an unconnected socket makes the blocked (and every later) accept() fail at once, without
- * touching the socket the other workers share; shutting down an idle kept connection ends its read(). */
+/* Delivered only inside epoll_pwait(): the worker keeps these signals blocked everywhere else, so a stop never
+ * cuts a request and never races the wait */
 static void on_stop_signal(int sig)
 {
-        int saved = errno;
-        int fd = idle_conn_fd;
-
         (void)sig;
         stop_requested = 1;
-        if (listen_fd_copy >= 0 && dummy_fd >= 0)
-                (void)dup2(dummy_fd, listen_fd_copy);
-        if (fd >= 0)
-                (void)shutdown(fd, SHUT_RDWR);
-        errno = saved;
 }
 
 static ScoreboardSlot *my_slot(void)
@@ -497,131 +491,163 @@ static void request_drain(Request *r)
                         break;
 }
 
-/* Between requests on a kept connection: true when the peer sends again (or closes), false when we should give
- * the connection up because another one waits in the listen queue. Without this a worker idles on a connection
- * the web server keeps cached while a new connection starves in the backlog (nginx keepalive above the number of
- * workers); nginx retries a request on a cached connection that was closed under it. */
-static bool conn_wait_keepalive(Conn *c)
-{
-        struct pollfd p[2] = {
-                { .fd = c->fd, .events = POLLIN },
-                { .fd = listen_fd_copy, .events = POLLIN },
-        };
-
-        if (c->in_len > c->in_off)
-                return true;
-        for (;;) {
-                int n = poll(p, 2, -1);
-
-                if (n < 0) {
-                        if (errno == EINTR && !stop_requested)
-                                continue;
-                        return !stop_requested;
-                }
-                if (p[0].revents)
-                        return true;
-                if (stop_requested)
-                        return false;
-                if (p[1].revents & POLLIN)
-                        return false;
-        }
-}
-
 static void log_malformed(const Conn *c, int error)
 {
         log_warning_errno(error, "Malformed FastCGI data on connection %d, closing it: %s", c->fd,
                 error == -EPROTO ? "unsupported protocol version" : strerror(-error));
 }
 
-static bool serve_connection(Conn *c, Request *r, uint64_t *requests)
+/* A connection between requests: the web server keeps it (FCGI_KEEP_CONN) and may send the next request on it
+ * at any time, so the worker never closes it on its own; bytes already read past the last request wait here */
+typedef struct Kept {
+        int fd;
+        uint8_t *leftover;
+        size_t leftover_len;
+} Kept;
+
+#define KEPT_MAX 64
+
+typedef struct Loop {
+        int epoll_fd;
+        bool watching_listen;
+        Kept kept[KEPT_MAX];
+        size_t n_kept;
+        uint64_t requests;
+        Conn conn; /* buffers of the connection being served */
+        Request request;
+} Loop;
+
+static int loop_watch_listen(Loop *l, bool on)
+{
+        /* EPOLLEXCLUSIVE: a new connection wakes one idle worker, not all */
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd_copy };
+
+        if (on == l->watching_listen)
+                return 0;
+        if (epoll_ctl(l->epoll_fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, listen_fd_copy, on ? &ev : NULL) < 0)
+                return log_error_errno(errno, "Failed to watch the listening socket: %m");
+        l->watching_listen = on;
+        return 0;
+}
+
+/* Serves requests on fd while it has whole ones buffered or arriving; true when the connection is to be kept */
+static bool loop_serve(Loop *l, int fd, const uint8_t *leftover, size_t leftover_len, bool *ret_more)
 {
         const PoolConfig *pool = worker->pool;
-        unsigned served = 0;
+        Conn *c = &l->conn;
+        Request *r = &l->request;
+        bool first = true;
 
-        for (;;) {
+        c->fd = fd;
+        c->in_off = 0;
+        c->in_len = leftover_len;
+        if (leftover_len > 0)
+                memcpy(c->in, leftover, leftover_len);
+        c->out_len = 0;
+        c->eof = c->broken = false;
+        r->conn = c;
+        *ret_more = true;
+
+        while (first || c->in_len > c->in_off) {
                 int k;
 
-                if (r->keep_conn)
-                        idle_conn_fd = c->fd;
-                slot_set_state(WORKER_IDLE);
-                /* A connection just accepted is served: its peer is already waiting for an answer */
-                if (stop_requested && served > 0) {
-                        idle_conn_fd = -1;
-                        return false;
-                }
-                if (served > 0 && !conn_wait_keepalive(c)) {
-                        idle_conn_fd = -1;
-                        return !stop_requested;
-                }
+                first = false;
                 k = conn_read_request(c, r);
-                idle_conn_fd = -1;
                 if (k < 0) {
                         if (k == -EPROTO || k == -EBADMSG || k == -E2BIG)
                                 log_malformed(c, k);
-                        else if (!stop_requested)
+                        else
                                 log_debug_errno(k, "FastCGI connection failed: %m");
-                        return true;
+                        return false;
                 }
                 if (k == 0)
-                        return true;
+                        return false;
 
                 php_handle_request(r, worker);
                 (void)request_end(r, 0);
-
                 slot_set_state(WORKER_FINISHING);
-                if (!r->keep_conn)
-                        shutdown(c->fd, SHUT_WR);
                 request_drain(r);
 
-                (*requests)++;
-                served++;
-                my_slot()->requests = *requests;
-                if (pool->pm.max_requests > 0 && *requests >= pool->pm.max_requests)
+                l->requests++;
+                my_slot()->requests = l->requests;
+                if (pool->pm.max_requests > 0 && l->requests >= pool->pm.max_requests)
+                        *ret_more = false;
+                if (!r->keep_conn || c->broken || c->eof || !*ret_more)
                         return false;
-                if (!r->keep_conn || c->broken || stop_requested)
-                        return !stop_requested;
+                slot_set_state(WORKER_IDLE);
         }
+        return true;
 }
 
-static int accept_connection(int *ret_fd)
+static int loop_park(Loop *l, int fd, bool registered)
+{
+        Conn *c = &l->conn;
+        Kept *k;
+
+        if (!registered) {
+                struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+                if (l->n_kept >= KEPT_MAX || epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+                        return -ENOSPC;
+                k = &l->kept[l->n_kept++];
+                *k = (Kept){ .fd = fd };
+        } else {
+                k = NULL;
+                for (size_t i = 0; i < l->n_kept; i++)
+                        if (l->kept[i].fd == fd)
+                                k = &l->kept[i];
+                if (!k)
+                        return -ENOENT;
+        }
+
+        k->leftover = mfree(k->leftover);
+        k->leftover_len = 0;
+        if (c->in_len > c->in_off) {
+                k->leftover = malloc(c->in_len - c->in_off);
+                if (!k->leftover)
+                        return -ENOMEM;
+                memcpy(k->leftover, c->in + c->in_off, c->in_len - c->in_off);
+                k->leftover_len = c->in_len - c->in_off;
+        }
+        return 0;
+}
+
+static void loop_forget(Loop *l, int fd)
+{
+        for (size_t i = 0; i < l->n_kept; i++)
+                if (l->kept[i].fd == fd) {
+                        free(l->kept[i].leftover);
+                        l->kept[i] = l->kept[--l->n_kept];
+                        break;
+                }
+        /* Closing removes it from the epoll set: this process holds its only descriptor */
+        safe_close(fd);
+}
+
+static int loop_accept(void)
 {
         SocketAddress peer = { .len = sizeof(peer.storage) };
         int fd;
 
-        for (;;) {
-                fd = accept4(listen_fd_copy, &peer.sa, &peer.len, SOCK_CLOEXEC);
-                if (fd >= 0)
-                        break;
-                if (stop_requested)
-                        return -ECANCELED;
-                switch (errno) {
-                case EINTR:
-                case ECONNABORTED:
-                case EPROTO:
-                        continue;
-                case EAGAIN: {
-                        /* a socket systemd passed non-blocking */
-                        struct pollfd p = { .fd = listen_fd_copy, .events = POLLIN };
-                        (void)poll(&p, 1, -1);
-                        continue;
-                }
-                case EMFILE:
-                case ENFILE:
-                case ENOBUFS:
-                case ENOMEM:
+        fd = accept4(listen_fd_copy, &peer.sa, &peer.len, SOCK_CLOEXEC);
+        if (fd < 0) {
+                /* Another worker took it, or it is gone: nothing to do */
+                if (IN_SET_ACCEPT_RETRY(errno))
+                        return -EAGAIN;
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                         log_warning_errno(errno, "Failed to accept a connection, retrying: %m");
                         (void)poll(NULL, 0, 100);
-                        continue;
-                default:
-                        return log_error_errno(errno, "Failed to accept a connection: %m");
+                        return -EAGAIN;
                 }
+                return log_error_errno(errno, "Failed to accept a connection: %m");
         }
+        __atomic_fetch_add(&worker->scoreboard->accepted_conn, 1, __ATOMIC_RELAXED);
 
         if (peer.sa.sa_family == AF_INET || peer.sa.sa_family == AF_INET6) {
                 int one = 1;
 
                 if (!allowed_clients_match(worker->allowed, &peer.sa, peer.len)) {
-                        char buf[INET6_ADDRSTRLEN + 16];
+                        char buf[SOCKET_ADDRESS_STRING_MAX];
 
                         if (socket_address_format(&peer, buf, sizeof(buf)) < 0)
                                 strcpy(buf, "?");
@@ -632,8 +658,56 @@ static int accept_connection(int *ret_fd)
                 /* Responses go out in few writes; Nagle would hold the last one back for an ACK */
                 (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
-        *ret_fd = fd;
-        return 0;
+        return fd;
+}
+
+/* One ready descriptor: a new connection, or a request on a kept one. False when the worker is done. */
+static bool loop_handle(Loop *l, int fd)
+{
+        bool keep, more, registered = fd != listen_fd_copy;
+        const uint8_t *leftover = NULL;
+        size_t leftover_len = 0;
+
+        if (!registered) {
+                fd = loop_accept();
+                if (fd < 0)
+                        return fd != -EAGAIN && fd != -EPERM ? false : true;
+        } else
+                for (size_t i = 0; i < l->n_kept; i++)
+                        if (l->kept[i].fd == fd) {
+                                leftover = l->kept[i].leftover;
+                                leftover_len = l->kept[i].leftover_len;
+                        }
+
+        keep = loop_serve(l, fd, leftover, leftover_len, &more);
+        if (keep && loop_park(l, fd, registered) >= 0)
+                ;
+        else if (registered)
+                loop_forget(l, fd);
+        else
+                safe_close(fd);
+
+        /* Kept connections are bounded: at the limit the others take new ones */
+        (void)loop_watch_listen(l, l->n_kept < KEPT_MAX);
+        slot_set_state(WORKER_IDLE);
+        return more;
+}
+
+/* Before exiting: a request already sent on a kept connection is served, then they all close */
+static void loop_finish(Loop *l)
+{
+        (void)loop_watch_listen(l, false);
+        for (size_t i = 0; i < l->n_kept;) {
+                struct pollfd p = { .fd = l->kept[i].fd, .events = POLLIN };
+                size_t n = l->n_kept;
+
+                if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN))
+                        (void)loop_handle(l, l->kept[i].fd);
+                if (l->n_kept == n)
+                        i++;
+        }
+        while (l->n_kept > 0)
+                loop_forget(l, l->kept[0].fd);
 }
 
 void worker_install_signal_handlers(void)
@@ -650,16 +724,6 @@ void worker_install_signal_handlers(void)
         sigaction(SIGHUP, &ign, NULL);
         sigaction(SIGUSR1, &ign, NULL);
         sigaction(SIGUSR2, &ign, NULL);
-}
-
-static int worker_setup_signals(void)
-{
-        sigset_t all;
-
-        sigaction(SIGCHLD, &(struct sigaction){ .sa_handler = SIG_DFL }, NULL);
-        /* The leader blocks signals for its event loop; the worker takes them directly */
-        sigemptyset(&all);
-        return sigprocmask(SIG_SETMASK, &all, NULL) < 0 ? -errno : 0;
 }
 
 /* catch_workers_output: the worker's stdout and stderr become journal streams of its own, opened here so their
@@ -693,59 +757,77 @@ static void worker_setup_output(const PoolConfig *p)
 int worker_run(const WorkerContext *w)
 {
         _cleanup_free_ uint8_t *in = NULL, *out = NULL;
+        sigset_t stop_signals, wait_mask;
         ScoreboardSlot *slot;
-        uint64_t requests = 0;
-        Request r = {};
         pid_t parent = getppid();
+        Loop l = { .epoll_fd = -1 };
+        bool more = true;
 
         worker = w;
         listen_fd_copy = w->listen_fd;
         (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
                 return 0; /* the leader died before we could ask to be told */
-        (void)worker_setup_signals();
+
+        /* The stop signals stay blocked but inside epoll_pwait(); the rest of what the leader blocked is open */
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGTERM);
+        sigaddset(&stop_signals, SIGQUIT);
+        sigaddset(&stop_signals, SIGINT);
+        sigprocmask(SIG_SETMASK, &stop_signals, &wait_mask);
+        sigemptyset(&wait_mask);
+        sigaction(SIGCHLD, &(struct sigaction){ .sa_handler = SIG_DFL }, NULL);
+
         log_set_worker(true);
         worker_setup_output(w->pool);
         if (isolation_apply(w->isolation) < 0)
                 return 1;
 
-        dummy_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         in = malloc(CONN_IN_SIZE);
         out = malloc(CONN_OUT_SIZE);
-        if (dummy_fd < 0 || !in || !out)
+        l.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (!in || !out || l.epoll_fd < 0)
                 return log_oom(), 1;
+        l.conn = (Conn){ .fd = -1, .in = in, .in_size = CONN_IN_SIZE, .out = out, .out_size = CONN_OUT_SIZE };
+        fcgi_params_init(&l.request.params, PARAMS_MAX);
+        l.request.pool = w->pool;
+        if (loop_watch_listen(&l, true) < 0)
+                return 1;
 
         slot = my_slot();
         slot->requests = 0;
         slot->started_usec = now_usec(CLOCK_REALTIME);
         slot->pid = getpid();
+        slot_set_state(WORKER_IDLE);
 
-        fcgi_params_init(&r.params, PARAMS_MAX);
-        r.pool = w->pool;
+        while (more && !stop_requested) {
+                struct epoll_event ev[16];
+                int n = epoll_pwait(l.epoll_fd, ev, ELEMENTSOF(ev), -1, &wait_mask);
 
-        while (!stop_requested) {
-                Conn c = { .in = in, .in_size = CONN_IN_SIZE, .out = out, .out_size = CONN_OUT_SIZE };
-                bool more;
-                int fd = -1;
-
-                slot_set_state(WORKER_IDLE);
-                if (accept_connection(&fd) < 0) {
-                        if (stop_requested)
-                                break;
-                        continue;
-                }
-                __atomic_fetch_add(&w->scoreboard->accepted_conn, 1, __ATOMIC_RELAXED);
-
-                c.fd = fd;
-                r.conn = &c;
-                more = serve_connection(&c, &r, &requests);
-                safe_close(fd);
-                r.conn = NULL;
-                if (!more)
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        log_error_errno(errno, "Failed to wait for connections: %m");
                         break;
+                }
+                for (int i = 0; i < n && more; i++) {
+                        int fd = ev[i].data.fd;
+
+                        /* A kept connection closed while another event of this batch was served */
+                        if (fd != listen_fd_copy) {
+                                bool known = false;
+                                for (size_t j = 0; j < l.n_kept; j++)
+                                        known = known || l.kept[j].fd == fd;
+                                if (!known)
+                                        continue;
+                        }
+                        more = loop_handle(&l, fd);
+                }
         }
 
+        loop_finish(&l);
         slot_set_state(WORKER_EXITING);
-        fcgi_params_done(&r.params);
+        fcgi_params_done(&l.request.params);
+        safe_close(l.epoll_fd);
         return 0;
 }
