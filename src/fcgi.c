@@ -258,11 +258,25 @@ int fcgi_params_append(FcgiParams *p, const uint8_t *data, size_t len)
 }
 
 /* Index of the entry whose name is the len bytes at name (no NUL among them), or -1 */
-static ssize_t params_find(const FcgiParams *p, const char *name, size_t len)
+enum {
+        FCGI_PARAM_OWNED_NAME = 1 << 0,
+        FCGI_PARAM_OWNED_VALUE = 1 << 1,
+};
+
+/* FNV-1a: names are short, and most lookups then compare a single candidate */
+static uint32_t name_hash(const char *name, size_t len)
+{
+        uint32_t h = 2166136261u;
+
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ (uint8_t)name[i]) * 16777619u;
+        return h;
+}
+
+static ssize_t params_find(const FcgiParams *p, const char *name, size_t len, uint32_t hash)
 {
         for (size_t i = 0; i < p->n; i++)
-                /* strncmp() stops at the stored name's NUL, so a shorter stored name cannot match */
-                if (strncmp(p->names[i], name, len) == 0 && p->names[i][len] == '\0')
+                if (p->hashes[i] == hash && p->name_lens[i] == len && memcmp(p->names[i], name, len) == 0)
                         return (ssize_t)i;
         return -1;
 }
@@ -282,68 +296,111 @@ static char *memdup_nul(const void *data, size_t len)
         return s;
 }
 
-/* Adds or replaces; the name is cut at its first NUL so that names stay unique as C strings */
-static int params_put(FcgiParams *p, const char *name, size_t name_len, const char *value, size_t value_len)
+static int params_grow(FcgiParams *p)
+{
+        size_t na = p->n_alloc == 0 ? 32 : p->n_alloc * 2;
+        void *q;
+
+        if (na > SIZE_MAX / sizeof(size_t))
+                return -ENOMEM;
+        /* If a later realloc() fails, the earlier arrays are merely larger than n_alloc */
+        if (!(q = realloc(p->names, na * sizeof(char *))))
+                return -ENOMEM;
+        p->names = q;
+        if (!(q = realloc(p->values, na * sizeof(char *))))
+                return -ENOMEM;
+        p->values = q;
+        if (!(q = realloc(p->value_lens, na * sizeof(size_t))))
+                return -ENOMEM;
+        p->value_lens = q;
+        if (!(q = realloc(p->name_lens, na * sizeof(size_t))))
+                return -ENOMEM;
+        p->name_lens = q;
+        if (!(q = realloc(p->hashes, na * sizeof(uint32_t))))
+                return -ENOMEM;
+        p->hashes = q;
+        if (!(q = realloc(p->owned, na)))
+                return -ENOMEM;
+        p->owned = q;
+        p->n_alloc = na;
+        return 0;
+}
+
+static void params_free_value(FcgiParams *p, size_t i)
+{
+        if (p->owned[i] & FCGI_PARAM_OWNED_VALUE)
+                free(p->values[i]);
+}
+
+/* Adds or replaces. name and value are either already NUL-terminated strings in the arena (in_arena), or
+ * copied to the heap. The name is cut at its first NUL so that names stay unique as C strings. */
+static int params_put(FcgiParams *p, const char *name, size_t name_len, const char *value, size_t value_len,
+        bool in_arena)
 {
         _cleanup_free_ char *v = NULL, *k = NULL;
+        uint32_t hash;
         ssize_t i;
+        int r;
 
         name_len = strnlen(name, name_len);
+        hash = name_hash(name, name_len);
 
-        v = memdup_nul(value, value_len);
-        if (!v)
-                return -ENOMEM;
+        if (!in_arena) {
+                v = memdup_nul(value, value_len);
+                if (!v)
+                        return -ENOMEM;
+        }
 
-        i = params_find(p, name, name_len);
+        i = params_find(p, name, name_len, hash);
         if (i >= 0) {
-                free(p->values[i]);
-                p->values[i] = TAKE_PTR(v);
+                params_free_value(p, (size_t)i);
+                p->values[i] = in_arena ? (char *)value : TAKE_PTR(v);
                 p->value_lens[i] = value_len;
+                p->owned[i] = (uint8_t)((p->owned[i] & ~FCGI_PARAM_OWNED_VALUE) |
+                        (in_arena ? 0 : FCGI_PARAM_OWNED_VALUE));
                 return 0;
         }
 
-        k = memdup_nul(name, name_len);
-        if (!k)
-                return -ENOMEM;
-
+        if (!in_arena) {
+                k = memdup_nul(name, name_len);
+                if (!k)
+                        return -ENOMEM;
+        }
         if (p->n == p->n_alloc) {
-                size_t na = p->n_alloc == 0 ? 32 : p->n_alloc * 2;
-                char **names, **values;
-                size_t *lens;
-
-                if (na > SIZE_MAX / sizeof(char *))
-                        return -ENOMEM;
-
-                /* If a later realloc() fails, the earlier arrays are merely larger than n_alloc */
-                names = realloc(p->names, na * sizeof(char *));
-                if (!names)
-                        return -ENOMEM;
-                p->names = names;
-                values = realloc(p->values, na * sizeof(char *));
-                if (!values)
-                        return -ENOMEM;
-                p->values = values;
-                lens = realloc(p->value_lens, na * sizeof(size_t));
-                if (!lens)
-                        return -ENOMEM;
-                p->value_lens = lens;
-                p->n_alloc = na;
+                r = params_grow(p);
+                if (r < 0)
+                        return r;
         }
 
-        p->names[p->n] = TAKE_PTR(k);
-        p->values[p->n] = TAKE_PTR(v);
+        p->names[p->n] = in_arena ? (char *)name : TAKE_PTR(k);
+        p->values[p->n] = in_arena ? (char *)value : TAKE_PTR(v);
         p->value_lens[p->n] = value_len;
+        p->name_lens[p->n] = name_len;
+        p->hashes[p->n] = hash;
+        p->owned[p->n] = in_arena ? 0 : FCGI_PARAM_OWNED_NAME | FCGI_PARAM_OWNED_VALUE;
         p->n++;
         return 0;
 }
 
 int fcgi_params_parse(FcgiParams *p)
 {
-        size_t offset = 0;
+        size_t offset = 0, used = 0;
+
+        /* Every pair spends at least two bytes on its lengths, which its two NULs take in the arena: the arena
+         * never needs more than the raw stream, so it is sized once and no pointer into it moves */
+        if (p->arena_size < p->raw_len + 1) {
+                char *a = realloc(p->arena, p->raw_len + 1);
+
+                if (!a)
+                        return -ENOMEM;
+                p->arena = a;
+                p->arena_size = p->raw_len + 1;
+        }
 
         for (;;) {
                 const uint8_t *name, *value;
                 size_t name_len, value_len;
+                char *n, *v;
                 int r;
 
                 r = fcgi_nv_next(p->raw, p->raw_len, &offset, &name, &name_len, &value, &value_len);
@@ -352,7 +409,15 @@ int fcgi_params_parse(FcgiParams *p)
                 if (r == 0)
                         return 0;
 
-                r = params_put(p, (const char *)name, name_len, (const char *)value, value_len);
+                n = p->arena + used;
+                memcpy(n, name, name_len);
+                n[name_len] = '\0';
+                v = n + name_len + 1;
+                memcpy(v, value, value_len);
+                v[value_len] = '\0';
+                used += name_len + value_len + 2;
+
+                r = params_put(p, n, name_len, v, value_len, true);
                 if (r < 0)
                         return r;
         }
@@ -360,7 +425,8 @@ int fcgi_params_parse(FcgiParams *p)
 
 const char *fcgi_params_get_len(const FcgiParams *p, const char *name, size_t *ret_len)
 {
-        ssize_t i = params_find(p, name, strlen(name));
+        size_t len = strlen(name);
+        ssize_t i = params_find(p, name, len, name_hash(name, len));
 
         if (i < 0)
                 return NULL;
@@ -376,21 +442,32 @@ const char *fcgi_params_get(const FcgiParams *p, const char *name)
 
 int fcgi_params_set(FcgiParams *p, const char *name, const char *value)
 {
-        return params_put(p, name, strlen(name), value, strlen(value));
+        return params_put(p, name, strlen(name), value, strlen(value), false);
+}
+
+int fcgi_params_set_static(FcgiParams *p, const char *name, const char *value)
+{
+        return params_put(p, name, strlen(name), value, strlen(value), true);
 }
 
 int fcgi_params_unset(FcgiParams *p, const char *name)
 {
-        ssize_t i = params_find(p, name, strlen(name));
+        size_t len = strlen(name), tail;
+        ssize_t i = params_find(p, name, len, name_hash(name, len));
 
         if (i < 0)
                 return 0;
-        free(p->names[i]);
-        free(p->values[i]);
+        if (p->owned[i] & FCGI_PARAM_OWNED_NAME)
+                free(p->names[i]);
+        params_free_value(p, (size_t)i);
         /* Keep the order of the others: $_SERVER lists them as the web server sent them */
-        memmove(p->names + i, p->names + i + 1, (p->n - (size_t)i - 1) * sizeof(char *));
-        memmove(p->values + i, p->values + i + 1, (p->n - (size_t)i - 1) * sizeof(char *));
-        memmove(p->value_lens + i, p->value_lens + i + 1, (p->n - (size_t)i - 1) * sizeof(size_t));
+        tail = p->n - (size_t)i - 1;
+        memmove(p->names + i, p->names + i + 1, tail * sizeof(char *));
+        memmove(p->values + i, p->values + i + 1, tail * sizeof(char *));
+        memmove(p->value_lens + i, p->value_lens + i + 1, tail * sizeof(size_t));
+        memmove(p->name_lens + i, p->name_lens + i + 1, tail * sizeof(size_t));
+        memmove(p->hashes + i, p->hashes + i + 1, tail * sizeof(uint32_t));
+        memmove(p->owned + i, p->owned + i + 1, tail);
         p->n--;
         return 1;
 }
@@ -398,8 +475,9 @@ int fcgi_params_unset(FcgiParams *p, const char *name)
 void fcgi_params_reset(FcgiParams *p)
 {
         for (size_t i = 0; i < p->n; i++) {
-                free(p->names[i]);
-                free(p->values[i]);
+                if (p->owned[i] & FCGI_PARAM_OWNED_NAME)
+                        free(p->names[i]);
+                params_free_value(p, i);
         }
         p->n = 0;
         p->raw_len = 0;
@@ -412,6 +490,10 @@ void fcgi_params_done(FcgiParams *p)
         free(p->names);
         free(p->values);
         free(p->value_lens);
+        free(p->name_lens);
+        free(p->hashes);
+        free(p->owned);
+        free(p->arena);
         fcgi_params_init(p, p->max_len);
 }
 

@@ -79,10 +79,15 @@ typedef struct FcgiParams {
         uint8_t *raw; /* the stream bytes */
         size_t raw_len, raw_size;
         size_t max_len; /* fcgi_params_append fails with -E2BIG beyond this; set by fcgi_params_init */
-        char **names;   /* NUL-terminated copies, n entries */
+        char **names;   /* NUL-terminated, n entries: in arena, or owned (set after parsing) */
         char **values;
         size_t *value_lens; /* values may contain NUL bytes: their real lengths */
+        size_t *name_lens;
+        uint32_t *hashes; /* of the names: a lookup compares few bytes */
+        uint8_t *owned;   /* FCGI_PARAM_OWNED_*: which strings are heap copies rather than in arena */
         size_t n, n_alloc;
+        char *arena; /* the parsed names and values, NUL-terminated, one allocation reused by every request */
+        size_t arena_size;
 } FcgiParams;
 
 /* max_len bounds the raw stream; SIZE_MAX for no bound */
@@ -94,6 +99,8 @@ const char *fcgi_params_get(const FcgiParams *p, const char *name); /* NULL when
 /* Same, and the value's real length in *ret_len (untouched when absent); ret_len may be NULL */
 const char *fcgi_params_get_len(const FcgiParams *p, const char *name, size_t *ret_len);
 int fcgi_params_set(FcgiParams *p, const char *name, const char *value); /* add or replace; -ENOMEM */
+/* Same with strings that outlive the params (literals): nothing is copied */
+int fcgi_params_set_static(FcgiParams *p, const char *name, const char *value);
 /* Removes a name: 1 if it was there, 0 if not */
 int fcgi_params_unset(FcgiParams *p, const char *name);
 /* Empty for the next request on a kept connection, keeps allocations */

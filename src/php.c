@@ -779,8 +779,10 @@ static char *resolve_script(FcgiParams *p)
 
         len = strlen(sf);
         if (len > 0 && sf[len - 1] != '/') {
-                struct stat st;
-                if (stat(sf, &st) == 0) {
+                char real[MAXPATHLEN];
+
+                /* PHP's realpath cache answers without a syscall once it has seen the path */
+                if (tsrm_realpath(sf, real)) {
                         request_uri = orig_sn ? strdup(orig_sn) : NULL;
                         return TAKE_PTR(sf);
                 }
@@ -961,7 +963,13 @@ static bool script_inside_doc_root(const char *script)
         struct stat st;
         size_t l;
 
-        if (!tsrm_realpath(script, real_script) || stat(real_script, &st) < 0 || !S_ISREG(st.st_mode))
+        const realpath_cache_bucket *b;
+
+        if (!tsrm_realpath(script, real_script))
+                return false;
+        /* The realpath cache knows a folder from a file; only a miss costs a stat() */
+        b = realpath_cache_lookup(script, strlen(script), (time_t)sapi_get_request_time());
+        if (b ? b->is_dir : (stat(real_script, &st) < 0 || !S_ISREG(st.st_mode)))
                 return false;
         if (isempty(doc_root))
                 return true;

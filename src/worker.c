@@ -430,7 +430,7 @@ static int conn_read_request(Conn *c, Request *r)
                         begun = true;
                         r->id = rec.request_id;
                         /* PHP-FPM gives scripts the role as the first variable */
-                        k = fcgi_params_set(&r->params, "FCGI_ROLE", "RESPONDER");
+                        k = fcgi_params_set_static(&r->params, "FCGI_ROLE", "RESPONDER");
                         if (k < 0)
                                 return k;
                         r->keep_conn = flags & FCGI_KEEP_CONN;
