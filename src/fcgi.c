@@ -263,22 +263,59 @@ enum {
         FCGI_PARAM_OWNED_VALUE = 1 << 1,
 };
 
-/* FNV-1a: names are short, and most lookups then compare a single candidate */
+/* CGI names differ in length or in their first or last eight bytes ("HTTP_ACCEPT" / "HTTP_ACCEPT_LANGUAGE",
+ * "SCRIPT_NAME" / "SCRIPT_FILENAME"): mixing just those is enough to index them, and costs a few instructions
+ * where hashing every byte costs one per byte. A collision only means a memcmp() more. */
 static uint32_t name_hash(const char *name, size_t len)
 {
-        uint32_t h = 2166136261u;
+        uint64_t head = 0, tail = 0, h;
 
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ (uint8_t)name[i]) * 16777619u;
-        return h;
+        memcpy(&head, name, MIN(len, sizeof(head)));
+        if (len > sizeof(tail))
+                memcpy(&tail, name + len - sizeof(tail), sizeof(tail));
+        h = (head * 0x9e3779b97f4a7c15ULL) ^ (tail * 0xc2b2ae3d27d4eb4fULL) ^ ((uint64_t)len << 32);
+        h ^= h >> 29;
+        h *= 0xbf58476d1ce4e5b9ULL;
+        return (uint32_t)(h >> 32);
+}
+
+/* The index has twice as many slots as entries can be, a power of two: a probe ends at an empty slot soon */
+static size_t index_slots(const FcgiParams *p)
+{
+        return p->n_alloc * 2;
 }
 
 static ssize_t params_find(const FcgiParams *p, const char *name, size_t len, uint32_t hash)
 {
+        size_t mask = index_slots(p) - 1;
+
+        if (p->n_alloc == 0)
+                return -1;
+        for (size_t s = hash & mask;; s = (s + 1) & mask) {
+                uint32_t e = p->index[s];
+
+                if (e == 0)
+                        return -1;
+                e--;
+                if (p->hashes[e] == hash && p->name_lens[e] == len && memcmp(p->names[e], name, len) == 0)
+                        return (ssize_t)e;
+        }
+}
+
+static void index_insert(FcgiParams *p, size_t entry)
+{
+        size_t mask = index_slots(p) - 1, s;
+
+        for (s = p->hashes[entry] & mask; p->index[s] != 0; s = (s + 1) & mask)
+                ;
+        p->index[s] = (uint32_t)entry + 1;
+}
+
+static void index_rebuild(FcgiParams *p)
+{
+        memset(p->index, 0, index_slots(p) * sizeof(uint32_t));
         for (size_t i = 0; i < p->n; i++)
-                if (p->hashes[i] == hash && p->name_lens[i] == len && memcmp(p->names[i], name, len) == 0)
-                        return (ssize_t)i;
-        return -1;
+                index_insert(p, i);
 }
 
 static char *memdup_nul(const void *data, size_t len)
@@ -322,7 +359,11 @@ static int params_grow(FcgiParams *p)
         if (!(q = realloc(p->owned, na)))
                 return -ENOMEM;
         p->owned = q;
+        if (!(q = realloc(p->index, 2 * na * sizeof(uint32_t))))
+                return -ENOMEM;
+        p->index = q;
         p->n_alloc = na;
+        index_rebuild(p);
         return 0;
 }
 
@@ -378,6 +419,7 @@ static int params_put(FcgiParams *p, const char *name, size_t name_len, const ch
         p->name_lens[p->n] = name_len;
         p->hashes[p->n] = hash;
         p->owned[p->n] = in_arena ? 0 : FCGI_PARAM_OWNED_NAME | FCGI_PARAM_OWNED_VALUE;
+        index_insert(p, p->n);
         p->n++;
         return 0;
 }
@@ -469,6 +511,8 @@ int fcgi_params_unset(FcgiParams *p, const char *name)
         memmove(p->hashes + i, p->hashes + i + 1, tail * sizeof(uint32_t));
         memmove(p->owned + i, p->owned + i + 1, tail);
         p->n--;
+        /* Entries moved: rare enough (PATH_INFO fixes) to rebuild the index */
+        index_rebuild(p);
         return 1;
 }
 
@@ -479,6 +523,8 @@ void fcgi_params_reset(FcgiParams *p)
                         free(p->names[i]);
                 params_free_value(p, i);
         }
+        if (p->n > 0)
+                memset(p->index, 0, index_slots(p) * sizeof(uint32_t));
         p->n = 0;
         p->raw_len = 0;
 }
@@ -493,6 +539,7 @@ void fcgi_params_done(FcgiParams *p)
         free(p->name_lens);
         free(p->hashes);
         free(p->owned);
+        free(p->index);
         free(p->arena);
         fcgi_params_init(p, p->max_len);
 }

@@ -86,6 +86,7 @@ typedef struct FcgiParams {
         uint32_t *hashes; /* of the names: a lookup compares few bytes */
         uint8_t *owned;   /* FCGI_PARAM_OWNED_*: which strings are heap copies rather than in arena */
         size_t n, n_alloc;
+        uint32_t *index; /* open addressing by hash: entry + 1, 0 empty; 2 * n_alloc slots */
         char *arena; /* the parsed names and values, NUL-terminated, one allocation reused by every request */
         size_t arena_size;
 } FcgiParams;

@@ -41,6 +41,7 @@ static Request *current;
 static int body_fd = -1;     /* REQUEST_BODY_FILE; -2: the body comes in STDIN records */
 static bool stderr_started;  /* FCGI_STDERR messages of one request are joined with "; " */
 static char *request_uri;    /* SCRIPT_NAME as PHP sees it, owned for the request */
+static char script_real[MAXPATHLEN]; /* the script's realpath when resolve_script() found it, else "" */
 static HashTable user_ini_cache;
 static void (*import_process_environment)(zval *array);
 
@@ -730,22 +731,25 @@ static void param_set(FcgiParams *p, const char *name, const char *value)
  * than what was cut off is CVE-2019-11043. Returns the script path to run (owned), or NULL. */
 static char *resolve_script(FcgiParams *p)
 {
-        _cleanup_free_ char *sf = NULL, *orig_pi = NULL, *orig_sn = NULL, *orig_pt = NULL, *doc_root = NULL;
+        /* The web server's values stay where the params were parsed for the whole request, also when a
+         * fcgi_params_set() replaces them: only SCRIPT_FILENAME is copied, it may be rewritten in place */
+        const char *orig_pi, *orig_sn, *orig_pt, *doc_root;
+        _cleanup_free_ char *sf = NULL;
         bool apache = false;
         char *script = NULL;
         size_t len;
 
         sf = param_dup(p, "SCRIPT_FILENAME");
-        orig_pt = param_dup(p, "PATH_TRANSLATED");
+        orig_pt = fcgi_params_get(p, "PATH_TRANSLATED");
         if (!sf && orig_pt)
                 sf = strdup(orig_pt);
-        orig_pi = param_dup(p, "PATH_INFO");
-        orig_sn = param_dup(p, "SCRIPT_NAME");
+        orig_pi = fcgi_params_get(p, "PATH_INFO");
+        orig_sn = fcgi_params_get(p, "SCRIPT_NAME");
         free(request_uri);
         request_uri = NULL;
         if (!sf) {
                 /* No script at all: still a SCRIPT_NAME, so the ping and status paths answer */
-                request_uri = TAKE_PTR(orig_sn);
+                request_uri = orig_sn ? strdup(orig_sn) : NULL;
                 return NULL;
         }
 
@@ -771,18 +775,17 @@ static char *resolve_script(FcgiParams *p)
                 return strdup(sf);
         }
 
-        doc_root = param_dup(p, "DOCUMENT_ROOT");
+        doc_root = fcgi_params_get(p, "DOCUMENT_ROOT");
         if (!doc_root && PG(doc_root)) {
-                doc_root = strdup(PG(doc_root));
                 param_set(p, "DOCUMENT_ROOT", PG(doc_root));
+                doc_root = fcgi_params_get(p, "DOCUMENT_ROOT");
         }
 
         len = strlen(sf);
+        script_real[0] = 0;
         if (len > 0 && sf[len - 1] != '/') {
-                char real[MAXPATHLEN];
-
                 /* PHP's realpath cache answers without a syscall once it has seen the path */
-                if (tsrm_realpath(sf, real)) {
+                if (tsrm_realpath(sf, script_real)) {
                         request_uri = orig_sn ? strdup(orig_sn) : NULL;
                         return TAKE_PTR(sf);
                 }
@@ -955,25 +958,49 @@ static bool extension_allowed(const PoolConfig *p, const char *path)
         return false;
 }
 
+/* DOCUMENT_ROOT is the same for most requests: its realpath is kept as long as PHP keeps realpaths */
+static const char *doc_root_realpath(const char *doc_root)
+{
+        static char last[MAXPATHLEN], real[MAXPATHLEN];
+        static time_t expires;
+        time_t now = (time_t)sapi_get_request_time();
+
+        if (now < expires && streq(last, doc_root))
+                return real;
+        if (strlen(doc_root) >= sizeof(last) || !tsrm_realpath(doc_root, real)) {
+                expires = 0;
+                return NULL;
+        }
+        strcpy(last, doc_root);
+        expires = now + MAX(zend_ini_long((char *)"realpath_cache_ttl", sizeof("realpath_cache_ttl") - 1, 0), 1);
+        return real;
+}
+
 /* A script must be a regular file, and inside DOCUMENT_ROOT when the server names one */
 static bool script_inside_doc_root(const char *script)
 {
-        const char *doc_root = fcgi_params_get(&current->params, "DOCUMENT_ROOT");
-        char real_script[MAXPATHLEN], real_root[MAXPATHLEN];
+        const char *doc_root = fcgi_params_get(&current->params, "DOCUMENT_ROOT"), *real_root;
+        char real_buf[MAXPATHLEN];
+        const char *real_script = script_real;
         struct stat st;
         size_t l;
 
         const realpath_cache_bucket *b;
 
-        if (!tsrm_realpath(script, real_script))
-                return false;
+        /* resolve_script() resolved it already, unless the path info walk found it */
+        if (!real_script[0] || !streq(script, strempty(fcgi_params_get(&current->params, "SCRIPT_FILENAME")))) {
+                if (!tsrm_realpath(script, real_buf))
+                        return false;
+                real_script = real_buf;
+        }
         /* The realpath cache knows a folder from a file; only a miss costs a stat() */
         b = realpath_cache_lookup(script, strlen(script), (time_t)sapi_get_request_time());
         if (b ? b->is_dir : (stat(real_script, &st) < 0 || !S_ISREG(st.st_mode)))
                 return false;
         if (isempty(doc_root))
                 return true;
-        if (!tsrm_realpath(doc_root, real_root))
+        real_root = doc_root_realpath(doc_root);
+        if (!real_root)
                 return false;
         l = strlen(real_root);
         if (l == 1 && real_root[0] == '/')
