@@ -8,6 +8,7 @@
 
 #include <libconfig.h>
 
+#include "accesslog.h"
 #include "config.h"
 #include "log.h"
 #include "parse.h"
@@ -991,6 +992,14 @@ static int pool_config_check(Parser *p, PoolConfig *pc, const config_setting_t *
 
         if (pc->status_path && pc->ping_path && streq(pc->status_path, pc->ping_path))
                 return parse_error(p, pool, "pool '%s': status_path and ping_path must differ", pc->name);
+
+        if (pc->access_format) {
+                const char *why = NULL;
+
+                if (access_format_check(pc->access_format, &why) < 0)
+                        return parse_error(p, pool, "pool '%s': invalid access_format \"%s\": %s", pc->name,
+                                pc->access_format, why);
+        }
 
         return 0;
 }

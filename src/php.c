@@ -21,8 +21,10 @@
 #include <sys/stat.h>
 #include <systemd/sd-journal.h>
 
+#include "accesslog.h"
 #include "fpmd-config.h"
 #include "log.h"
+#include "messages.h"
 #include "php.h"
 
 typedef struct FpmdGlobals {
@@ -1037,18 +1039,19 @@ static bool handle_ping(void)
         return true;
 }
 
-static usec_t request_cpu_start;
+static struct rusage request_rusage_start;
+static uint64_t request_cpu_user, request_cpu_system;
 
-static usec_t cpu_usec(void)
+static uint64_t timeval_usec(const struct timeval *tv)
 {
-        return now_usec(CLOCK_PROCESS_CPUTIME_ID);
+        return (uint64_t)tv->tv_sec * USEC_PER_SEC + (uint64_t)tv->tv_usec;
 }
 
 static void slot_request_start(const Request *r, const WorkerContext *w, const char *script)
 {
         ScoreboardSlot *s = &w->scoreboard->slots[w->slot];
 
-        request_cpu_start = cpu_usec();
+        (void)getrusage(RUSAGE_SELF, &request_rusage_start);
         const char *cl = fcgi_params_get(&r->params, "CONTENT_LENGTH");
 
         s->request_start_usec = r->start_real;
@@ -1067,11 +1070,136 @@ static void slot_request_end(const WorkerContext *w, size_t memory)
         ScoreboardSlot *s = &w->scoreboard->slots[w->slot];
 
         s->last_duration_usec = now_usec(CLOCK_MONOTONIC) - s->request_mono_usec;
-        s->last_cpu_usec = cpu_usec() - request_cpu_start;
+        s->last_cpu_usec = request_cpu_user + request_cpu_system;
         s->last_memory = memory;
 }
 
 static size_t request_memory;
+
+/* The request's CPU time, user and system, measured when its response is complete (as PHP-FPM) */
+static void request_measure_cpu(void)
+{
+        struct rusage ru;
+
+        (void)getrusage(RUSAGE_SELF, &ru);
+        request_cpu_user = timeval_usec(&ru.ru_utime) - timeval_usec(&request_rusage_start.ru_utime);
+        request_cpu_system = timeval_usec(&ru.ru_stime) - timeval_usec(&request_rusage_start.ru_stime);
+}
+
+static const char *access_env(void *userdata, const char *name)
+{
+        return fcgi_params_get(&((Request *)userdata)->params, name);
+}
+
+/* %{Name}o: the value of a response header PHP set, as PHP-FPM finds it */
+static const char *access_header(void *userdata, const char *name)
+{
+        zend_llist_position pos;
+        size_t l = strlen(name);
+
+        (void)userdata;
+        for (sapi_header_struct *h = zend_llist_get_first_ex(&SG(sapi_headers).headers, &pos); h;
+                h = zend_llist_get_next_ex(&SG(sapi_headers).headers, &pos))
+                if (h->header_len > l + 2 && strncasecmp(h->header, name, l) == 0 && h->header[l] == ':' &&
+                        h->header[l + 1] == ' ')
+                        return h->header + l + 2;
+        return NULL;
+}
+
+static void journal_field(struct iovec *iov, size_t *n, char **bufs, const char *key, const char *value)
+{
+        if (asprintf(&bufs[*n], "%s=%s", key, strempty(value)) < 0)
+                return;
+        iov[*n] = (struct iovec){ bufs[*n], strlen(bufs[*n]) };
+        (*n)++;
+}
+
+/* One entry per request: structured fields for journalctl filters, MESSAGE from access_format */
+static void access_log_write(Request *r, const WorkerContext *w, size_t memory)
+{
+        const ScoreboardSlot *slot = &w->scoreboard->slots[w->slot];
+        SocketAddress peer = { .len = sizeof(peer.storage) };
+        char ip[SOCKET_ADDRESS_STRING_MAX] = "", num[8][32];
+        _cleanup_free_ char *line = NULL;
+        const char *cl = fcgi_params_get(&r->params, "CONTENT_LENGTH");
+        usec_t now = now_usec(CLOCK_REALTIME);
+        AccessEntry e = {
+                .pool = pool->name,
+                .pid = (long)getpid(),
+                .ppid = (long)getppid(),
+                .auth_user = SG(request_info).auth_user,
+                .method = SG(request_info).request_method,
+                .request_uri = request_uri,
+                .query_string = SG(request_info).query_string,
+                .script = SG(request_info).path_translated ? SG(request_info).path_translated
+                                                           : fcgi_params_get(&r->params, "SCRIPT_FILENAME"),
+                .status = SG(sapi_headers).http_response_code,
+                .content_length = cl ? strtoull(cl, NULL, 10) : 0,
+                .duration_usec = now > r->start_real ? now - r->start_real : 0,
+                .cpu_user_usec = request_cpu_user,
+                .cpu_system_usec = request_cpu_system,
+                .memory_peak = memory,
+                .start_realtime = r->start_real,
+                .now_realtime = now,
+                .env = access_env,
+                .header = access_header,
+                .userdata = r,
+        };
+        struct iovec iov[20];
+        char *bufs[20] = {};
+        size_t n = 0;
+
+        /* PHP-FPM's %R is the address of the FastCGI peer (the web server), "-" on a unix socket */
+        if (getpeername(r->conn->fd, &peer.sa, &peer.len) == 0 &&
+                (peer.sa.sa_family == AF_INET || peer.sa.sa_family == AF_INET6)) {
+                char *colon;
+
+                if (socket_address_format(&peer, ip, sizeof(ip)) >= 0 && (colon = strrchr(ip, ':'))) {
+                        *colon = 0;
+                        if (ip[0] == '[') {
+                                memmove(ip, ip + 1, strlen(ip));
+                                ip[strlen(ip) - 1] = 0;
+                        }
+                }
+                e.client_ip = ip;
+        }
+        (void)slot;
+
+        if (access_format(pool->access_format, &e, &line) < 0)
+                return;
+
+        if (!log_to_journal()) {
+                struct iovec out[2] = { { line, strlen(line) }, { (char *)"\n", 1 } };
+                (void)!writev(STDERR_FILENO, out, 2);
+                return;
+        }
+
+        journal_field(iov, &n, bufs, "MESSAGE", line);
+        journal_field(iov, &n, bufs, "PRIORITY", "6");
+        journal_field(iov, &n, bufs, "MESSAGE_ID", FPMD_MESSAGE_ACCESS);
+        journal_field(iov, &n, bufs, "SYSLOG_IDENTIFIER", "fpmd-access");
+        journal_field(iov, &n, bufs, "FPMD_POOL", pool->name);
+        snprintf(num[0], sizeof(num[0]), "%d", (int)getpid());
+        journal_field(iov, &n, bufs, "FPMD_WORKER_PID", num[0]);
+        journal_field(iov, &n, bufs, "REQUEST_METHOD", e.method);
+        journal_field(iov, &n, bufs, "REQUEST_URI", fcgi_params_get(&r->params, "REQUEST_URI"));
+        journal_field(iov, &n, bufs, "QUERY_STRING", e.query_string);
+        journal_field(iov, &n, bufs, "SCRIPT_FILENAME", e.script);
+        journal_field(iov, &n, bufs, "REMOTE_ADDR", fcgi_params_get(&r->params, "REMOTE_ADDR"));
+        snprintf(num[1], sizeof(num[1]), "%d", e.status);
+        journal_field(iov, &n, bufs, "STATUS", num[1]);
+        snprintf(num[2], sizeof(num[2]), "%llu", (unsigned long long)e.duration_usec);
+        journal_field(iov, &n, bufs, "DURATION_USEC", num[2]);
+        snprintf(num[3], sizeof(num[3]), "%llu", (unsigned long long)e.memory_peak);
+        journal_field(iov, &n, bufs, "MEMORY_PEAK", num[3]);
+        snprintf(num[4], sizeof(num[4]), "%llu", (unsigned long long)(e.cpu_user_usec + e.cpu_system_usec));
+        journal_field(iov, &n, bufs, "CPU_USEC", num[4]);
+        snprintf(num[5], sizeof(num[5]), "%llu", (unsigned long long)e.content_length);
+        journal_field(iov, &n, bufs, "CONTENT_LENGTH", num[5]);
+        (void)sd_journal_sendv(iov, (int)n);
+        for (size_t i = 0; i < n; i++)
+                free(bufs[i]);
+}
 
 /* Separate from php_handle_request() so nothing of the caller is live across the longjmp of a bailout */
 static void run_request(Request *r)
@@ -1079,6 +1207,7 @@ static void run_request(Request *r)
         zend_file_handle fh;
 
         request_memory = 0;
+        request_cpu_user = request_cpu_system = 0;
         zend_first_try
         {
                 if (pool->allow_php_value_params) {
@@ -1146,6 +1275,9 @@ static void run_request(Request *r)
                         sapi_header_op(SAPI_HEADER_REPLACE, &ctr);
                 }
                 request_memory = zend_memory_peak_usage(1);
+                request_measure_cpu();
+                if (pool->access_log)
+                        access_log_write(r, worker_ctx, request_memory);
                 if (body_fd >= 0)
                         close(body_fd);
                 body_fd = -1;
