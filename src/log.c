@@ -233,3 +233,32 @@ int log_eventv(int level, const char *message_id, const char *fields, const char
                 write_console(level, message + 8);
         return 0;
 }
+
+int log_event_strv(int level, const char *message_id, char *const *fields, const char *message)
+{
+        _cleanup_free_ char *m = NULL;
+        char prio[16], id[64];
+        struct iovec iov[32];
+        size_t n = 0;
+
+        if (level > max_level)
+                return 0;
+        if (target != LOG_TARGET_JOURNAL) {
+                write_console(level, message);
+                return 0;
+        }
+        if (asprintf(&m, "MESSAGE=%s", message) < 0)
+                return -ENOMEM;
+        iov[n++] = (struct iovec){ m, strlen(m) };
+        snprintf(prio, sizeof(prio), "PRIORITY=%d", level);
+        iov[n++] = (struct iovec){ prio, strlen(prio) };
+        if (message_id) {
+                snprintf(id, sizeof(id), "MESSAGE_ID=%s", message_id);
+                iov[n++] = (struct iovec){ id, strlen(id) };
+        }
+        for (size_t i = 0; fields && fields[i] && n < ELEMENTSOF(iov); i++)
+                iov[n++] = (struct iovec){ fields[i], strlen(fields[i]) };
+        if (sd_journal_sendv(iov, (int)n) < 0)
+                write_console(level, message);
+        return 0;
+}

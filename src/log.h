@@ -40,6 +40,8 @@ int log_struct_iovec(int level, const struct iovec *iov, size_t n);
 int log_event(int level, const char *message_id, const char *fields, const char *format, ...) _printf_(4, 5);
 int log_eventv(int level, const char *message_id, const char *fields, const char *format, va_list ap)
         _printf_(4, 0);
+/* Same with fields as a NULL-terminated array of "KEY=value" strings, whose values may hold newlines */
+int log_event_strv(int level, const char *message_id, char *const *fields, const char *message);
 
 #define log_full_errno(level, error, ...)                                                                   \
         ({                                                                                                  \

@@ -43,6 +43,10 @@ typedef struct SlotInfo {
         usec_t stop_sent;       /* CLOCK_MONOTONIC when we asked it to stop, 0 if not */
         bool killed_by_timeout; /* its death is not a fault */
         usec_t slow_logged;     /* request_mono_usec of the request already logged as slow */
+        bool trace_pending;     /* its backtrace was asked for (slowlog) */
+        uint32_t trace_seq;     /* trace_seq of the slot before asking */
+        usec_t trace_asked;
+        usec_t trace_duration;
 } SlotInfo;
 
 struct Pool {
@@ -619,10 +623,18 @@ static void pool_check_requests(Pool *p)
                                 "FPMD_WORKER_PID=%d\nSCRIPT_FILENAME=%s\nREQUEST_METHOD=%s\nREQUEST_URI=%s\n"
                                 "DURATION_USEC=%llu",
                                 (int)s->pid, s->script, s->method, s->uri, (unsigned long long)d);
-                        log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_SLOW_REQUEST, f,
+                        log_pool_event(p, LOG_WARNING, NULL, f,
                                 "[pool %s] child %d, script '%s' (request: \"%s %s\") executing too slow "
                                 "(%.6f sec), logging",
                                 pool_name(p), (int)s->pid, s->script, s->method, s->uri, (double)d / 1e6);
+                        /* The worker writes its own backtrace into its slot; collected on the next ticks */
+                        if (c->slowlog) {
+                                p->slots[i].trace_seq = s->trace_seq;
+                                p->slots[i].trace_pending = true;
+                                p->slots[i].trace_asked = now;
+                                p->slots[i].trace_duration = d;
+                                (void)kill(s->pid, SCOREBOARD_TRACE_SIGNAL);
+                        }
                 }
                 if (c->request_terminate_timeout > 0 && d > c->request_terminate_timeout &&
                         !p->slots[i].killed_by_timeout) {
@@ -638,6 +650,55 @@ static void pool_check_requests(Pool *p)
                                 "(%.6f sec), terminating",
                                 pool_name(p), (int)s->pid, s->script, s->method, s->uri, (double)d / 1e6);
                         (void)kill(s->pid, SIGKILL);
+                }
+        }
+}
+
+/* The slowlog: one journal entry per slow request, in PHP-FPM's slowlog layout, with the backtrace the worker
+ * wrote; the request keeps running */
+static void pool_collect_traces(Pool *p)
+{
+        Scoreboard *sb = p->scoreboard;
+        usec_t now;
+
+        if (!sb || !p->config->slowlog)
+                return;
+        now = now_usec(CLOCK_MONOTONIC);
+        for (unsigned i = 0; i < sb->n_slots; i++) {
+                ScoreboardSlot *s = &sb->slots[i];
+                SlotInfo *info = &p->slots[i];
+                _cleanup_free_ char *message = NULL, *f_pool = NULL, *f_pid = NULL, *f_script = NULL, *f_uri = NULL,
+                                    *f_method = NULL, *f_dur = NULL, *f_trace = NULL;
+                char trace[sizeof(s->trace)];
+                bool got;
+
+                if (!info->trace_pending)
+                        continue;
+                got = __atomic_load_n(&s->trace_seq, __ATOMIC_ACQUIRE) != info->trace_seq;
+                if (!got && now - info->trace_asked < 2 * USEC_PER_SEC)
+                        continue;
+                info->trace_pending = false;
+                if (got) {
+                        memcpy(trace, s->trace, sizeof(trace));
+                        trace[sizeof(trace) - 1] = 0;
+                } else
+                        strcpy(trace, "(no backtrace: the worker did not answer)\n");
+
+                if (asprintf(&message, "[pool %s] pid %d\nscript_filename = %s\n%s", pool_name(p), (int)s->pid,
+                            s->script, trace) < 0 ||
+                        asprintf(&f_pool, "FPMD_POOL=%s", pool_name(p)) < 0 ||
+                        asprintf(&f_pid, "FPMD_WORKER_PID=%d", (int)s->pid) < 0 ||
+                        asprintf(&f_script, "SCRIPT_FILENAME=%s", s->script) < 0 ||
+                        asprintf(&f_uri, "REQUEST_URI=%s", s->uri) < 0 ||
+                        asprintf(&f_method, "REQUEST_METHOD=%s", s->method) < 0 ||
+                        asprintf(&f_dur, "DURATION_USEC=%llu", (unsigned long long)info->trace_duration) < 0 ||
+                        asprintf(&f_trace, "PHP_BACKTRACE=%s", trace) < 0) {
+                        log_oom();
+                        continue;
+                }
+                {
+                        char *fields[] = { f_pool, f_pid, f_script, f_uri, f_method, f_dur, f_trace, NULL };
+                        (void)log_event_strv(LOG_NOTICE, FPMD_MESSAGE_SLOW_REQUEST, fields, message);
                 }
         }
 }
@@ -1255,6 +1316,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 
         for (size_t i = 0; i < m->n_pools; i++) {
                 pool_check_requests(m->pools[i]);
+                pool_collect_traces(m->pools[i]);
                 pool_maintain(m->pools[i]);
         }
         for (size_t i = 0; i < m->n_old; i++)

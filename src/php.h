@@ -8,6 +8,9 @@
 int php_startup(const Config *c, const PoolConfig *pool);
 void php_shutdown(void);
 
+/* In a worker, before its first request: the slowlog's backtrace handler */
+int php_worker_init(const WorkerContext *w);
+
 /* In a worker: runs one request whose PARAMS are read, up to and including END_REQUEST */
 void php_handle_request(Request *r, const WorkerContext *w);
 

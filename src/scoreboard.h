@@ -1,6 +1,7 @@
 /* scoreboard.h: per-pool shared memory table of workers, written by workers without locks, read by the supervisor */
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include "macro.h"
@@ -39,7 +40,14 @@ typedef struct ScoreboardSlot {
         char query[SCOREBOARD_STR_MAX];
         char script[SCOREBOARD_STR_MAX];
         char user[64];
+        /* slowlog: the worker writes its PHP backtrace here when asked (SCOREBOARD_TRACE_SIGNAL), then bumps
+         * trace_seq */
+        volatile uint32_t trace_seq;
+        char trace[4096];
 } ScoreboardSlot;
+
+/* Real-time: PHP's zend_signal does not manage it, and it queues */
+#define SCOREBOARD_TRACE_SIGNAL (SIGRTMIN + 1)
 
 typedef struct Scoreboard {
         char pool[64];

@@ -782,6 +782,7 @@ int worker_run(const WorkerContext *w)
         worker_setup_output(w->pool);
         if (isolation_apply(w->isolation) < 0)
                 return 1;
+        (void)php_worker_init(w);
 
         in = malloc(CONN_IN_SIZE);
         out = malloc(CONN_OUT_SIZE);
