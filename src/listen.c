@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -676,4 +677,19 @@ int listen_fd_matches(int fd, const char *address)
         default:
                 return -EAFNOSUPPORT;
         }
+}
+
+int listen_queue(int fd, unsigned *ret_waiting, unsigned *ret_size)
+{
+        struct tcp_info ti;
+        socklen_t len = sizeof(ti);
+
+        /* For a listening socket Linux reports the accept queue in tcpi_unacked and its size in tcpi_sacked */
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+                return errno == EOPNOTSUPP || errno == ENOPROTOOPT ? -EOPNOTSUPP : -errno;
+        if (ti.tcpi_state != TCP_LISTEN)
+                return -EOPNOTSUPP;
+        *ret_waiting = ti.tcpi_unacked;
+        *ret_size = ti.tcpi_sacked;
+        return 0;
 }

@@ -69,6 +69,10 @@ int allowed_clients_parse(
 bool allowed_clients_match(const AllowedClients *a, const struct sockaddr *peer, socklen_t len);
 void allowed_clients_done(AllowedClients *a);
 
+/* The kernel's accept queue of a listening TCP socket: connections waiting, and the queue's size (backlog);
+ * -EOPNOTSUPP for other sockets (PHP-FPM reports 0 for unix sockets too) */
+int listen_queue(int fd, unsigned *ret_waiting, unsigned *ret_size);
+
 /* Whether the socket fd is bound to the address string: 1 yes, 0 no, negative errno when unknown */
 int listen_fd_matches(int fd, const char *address);
 

@@ -60,6 +60,7 @@ struct Pool {
         AllowedClients allowed;
         Isolation isolation;
         Scoreboard *scoreboard;
+        int scoreboard_fd;
         SlotInfo *slots;
         PoolState state;
 
@@ -261,6 +262,7 @@ static Pool *pool_free(Pool *p)
         allowed_clients_done(&p->allowed);
         isolation_done(&p->isolation);
         scoreboard_free(p->scoreboard);
+        safe_close(p->scoreboard_fd);
         free(p->slots);
         free(p->faults);
         config_unref(p->owner);
@@ -293,6 +295,7 @@ static int pool_new(Manager *m, Config *owner, const PoolConfig *c, const Pool *
                 .config = c,
                 .listen_fd = -1,
                 .ctl_fd = -1,
+                .scoreboard_fd = -1,
                 .spawn_rate = 1,
         };
         p->php_fingerprint = php_fingerprint(owner, c);
@@ -503,6 +506,22 @@ static bool listen_queue_waiting(int fd)
 /* PHP-FPM's process manager, once per tick: static keeps max_children; dynamic keeps the idle count between
  * min and max_spare_servers, spawning at a rate that doubles each tick up to max_spawn_rate and reaping one idle
  * worker per tick; ondemand spawns when a connection waits and reaps after process_idle_timeout. */
+/* Peaks for the status page: the most workers busy at once, the longest accept queue seen */
+static void pool_sample(Pool *p)
+{
+        Scoreboard *sb = p->scoreboard;
+        ScoreboardCounts c;
+        unsigned waiting, size;
+
+        if (!sb)
+                return;
+        pool_counts(p, &c);
+        if (c.active > sb->max_active)
+                sb->max_active = c.active;
+        if (listen_queue(p->listen_fd, &waiting, &size) >= 0 && waiting > sb->max_listen_queue)
+                sb->max_listen_queue = waiting;
+}
+
 static void pool_maintain(Pool *p)
 {
         const PmConfig *pm = &p->config->pm;
@@ -956,7 +975,11 @@ static void pool_close_other_fds(const Manager *m, const Pool *keep)
         for (size_t l = 0; l < ELEMENTSOF(lists); l++)
                 for (size_t i = 0; i < sizes[l]; i++) {
                         const Pool *o = lists[l][i];
-                        if (o == keep || !o)
+                        if (!o)
+                                continue;
+                        /* The mapping stays; the memfd is the supervisor's, for `fpmd status` */
+                        safe_close(o->scoreboard_fd);
+                        if (o == keep)
                                 continue;
                         safe_close(o->listen_fd);
                         safe_close(o->ctl_fd);
@@ -975,7 +998,9 @@ static int pool_start_leader(Pool *p)
 
         /* A fresh scoreboard: workers of a previous leader may still be finishing in the old one */
         p->scoreboard = scoreboard_free(p->scoreboard);
-        r = scoreboard_new(pool_name(p), p->config->pm.max_children, &p->scoreboard);
+        p->scoreboard_fd = safe_close(p->scoreboard_fd);
+        r = scoreboard_new(pool_name(p), pm_mode_to_string(p->config->pm.mode), p->config->pm.max_children,
+                &p->scoreboard, &p->scoreboard_fd);
         if (r < 0) {
                 safe_close(pair[0]);
                 safe_close(pair[1]);
@@ -1317,6 +1342,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
         for (size_t i = 0; i < m->n_pools; i++) {
                 pool_check_requests(m->pools[i]);
                 pool_collect_traces(m->pools[i]);
+                pool_sample(m->pools[i]);
                 pool_maintain(m->pools[i]);
         }
         for (size_t i = 0; i < m->n_old; i++)

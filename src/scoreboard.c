@@ -1,6 +1,7 @@
 /* scoreboard.c: per-pool shared memory table of workers, written by workers without locks, read by the supervisor */
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "scoreboard.h"
@@ -27,19 +28,57 @@ size_t scoreboard_size(unsigned n_slots)
         return sizeof(Scoreboard) + (size_t)n_slots * sizeof(ScoreboardSlot);
 }
 
-int scoreboard_new(const char *pool, unsigned n_slots, Scoreboard **ret)
+int scoreboard_new(const char *pool, const char *pm, unsigned n_slots, Scoreboard **ret, int *ret_fd)
 {
+        char name[128];
         Scoreboard *s;
+        int fd;
 
-        s = mmap(NULL, scoreboard_size(n_slots), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (s == MAP_FAILED)
+        snprintf(name, sizeof(name), SCOREBOARD_MEMFD_PREFIX "%s", pool);
+        fd = memfd_create(name, MFD_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create the scoreboard of pool %s: %m", pool);
+        if (ftruncate(fd, (off_t)scoreboard_size(n_slots)) < 0) {
+                safe_close(fd);
+                return log_error_errno(errno, "Failed to size the scoreboard of pool %s: %m", pool);
+        }
+        s = mmap(NULL, scoreboard_size(n_slots), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (s == MAP_FAILED) {
+                safe_close(fd);
                 return log_error_errno(errno, "Failed to map the scoreboard of pool %s: %m", pool);
+        }
 
-        /* mmap() gives zeroed memory: every slot is WORKER_FREE */
+        /* A new memfd is zeroes: every slot is WORKER_FREE */
+        s->magic = SCOREBOARD_MAGIC;
         scoreboard_set_str(s->pool, sizeof(s->pool), pool);
+        scoreboard_set_str(s->pm, sizeof(s->pm), pm);
         s->n_slots = n_slots;
         s->start_usec = now_usec(CLOCK_REALTIME);
         *ret = s;
+        *ret_fd = fd;
+        return 0;
+}
+
+int scoreboard_open(int fd, const Scoreboard **ret, size_t *ret_size)
+{
+        const Scoreboard *head;
+        struct stat st;
+        void *p;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((size_t)st.st_size < sizeof(Scoreboard))
+                return -EBADMSG;
+        p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        head = p;
+        if (head->magic != SCOREBOARD_MAGIC || scoreboard_size(head->n_slots) > (size_t)st.st_size) {
+                munmap(p, (size_t)st.st_size);
+                return -EBADMSG;
+        }
+        *ret = head;
+        *ret_size = (size_t)st.st_size;
         return 0;
 }
 

@@ -49,19 +49,30 @@ typedef struct ScoreboardSlot {
 /* Real-time: PHP's zend_signal does not manage it, and it queues */
 #define SCOREBOARD_TRACE_SIGNAL (SIGRTMIN + 1)
 
+#define SCOREBOARD_MAGIC 0x66706d6473620001ULL /* "fpmdsb", layout 1 */
+
 typedef struct Scoreboard {
+        uint64_t magic;
         char pool[64];
+        char pm[16];
         uint32_t n_slots;
         uint64_t start_usec;
         volatile uint64_t accepted_conn; /* updated with atomic adds by workers */
         volatile uint64_t max_children_reached;
         volatile uint64_t slow_requests;
+        volatile uint64_t max_active;       /* written by the supervisor's tick */
+        volatile uint64_t max_listen_queue; /* likewise */
         ScoreboardSlot slots[];
 } Scoreboard;
 
-/* Anonymous shared mapping, inherited across fork() by the pool's leader and workers */
-int scoreboard_new(const char *pool, unsigned n_slots, Scoreboard **ret);
+/* A shared mapping of a memfd named "fpmd-scoreboard:POOL", inherited across fork() by the pool's leader and
+ * workers; the supervisor keeps the fd open so `fpmd status` finds it in /proc/PID/fd */
+int scoreboard_new(const char *pool, const char *pm, unsigned n_slots, Scoreboard **ret, int *ret_fd);
 Scoreboard *scoreboard_free(Scoreboard *s);
+/* Maps another process's scoreboard read-only from its memfd */
+int scoreboard_open(int fd, const Scoreboard **ret, size_t *ret_size);
+
+#define SCOREBOARD_MEMFD_PREFIX "fpmd-scoreboard:"
 size_t scoreboard_size(unsigned n_slots);
 
 /* A free slot index, or -ENOSPC */
