@@ -3,6 +3,7 @@
 #include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "isolation.h"
 #include "log.h"
@@ -85,8 +86,18 @@ int isolation_plan(const PoolConfig *p, Isolation *ret)
                 i.user = strdup(p->user);
         }
 
-        if (p->chroot)
+        if (p->chroot) {
+                struct stat st;
+
+                /* Checked here, not in each worker: a pool that cannot chroot never starts, nor replaces one */
+                if (stat(p->chroot, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                        r = log_error_errno(errno ?: ENOTDIR, "[pool %s] chroot '%s' is not a folder: %m",
+                                p->name, p->chroot);
+                        isolation_done(&i);
+                        return r;
+                }
                 i.chroot = strdup(p->chroot);
+        }
         if (p->chdir)
                 i.chdir = strdup(p->chdir);
         if (!i.user || (p->chroot && !i.chroot) || (p->chdir && !i.chdir)) {

@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "fpmd-config.h"
+#include "isolation.h"
 #include "log.h"
 #include "manager.h"
 #include "php.h"
@@ -31,6 +32,16 @@ static int test_config(const char *path)
                 fprintf(stderr, "fpmd: %s\n", error ? error : strerror(-r));
                 fprintf(stderr, "fpmd: configuration file %s test failed\n", path);
                 return 1;
+        }
+        /* What a start would refuse: unknown users, a pool as root, a missing chroot */
+        for (size_t i = 0; i < c->n_pools; i++) {
+                Isolation iso;
+
+                if (isolation_plan(&c->pools[i], &iso) < 0) {
+                        fprintf(stderr, "fpmd: configuration file %s test failed\n", path);
+                        return 1;
+                }
+                isolation_done(&iso);
         }
         printf("fpmd: configuration file %s test is successful (%zu pool%s)\n", path, c->n_pools,
                 c->n_pools == 1 ? "" : "s");

@@ -106,6 +106,7 @@ struct Manager {
         sd_event_source *stop_timer;
         sd_event_source *tick_timer;
         sd_event_source *watchdog_timer;
+        sd_event_source *settle_timer; /* re-checks soon while a pool waits for its first workers */
         usec_t watchdog_usec;
         int32_t heartbeat;
         bool watchdog_unhealthy_logged;
@@ -382,6 +383,7 @@ static void pool_counts(const Pool *p, ScoreboardCounts *c)
                 *c = (ScoreboardCounts){};
 }
 
+/* Serving: its first workers are in their loop, accepting (a forked worker may still fail its chroot) */
 static bool pool_serving(const Pool *p)
 {
         ScoreboardCounts c;
@@ -389,7 +391,7 @@ static bool pool_serving(const Pool *p)
         if (p->state != POOL_RUNNING)
                 return false;
         pool_counts(p, &c);
-        return c.total >= pool_initial_workers(p->config);
+        return c.started >= pool_initial_workers(p->config);
 }
 
 static void manager_check_ready(Manager *m)
@@ -414,6 +416,42 @@ static void manager_check_ready(Manager *m)
 }
 
 /* A new generation serves: the one it replaces may finish its requests and go */
+static void pool_check_served(Pool *p);
+
+static bool manager_settled(const Manager *m)
+{
+        for (size_t i = 0; i < m->n_pools; i++)
+                if (m->pools[i]->state == POOL_RUNNING && !m->pools[i]->served)
+                        return false;
+        return m->ready_sent && !m->reloading;
+}
+
+static int on_settle(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Manager *m = userdata;
+
+        for (size_t i = 0; i < m->n_pools; i++)
+                pool_check_served(m->pools[i]);
+        manager_check_ready(m);
+        if (!manager_settled(m) && !m->stopping)
+                (void)sd_event_source_set_time(s, usec + 10 * USEC_PER_MSEC);
+        else
+                (void)sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        return 0;
+}
+
+/* Workers report nothing when they reach their loop: look again in 10 ms, until every pool serves */
+static void manager_schedule_settle(Manager *m)
+{
+        if (!m->settle_timer) {
+                if (sd_event_add_time_relative(m->event, &m->settle_timer, CLOCK_MONOTONIC, 10 * USEC_PER_MSEC, 0,
+                            on_settle, m) < 0)
+                        return;
+        } else
+                (void)sd_event_source_set_time_relative(m->settle_timer, 10 * USEC_PER_MSEC);
+        (void)sd_event_source_set_enabled(m->settle_timer, SD_EVENT_ON);
+}
+
 static void pool_check_served(Pool *p)
 {
         if (p->served || !pool_serving(p))
@@ -522,7 +560,8 @@ static void pool_sample(Pool *p)
                 sb->max_listen_queue = waiting;
 }
 
-static void pool_maintain(Pool *p)
+/* reap: whether idle workers may be stopped now (once per tick) or only missing ones spawned (after an exit) */
+static void pool_maintain(Pool *p, bool reap)
 {
         const PmConfig *pm = &p->config->pm;
         ScoreboardCounts c;
@@ -541,7 +580,7 @@ static void pool_maintain(Pool *p)
 
         case PM_DYNAMIC:
                 if (c.idle > pm->max_spare_servers) {
-                        int slot = pool_oldest_idle(p, NULL);
+                        int slot = reap ? pool_oldest_idle(p, NULL) : -1;
                         if (slot >= 0)
                                 pool_ask_stop(p, (unsigned)slot);
                         p->spawn_rate = 1;
@@ -569,7 +608,7 @@ static void pool_maintain(Pool *p)
                 usec_t since, now = now_usec(CLOCK_MONOTONIC);
                 int slot = pool_oldest_idle(p, &since);
 
-                if (slot >= 0 && pm->process_idle_timeout > 0 && now - since > pm->process_idle_timeout)
+                if (reap && slot >= 0 && pm->process_idle_timeout > 0 && now - since > pm->process_idle_timeout)
                         pool_ask_stop(p, (unsigned)slot);
                 if (c.idle == 0 && listen_queue_waiting(p->listen_fd)) {
                         if (c.total >= pm->max_children)
@@ -807,7 +846,7 @@ static void pool_worker_exited(Pool *p, int slot, pid_t pid, int status)
                         return;
         } else
                 p->quick_failures = 0;
-        pool_maintain(p);
+        pool_maintain(p, false);
 }
 
 static void pool_close_leader(Pool *p)
@@ -943,7 +982,7 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 if (p->config->pm.mode == PM_ONDEMAND)
                         (void)sd_event_add_io(p->manager->event, &p->listen_source, p->listen_fd,
                                 EPOLLIN | EPOLLET, on_listen_ready, p);
-                pool_maintain(p);
+                pool_maintain(p, false);
                 pool_check_served(p);
                 manager_check_ready(p->manager);
                 break;
@@ -952,8 +991,8 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 break;
         case POOL_MSG_SPAWNED:
                 log_debug("[pool %s] child %d started", pool_name(p), msg.pid);
-                pool_check_served(p);
-                manager_check_ready(p->manager);
+                if (!p->served || !p->manager->ready_sent || p->manager->reloading)
+                        manager_schedule_settle(p->manager);
                 break;
         case POOL_MSG_EXITED:
                 pool_worker_exited(p, msg.slot, msg.pid, msg.status);
@@ -1343,7 +1382,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
                 pool_check_requests(m->pools[i]);
                 pool_collect_traces(m->pools[i]);
                 pool_sample(m->pools[i]);
-                pool_maintain(m->pools[i]);
+                pool_maintain(m->pools[i], true);
         }
         for (size_t i = 0; i < m->n_old; i++)
                 pool_check_requests(m->old[i]);
@@ -1490,6 +1529,7 @@ Manager *manager_free(Manager *m)
         sd_event_source_disable_unref(m->stop_timer);
         sd_event_source_disable_unref(m->tick_timer);
         sd_event_source_disable_unref(m->watchdog_timer);
+        sd_event_source_disable_unref(m->settle_timer);
         sd_event_unref(m->event);
         listen_fds_done(&m->systemd_fds);
         config_unref(m->config);

@@ -108,6 +108,8 @@ void scoreboard_count(const Scoreboard *s, ScoreboardCounts *ret)
                 if (state == WORKER_FREE)
                         continue;
                 c.total++;
+                if (state != WORKER_STARTING)
+                        c.started++;
                 c.requests += slot->requests;
                 if (state == WORKER_IDLE || state == WORKER_STARTING)
                         c.idle++;

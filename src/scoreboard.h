@@ -80,6 +80,7 @@ int scoreboard_find_free(const Scoreboard *s);
 
 typedef struct ScoreboardCounts {
         unsigned idle, active, total;
+        unsigned started; /* in their loop: accepting or serving, not merely forked */
         uint64_t requests;
 } ScoreboardCounts;
 void scoreboard_count(const Scoreboard *s, ScoreboardCounts *ret);

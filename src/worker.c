@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -36,8 +37,8 @@ bool worker_stop_requested(void)
         return stop_requested;
 }
 
-/* Delivered only inside epoll_pwait(): the worker keeps these signals blocked everywhere else, so a stop never
- * cuts a request and never races the wait */
+/* The worker keeps these signals blocked and reads them from a signalfd; this handler is what PHP's zend_signal
+ * records at startup (see worker_install_signal_handlers()) */
 static void on_stop_signal(int sig)
 {
         (void)sig;
@@ -509,6 +510,7 @@ typedef struct Kept {
 
 typedef struct Loop {
         int epoll_fd;
+        int signal_fd; /* the stop signals, always blocked, read from the epoll set with everything else */
         bool watching_listen;
         Kept kept[KEPT_MAX];
         size_t n_kept;
@@ -757,10 +759,10 @@ static void worker_setup_output(const PoolConfig *p)
 int worker_run(const WorkerContext *w)
 {
         _cleanup_free_ uint8_t *in = NULL, *out = NULL;
-        sigset_t stop_signals, wait_mask;
+        sigset_t stop_signals;
         ScoreboardSlot *slot;
         pid_t parent = getppid();
-        Loop l = { .epoll_fd = -1 };
+        Loop l = { .epoll_fd = -1, .signal_fd = -1 };
         bool more = true;
 
         worker = w;
@@ -769,13 +771,13 @@ int worker_run(const WorkerContext *w)
         if (getppid() != parent)
                 return 0; /* the leader died before we could ask to be told */
 
-        /* The stop signals stay blocked but inside epoll_pwait(); the rest of what the leader blocked is open */
+        /* The stop signals stay blocked and arrive through a signalfd in the epoll set: a stop never cuts a
+         * request, and a worker busy with one ready connection after another still sees it at once */
         sigemptyset(&stop_signals);
         sigaddset(&stop_signals, SIGTERM);
         sigaddset(&stop_signals, SIGQUIT);
         sigaddset(&stop_signals, SIGINT);
-        sigprocmask(SIG_SETMASK, &stop_signals, &wait_mask);
-        sigemptyset(&wait_mask);
+        sigprocmask(SIG_SETMASK, &stop_signals, NULL);
         sigaction(SIGCHLD, &(struct sigaction){ .sa_handler = SIG_DFL }, NULL);
 
         log_set_worker(true);
@@ -787,8 +789,12 @@ int worker_run(const WorkerContext *w)
         in = malloc(CONN_IN_SIZE);
         out = malloc(CONN_OUT_SIZE);
         l.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-        if (!in || !out || l.epoll_fd < 0)
+        l.signal_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (!in || !out || l.epoll_fd < 0 || l.signal_fd < 0)
                 return log_oom(), 1;
+        if (epoll_ctl(l.epoll_fd, EPOLL_CTL_ADD, l.signal_fd,
+                    &(struct epoll_event){ .events = EPOLLIN, .data.fd = l.signal_fd }) < 0)
+                return log_error_errno(errno, "Failed to watch the stop signals: %m"), 1;
         l.conn = (Conn){ .fd = -1, .in = in, .in_size = CONN_IN_SIZE, .out = out, .out_size = CONN_OUT_SIZE };
         fcgi_params_init(&l.request.params, PARAMS_MAX);
         l.request.pool = w->pool;
@@ -803,7 +809,7 @@ int worker_run(const WorkerContext *w)
 
         while (more && !stop_requested) {
                 struct epoll_event ev[16];
-                int n = epoll_pwait(l.epoll_fd, ev, ELEMENTSOF(ev), -1, &wait_mask);
+                int n = epoll_wait(l.epoll_fd, ev, ELEMENTSOF(ev), -1);
 
                 if (n < 0) {
                         if (errno == EINTR)
@@ -814,6 +820,14 @@ int worker_run(const WorkerContext *w)
                 for (int i = 0; i < n && more; i++) {
                         int fd = ev[i].data.fd;
 
+                        if (fd == l.signal_fd) {
+                                struct signalfd_siginfo si;
+
+                                while (read(l.signal_fd, &si, sizeof(si)) == sizeof(si))
+                                        stop_requested = 1;
+                                continue;
+                        }
+
                         /* A kept connection closed while another event of this batch was served */
                         if (fd != listen_fd_copy) {
                                 bool known = false;
@@ -823,6 +837,9 @@ int worker_run(const WorkerContext *w)
                                         continue;
                         }
                         more = loop_handle(&l, fd);
+                        /* A stop that arrived while serving: the next wait reports it, nothing new is begun */
+                        if (stop_requested)
+                                break;
                 }
         }
 
@@ -830,5 +847,6 @@ int worker_run(const WorkerContext *w)
         slot_set_state(WORKER_EXITING);
         fcgi_params_done(&l.request.params);
         safe_close(l.epoll_fd);
+        safe_close(l.signal_fd);
         return 0;
 }
