@@ -1,6 +1,5 @@
 /* status.c: the status page in PHP-FPM's formats (text, JSON, XML, HTML, OpenMetrics), from plain numbers */
 #include <inttypes.h>
-#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -133,7 +132,10 @@ void status_parse_query(const char *query, StatusFormat *ret_format, bool *ret_f
                         p++;
         }
 
-        /* PHP-FPM tries the formats in this order, whatever their order in the query */
+        /* PHP-FPM tries the formats in this order, whatever their order in the query. Unlike PHP-FPM 8.2,
+         * only the whole words count: it compares a name by the name's own length, so that "?x=1" picks XML
+         * and
+         * "?f" means full, which no documented query needs. */
         if (ret_format)
                 *ret_format = seen & WORD_HTML          ? STATUS_FORMAT_HTML
                               : seen & WORD_XML         ? STATUS_FORMAT_XML
@@ -157,6 +159,12 @@ static void buf_done(Buf *b)
         b->data = mfree(b->data);
 }
 
+static void buf_fail(Buf *b, int error)
+{
+        if (b->error >= 0)
+                b->error = error;
+}
+
 static bool buf_reserve(Buf *b, size_t extra)
 {
         size_t want;
@@ -168,13 +176,13 @@ static bool buf_reserve(Buf *b, size_t extra)
                 return true; /* room for the bytes and the NUL */
 
         if (extra > SIZE_MAX / 2 - b->len) {
-                b->error = -ENOMEM;
+                buf_fail(b, -ENOMEM);
                 return false;
         }
         want = MAX(b->len + extra + 1, MAX(b->size * 2, (size_t)1024));
         p = realloc(b->data, want);
         if (!p) {
-                b->error = -ENOMEM;
+                buf_fail(b, -ENOMEM);
                 return false;
         }
         b->data = p;
@@ -213,7 +221,7 @@ _printf_(2, 3) static void buf_printf(Buf *b, const char *fmt, ...)
         n = vsnprintf(NULL, 0, fmt, ap);
         va_end(ap);
         if (n < 0) {
-                b->error = -EINVAL;
+                buf_fail(b, -EINVAL);
                 return;
         }
         if (!buf_reserve(b, (size_t)n))
@@ -460,12 +468,12 @@ static void buf_put_date(Buf *b, uint64_t t)
         long off;
 
         if (t > (uint64_t)INT64_MAX || (uint64_t)(time_t)t != t) {
-                b->error = b->error < 0 ? b->error : -ERANGE;
+                buf_fail(b, -ERANGE);
                 return;
         }
         tt = (time_t)t;
         if (!localtime_r(&tt, &tm) || tm.tm_mon < 0 || tm.tm_mon > 11) {
-                b->error = b->error < 0 ? b->error : -ERANGE;
+                buf_fail(b, -ERANGE);
                 return;
         }
 
@@ -491,7 +499,7 @@ static void buf_put_percent(Buf *b, double v)
 
         r = snprintf(tmp, sizeof(tmp), "%.2f", v);
         if (r < 4 || (size_t)r >= sizeof(tmp)) {
-                b->error = b->error < 0 ? b->error : -EINVAL;
+                buf_fail(b, -EINVAL);
                 return;
         }
         n = (size_t)r;

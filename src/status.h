@@ -53,7 +53,8 @@ const char *status_format_to_string(StatusFormat f) _pure_;
 
 /* Decides the format and "full" from the status request's query string the way PHP-FPM 8.2 reads $_GET:
  * '&'-separated, names URL-decoded, "json=1" and "json[]" count as "json". html wins over xml, xml over
- * json, json over openmetrics; anything else is text. query may be NULL. */
+ * json, json over openmetrics; anything else is text. Only whole names count, where PHP-FPM 8.2 also takes
+ * a prefix ("j", "f"). query may be NULL, either output too. */
 void status_parse_query(const char *query, StatusFormat *ret_format, bool *ret_full);
 
 /* Renders the response body into a malloc'd, NUL-terminated buffer (*ret_len excludes the NUL) and points

@@ -17,6 +17,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,6 +25,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import unittest
@@ -350,6 +352,11 @@ class Server:
                                      start_new_session=True, env=env, cwd=self.ws.dir)
         logf.close()
         self.started = _proc_stat(self.proc.pid)[2]
+        self._wait_accepting(timeout)
+        self._wait_started()
+        return self
+
+    def _wait_accepting(self, timeout):
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -364,9 +371,10 @@ class Server:
                 raise RuntimeError("%s did not accept on 127.0.0.1:%d within %ds; its output:\n%s"
                                    % (self.kind, self.port, timeout, self.log_text()))
             time.sleep(0.05)
+
+    def _wait_started(self):
         # Static pools: wait until the workers exist so pid and memory checks see them.
         wait_for(lambda: len(self.workers()) >= self.pool["max_children"], 5)
-        return self
 
     @property
     def pid(self):
@@ -1030,3 +1038,370 @@ class Multipart:
 
     def bytes(self):
         return b"".join(self.chunks())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# fpmd's process manager from outside: pools written from fpmd's own setting names, processes read from /proc
+
+
+def proc_state(pid):
+    """The one-letter state of /proc/PID/stat (R, S, Z ...), or None when the process is gone."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2:].split()[0].decode()
+
+
+def children(pid):
+    """The living children of pid (zombies, already dead, are left out), sorted."""
+    return sorted(c for c, pp in _proc_ppids().items() if pp == pid and proc_state(c) not in (None, "Z"))
+
+
+def proc_status(pid):
+    """/proc/PID/status as {field: value text}, or {} when the process is gone."""
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                out[name] = value.strip()
+    except OSError:
+        pass
+    return out
+
+
+def listening_inodes(port):
+    """Socket inodes listening on TCP port (any address), from /proc/net/tcp and tcp6."""
+    out = set()
+    port_hex = "%04X" % port
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[1].endswith(":" + port_hex) and fields[3] == "0A":
+                        out.add(fields[9])
+        except OSError:
+            pass
+    return out
+
+
+def holds_socket(pid, inodes):
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return True
+    return False
+
+
+def connect_refused(port):
+    """True when nothing listens on 127.0.0.1:port any more."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+
+
+class Endpoint:
+    """What cgi_fcgi(), fcgi_request() and Nginx need of a server: a port (one pool of an FpmdServer)."""
+
+    def __init__(self, port):
+        self.port = port
+
+
+def libconfig_lines(tree, indent):
+    """A dict of settings as libconfig lines: nested dicts are groups, lists are arrays."""
+    pad = " " * indent
+    lines = []
+    for k, v in tree.items():
+        if v is None:
+            continue
+        if isinstance(v, dict):
+            lines.append("%s%s = {" % (pad, k))
+            lines.extend(libconfig_lines(v, indent + 2))
+            lines.append("%s};" % pad)
+        elif isinstance(v, (list, tuple)):
+            lines.append("%s%s = [ %s ];" % (pad, k, ", ".join(_libconfig_scalar(x) for x in v)))
+        else:
+            lines.append("%s%s = %s;" % (pad, k, _libconfig_scalar(v)))
+    return lines
+
+
+class FpmdServer(Server):
+    """fpmd with pool files written from dicts of fpmd's own settings ({"pm": {"mode": "dynamic", ...},
+    "request_terminate_timeout": "1s", "user": "nobody", ...}), any number of pools (pool "www" on self.port,
+    the others on ports of their own), and the files rewritten in place for reloads. fpmd only.
+
+    Every pool gets name, listen.address, php_ini, a static pm of 2 and, when the tests run as root,
+    allow_root = true; a setting given as None is left out (allow_root=None: not written). php_value and
+    its siblings take dotted ini names, as Server's pool dict does."""
+
+    POOL_BASE = {"pm": {"mode": "static", "max_children": 2}, "clear_env": True}
+
+    def __init__(self, ws, pools=None, global_settings=None, log_level="info"):
+        Server.__init__(self, ws, kind="fpmd")
+        self.log_level = log_level
+        self.global_settings = dict(global_settings or {})
+        self.conf_dir = ws.path("fpmd-%d" % self.port)
+        self.pool_settings = {}
+        self.ports = {}
+        for name, settings in (pools if pools is not None else {"www": {}}).items():
+            self.set_pool(name, settings, write=False)
+
+    # -- configuration ----------------------------------------------------------------------------------
+
+    @property
+    def conf_path(self):
+        return os.path.join(self.conf_dir, "fpmd.conf")
+
+    def pool_path(self, name):
+        return os.path.join(self.conf_dir, "pool.d", name + ".conf")
+
+    def set_pool(self, name, settings, write=True):
+        """Adds or replaces pool name (its port is kept across calls); write=True rewrites the files."""
+        if name not in self.ports:
+            self.ports[name] = self.port if name == "www" else free_port()
+        self.pool_settings[name] = dict(settings)
+        if write:
+            self.write_config()
+        return self.ports[name]
+
+    def remove_pool(self, name, write=True):
+        del self.pool_settings[name]
+        if write:
+            self.write_config()
+
+    def endpoint(self, name="www"):
+        return Endpoint(self.ports[name])
+
+    def pool_text(self, name):
+        s = {"name": name, "listen": {"address": "127.0.0.1:%d" % self.ports[name]}, "php_ini": PHP_INI}
+        s.update(self.POOL_BASE)
+        if os.geteuid() == 0:
+            s["allow_root"] = True
+        s.update(self.pool_settings[name])
+        for group in ("php_value", "php_admin_value", "php_flag", "php_admin_flag"):
+            if s.get(group):
+                s[group] = _ini_tree(s[group])
+        return "\n".join(["pool = {"] + libconfig_lines(s, 2) + ["};"]) + "\n"
+
+    def global_text(self):
+        g = {"log_level": self.log_level, "include_dir": "pool.d", "php_ini": PHP_INI,
+             "process_control_timeout": "%ds" % self.glob["process_control_timeout"]}
+        g.update(self.global_settings)
+        return "\n".join(libconfig_lines(g, 0)) + "\n"
+
+    @staticmethod
+    def write_file(path, text):
+        """Replaces path at once (a reload never reads half a file); the temporary name is not a *.conf."""
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+
+    def write_config(self):
+        os.makedirs(os.path.join(self.conf_dir, "pool.d"), exist_ok=True)
+        self.write_file(self.conf_path, self.global_text())
+        for name in self.pool_settings:
+            self.write_file(self.pool_path(name), self.pool_text(name))
+        for f in os.listdir(os.path.join(self.conf_dir, "pool.d")):
+            if f.endswith(".conf") and f[:-5] not in self.pool_settings:
+                os.unlink(os.path.join(self.conf_dir, "pool.d", f))
+
+    def argv(self):
+        fpmd = os.environ.get("FPMD")
+        return [os.path.abspath(fpmd) if fpmd else "", "--config", self.conf_path]
+
+    def _write_fpmd(self):
+        self.write_config()
+        return self.argv()
+
+    def _write_php_fpm(self):
+        raise RuntimeError("FpmdServer runs fpmd only")
+
+    def initial_workers(self, name="www"):
+        """How many workers the pool starts with (fpmd's defaults for what the settings leave out)."""
+        pm = self.pool_settings[name].get("pm", self.POOL_BASE["pm"])
+        mode = pm.get("mode", "dynamic")
+        max_children = pm.get("max_children", 5)
+        if mode == "static":
+            return max_children
+        if mode == "ondemand":
+            return 0
+        lo = pm.get("min_spare_servers", 1)
+        hi = pm.get("max_spare_servers", min(max(3, lo), max_children))
+        return min(pm.get("start_servers", lo + (hi - lo) // 2), max_children)
+
+    def _wait_accepting(self, timeout):
+        """Until fpmd says every pool serves. Not by connecting, as Server does: a connection makes an ondemand
+        pool spawn a worker."""
+        ready = r"^fpmd\[\d+\]: notice: fpmd \S+ ready: \d+ pools? serving\.$"
+        if not wait_for(lambda: self.log_find(ready) or self.proc.poll() is not None, max(timeout, 15)):
+            raise RuntimeError("fpmd did not report ready within %ds; its output:\n%s"
+                               % (max(timeout, 15), self.log_text()))
+        if not self.log_find(ready):
+            raise RuntimeError("fpmd exited with status %s before it was ready; its output:\n%s"
+                               % (self.proc.returncode, self.log_text()))
+
+    def _wait_started(self):
+        """Until the pools' first workers exist as processes (fpmd says ready once it has asked for them), or
+        fails with fpmd's log."""
+        for name in self.pool_settings:
+            n = self.initial_workers(name)
+            if not wait_for(lambda: len(self.pool_workers(name)) >= n, 5):
+                raise RuntimeError("pool %s: %d workers, not %d, 5s after ready; fpmd's output:\n%s"
+                                   % (name, len(self.pool_workers(name)), n, self.log_text()))
+
+    # -- processes --------------------------------------------------------------------------------------
+
+    def leaders(self, name="www"):
+        """The pool's leaders: children of the supervisor leading a process group of their own and holding the
+        pool's listening socket (two while a reload or an emergency restart replaces a generation)."""
+        if not self.alive():
+            return []
+        # The socket is kept across generations, so its inode is read once: /proc/net/tcp is produced in
+        # pieces and can miss a line while connections come and go. A pool removed and added again has a new
+        # socket: read again when no leader holds the one known.
+        cache = self.__dict__.setdefault("_inodes", {})
+
+        def holding(inodes):
+            return [c for c in children(self.pid)
+                    if (_proc_stat(c) or (0, 0, 0))[1] == c and holds_socket(c, inodes)]
+
+        found = holding(cache[name]) if name in cache else []
+        if not found:
+            inodes = listening_inodes(self.ports[name])
+            found = holding(inodes)
+            if found:
+                cache[name] = inodes
+        return found
+
+    def leader(self, name="www"):
+        """The pool's only leader, or None when there is none or more than one."""
+        ls = self.leaders(name)
+        return ls[0] if len(ls) == 1 else None
+
+    def pool_workers(self, name="www"):
+        """The pool's workers: the living children of its leaders, sorted."""
+        return sorted(w for l in self.leaders(name) for w in children(l))
+
+    # -- log --------------------------------------------------------------------------------------------
+
+    def log_offset(self):
+        return len(self.log_text())
+
+    def log_lines(self, since=0):
+        return self.log_text()[since:].splitlines()
+
+    def log_find(self, regex, since=0):
+        """Every match of regex (re.M: ^ and $ are line ends) in the log after offset since."""
+        return list(re.finditer(regex, self.log_text()[since:], re.M))
+
+    def wait_log(self, regex, since=0, timeout=10):
+        """The first match of regex after offset since, waiting up to timeout; None if it never came."""
+        found = wait_for(lambda: self.log_find(regex, since), timeout)
+        return found[0] if found else None
+
+    def reload(self, sig=signal.SIGHUP):
+        """Sends the reload signal; returns the log offset from before it, for wait_log()."""
+        offset = self.log_offset()
+        self.signal(sig)
+        return offset
+
+
+def require_fpmd(what):
+    """A file of fpmd-only tests: skipped (77) with its reason when the server under test is PHP-FPM."""
+    if IS_PHP_FPM:
+        skip_file("%s: fpmd-only (the harness writes PHP-FPM's pm as static only, and fpmd's settings, log "
+                  "lines and process tree are what is tested)" % what)
+
+
+def require_root(what):
+    if os.geteuid() != 0:
+        skip_file("%s needs root (user switch, chroot, allow_root)" % what)
+
+
+class Sampler:
+    """Calls fn every interval seconds in a thread and keeps (monotonic time, value), until stop()."""
+
+    def __init__(self, fn, interval=0.05):
+        self.fn = fn
+        self.interval = interval
+        self.samples = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.samples.append((time.monotonic(), self.fn()))
+            self._stop.wait(self.interval)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(10)
+        return self.samples
+
+    def values(self):
+        return [v for _, v in self.samples]
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def run_concurrently(fn, args_list, timeout=60):
+    """fn(*args) for every args in args_list, each in a thread of its own; returns the results in order
+    (an exception raised by fn is returned in its place)."""
+    results = [None] * len(args_list)
+
+    def run(i, args):
+        try:
+            results[i] = fn(*args)
+        except Exception as e:  # reported by the caller, which asserts on the results
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i, a), daemon=True) for i, a in enumerate(args_list)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    return results
+
+
+class FpmdTestCase(TestCase):
+    """Base of the fpmd-only process-manager tests: no server per class; each test starts the FpmdServer it
+    needs with fpmd(), stopped when the test ends."""
+
+    START_SERVER = False
+
+    def fpmd(self, pools=None, global_settings=None, log_level="info", start=True):
+        s = FpmdServer(self.ws, pools, global_settings, log_level)
+        self.addCleanup(s.stop)
+        if start:
+            s.start()
+        return s
+
+    def nginx(self, server, extra_server=""):
+        n = Nginx(self.ws, server, extra_server)
+        self.addCleanup(n.stop)
+        n.start()
+        return n

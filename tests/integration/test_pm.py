@@ -1,0 +1,218 @@
+#!/usr/bin/python3
+"""The process manager: how many workers each pm mode keeps, counted from outside as the living children of
+the pool's leader (/proc), while requests come in.
+
+- static keeps exactly max_children, whatever the load;
+- dynamic starts start_servers, grows by one per tick while no worker is idle, never past max_children (and
+  says so once), and reaps idle workers down to max_spare_servers one per tick;
+- ondemand starts none, spawns when a connection waits, and reaps workers idle for process_idle_timeout;
+- max_requests recycles a worker after that many requests without failing one, also on kept connections;
+- a flood larger than the pool waits in the listen backlog and is served whole.
+
+fpmd-only: the harness writes PHP-FPM's pm as static only, and the log lines checked are fpmd's."""
+
+import re
+import time
+
+import harness
+
+harness.require_fpmd("test_pm")
+
+SUP = r"fpmd\[\d+\]: "  # the supervisor's prefix of each line on stderr
+
+
+def pid_of(resp):
+    """The body of pid.php: the worker's pid and a newline, nothing else."""
+    m = re.fullmatch(rb"(\d+)\n", resp.body)
+    return int(m.group(1)) if resp.status == 200 and m else None
+
+
+class Pm(harness.FpmdTestCase):
+    def pid_request(self, server, ms=0):
+        return self.raw("/pid.php", query="ms=%d" % ms if ms else "", server=server)
+
+    def test_static(self):
+        s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 3}}})
+        workers = s.pool_workers()
+        self.assertEqual(len(workers), 3, workers)
+        self.assertIsNotNone(s.leader())
+
+        with harness.Sampler(lambda: len(s.pool_workers())) as counts:
+            served = set()
+            for i in range(100):
+                r = self.pid_request(s)
+                self.assertIsNotNone(pid_of(r), r)
+                served.add(pid_of(r))
+        self.assertEqual(set(counts.values()), {3})
+        self.assertEqual(s.pool_workers(), workers)
+        self.assertLessEqual(served, set(workers))
+
+    def test_dynamic(self):
+        s = self.fpmd({"www": {"pm": {"mode": "dynamic", "max_children": 6, "start_servers": 2,
+                                      "min_spare_servers": 1, "max_spare_servers": 3}}})
+        self.assertEqual(len(s.pool_workers()), 2)
+        time.sleep(1.5)  # a tick or more: idle 2 is within [1, 3], nothing to do
+        self.assertEqual(len(s.pool_workers()), 2)
+        offset = s.log_offset()
+
+        # 12 clients, each sending three 1 s requests one after the other: more requests wait than there are
+        # workers all along, so no worker is idle at a tick and the pool grows by one per tick up to 6.
+        def client(i):
+            return [self.pid_request(s, 1000) for _ in range(3)]
+
+        t0 = time.monotonic()
+        counts = harness.Sampler(lambda: len(s.pool_workers())).start()
+        try:
+            results = harness.run_concurrently(client, [(i,) for i in range(12)])
+            took = time.monotonic() - t0
+            # Reaping: max_spare_servers 3, so idle workers go, one per tick (1 s) as PHP-FPM does, down to 3;
+            # the first may go while the last requests still run.
+            reaped = harness.wait_for(lambda: len(s.pool_workers()) <= 3, 5)
+            time.sleep(1.5)  # and it stays at 3: idle 3 is not above max_spare_servers
+        finally:
+            counts.stop()
+        steps = transitions(counts.samples)
+        harness.log("dynamic: 36 requests in %.2fs; worker counts %s"
+                    % (took, [("%.2f" % (t - t0), v) for t, v in steps]))
+
+        for r in results:
+            self.assertIsInstance(r, list, r)
+            for resp in r:
+                self.assertIsNotNone(pid_of(resp), resp)
+        self.assertLessEqual(max(counts.values()), 6)
+        self.assertEqual(max(counts.values()), 6)  # 36 request-seconds at +1 worker per second reach 6
+        self.assertEqual(len(s.log_find(r"^" + SUP + r"warning: \[pool www\] server reached pm.max_children "
+                                        r"setting \(6\), consider raising it$", offset)), 1, s.log_text())
+
+        self.assertTrue(reaped, "still %d workers 5 s after the burst" % len(s.pool_workers()))
+        self.assertEqual(len(s.pool_workers()), 3)
+        peak = max(i for i, (t, v) in enumerate(steps) if v == 6)
+        down = steps[peak:]
+        self.assertEqual(down[-1][1], 3)
+        # Timing is loose (a tick is 1 s, a worker's exit takes a few ms), so only: one worker per step, and
+        # steps at least half a tick apart.
+        self.assertEqual([a[1] - b[1] for a, b in zip(down, down[1:])], [1] * (len(down) - 1),
+                         "reaped more than one idle worker at once: %s" % down)
+        self.assertTrue(all(b[0] - a[0] >= 0.5 for a, b in zip(down[1:], down[2:])),
+                        "reaped faster than one idle worker per tick: %s" % down)
+
+    def test_ondemand(self):
+        s = self.fpmd({"www": {"pm": {"mode": "ondemand", "max_children": 4, "process_idle_timeout": "1s"}}})
+        self.assertIsNotNone(s.leader())
+        self.assertEqual(s.pool_workers(), [])
+        time.sleep(1.2)  # a tick: still none without a connection
+        self.assertEqual(s.pool_workers(), [])
+
+        # The first request waits for a worker to be forked: time from connect to the first byte of the answer.
+        with harness.FcgiClient(s.port, timeout=10) as c:
+            t0 = time.monotonic()
+            c.send_request(self.params("/pid.php"))
+            res = c.read_response()
+            first_byte = res.records[0][0] - t0
+        harness.log("ondemand: first request's first response byte after %.1f ms" % (first_byte * 1000))
+        self.assertEqual(res.response().status, 200)
+        pid = pid_of(res.response())
+        self.assertEqual(s.pool_workers(), [pid])
+        # fpmd spawns on the socket becoming readable, not on its next 1 s tick (loose: fork + PHP request)
+        self.assertLess(first_byte, 0.5)
+
+        # Sequential requests reuse the idle worker.
+        for _ in range(5):
+            self.assertEqual(pid_of(self.pid_request(s)), pid)
+        last = time.monotonic()
+        # Idle for process_idle_timeout (1 s), seen at the next tick (1 s): gone within ~3 s of the last request
+        self.assertTrue(harness.wait_for(lambda: s.pool_workers() == [], 3.5),
+                        "workers %r still there %.1f s after the last request"
+                        % (s.pool_workers(), time.monotonic() - last))
+        harness.log("ondemand: reaped %.2fs after the last request" % (time.monotonic() - last))
+        self.assertGreater(time.monotonic() - last, 1.0)
+
+        # A burst of 8 concurrent 300 ms requests: never more than max_children 4, all answered.
+        offset = s.log_offset()
+        with harness.Sampler(lambda: len(s.pool_workers())) as counts:
+            results = harness.run_concurrently(lambda i: self.pid_request(s, 300), [(i,) for i in range(8)])
+        harness.log("ondemand burst: worker counts %s" % dedup(counts.values()))
+        for r in results:
+            self.assertIsNotNone(pid_of(r), r)
+        self.assertLessEqual(max(counts.values()), 4)
+        self.assertGreaterEqual(max(counts.values()), 1)
+        self.assertTrue(harness.wait_for(lambda: s.pool_workers() == [], 8),
+                        "workers %r still there after the burst" % s.pool_workers())
+        self.assertEqual(s.log_find(SUP + r"(error|warning): (?!\[pool www\] server reached pm.max_children)",
+                                    offset), [])
+
+    def check_recycled(self, pids, every):
+        """pids of consecutive requests to a 1-worker pool: a new worker every `every` requests, never back."""
+        groups = [pids[i:i + every] for i in range(0, len(pids), every)]
+        for g in groups:
+            self.assertEqual(len(set(g)), 1, "one worker per %d requests: %s" % (every, pids))
+        firsts = [g[0] for g in groups]
+        self.assertEqual(len(set(firsts)), len(firsts), "a worker came back after max_requests: %s" % pids)
+
+    def test_max_requests(self):
+        s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 1, "max_requests": 5}}})
+        offset = s.log_offset()
+
+        pids = []
+        for i in range(30):
+            r = harness.cgi_fcgi(s, self.params("/pid.php"))
+            self.assertIsNotNone(pid_of(r), "request %d: %r" % (i, r))
+            pids.append(pid_of(r))
+        self.check_recycled(pids, 5)
+        harness.log("max_requests, cgi-fcgi: %s" % dedup(pids))
+
+        # nginx keeps the upstream connection: the worker closes it after its 5th request and exits.
+        nginx = self.nginx(s)
+        conn = nginx.connection(timeout=15)
+        pids = []
+        try:
+            for i in range(30):
+                r = nginx.request("GET", "/pid.php", conn=conn)
+                self.assertIsNotNone(pid_of(r), "request %d: %r" % (i, r))
+                pids.append(pid_of(r))
+        finally:
+            conn.close()
+        harness.log("max_requests, nginx keepalive: %s" % dedup(pids))
+        self.check_recycled(pids, 5)
+        self.assertEqual(s.log_find(SUP + r"(error|warning): ", offset), [])
+        # nginx may have sent a request on the kept connection just as the recycled worker closed it: it logs
+        # an upstream error and retries a GET on a new connection (a POST it would not retry: PHP-FPM has the
+        # same race). The client saw no failure, asserted above.
+        harness.log("max_requests, nginx keepalive: %d upstream errors retried by nginx"
+                    % nginx.log_text().count("[error]"))
+
+    def test_flood(self):
+        s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 2}}})
+        workers = s.pool_workers()
+        t0 = time.monotonic()
+        with harness.Sampler(lambda: len(s.pool_workers())) as counts:
+            results = harness.run_concurrently(lambda i: self.pid_request(s, 200), [(i,) for i in range(40)])
+        took = time.monotonic() - t0
+        harness.log("flood: 40 x 200 ms on 2 workers in %.2fs" % took)
+        for r in results:
+            self.assertIn(pid_of(r), workers, r)
+        self.assertEqual(set(counts.values()), {2})
+        self.assertEqual(s.pool_workers(), workers)
+        self.assertGreaterEqual(took, 40 * 0.2 / 2)  # two at a time: the backlog held the rest
+
+
+def dedup(values):
+    """Consecutive repeats folded: [2, 2, 3, 3, 2] -> [2, 3, 2]."""
+    out = []
+    for v in values:
+        if not out or out[-1] != v:
+            out.append(v)
+    return out
+
+
+def transitions(samples):
+    """(time, value) where the value changed, the first sample included."""
+    out = []
+    for t, v in samples:
+        if not out or out[-1][1] != v:
+            out.append((t, v))
+    return out
+
+
+if __name__ == "__main__":
+    harness.main()
