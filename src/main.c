@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "fpmd-config.h"
 #include "isolation.h"
 #include "log.h"
@@ -17,6 +18,9 @@ static void help(void)
                "  -t, --test-config    check the configuration, print what is wrong, exit 0 or 1\n"
                "      --version        versions of fpmd, PHP, libsystemd and libconfig\n"
                "  -h, --help           this help\n\n"
+               "\n"
+               "       fpmd status [POOL] [--json] [--full] [--pid PID]\n"
+               "                       the pools of a running fpmd, from their scoreboards\n\n"
                "Signals: HUP/USR2 reload, TERM/INT graceful stop, QUIT stop without waiting.\n",
                 FPMD_VERSION, DEFAULT_CONFIG_FILE);
 }
@@ -48,6 +52,55 @@ static int test_config(const char *path)
         return 0;
 }
 
+static int run_status(int argc, char *argv[])
+{
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "full", no_argument, NULL, 'f' },
+                { "pid", required_argument, NULL, 'p' },
+                {},
+        };
+        const char *pool = NULL;
+        bool json = false, full = false;
+        pid_t pid = 0;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "jfp:", options, NULL)) >= 0)
+                switch (c) {
+                case 'j':
+                        json = true;
+                        break;
+                case 'f':
+                        full = true;
+                        break;
+                case 'p':
+                        pid = (pid_t)atoi(optarg);
+                        break;
+                default:
+                        return 2;
+                }
+        if (optind < argc)
+                pool = argv[optind++];
+
+        if (pid <= 0) {
+                r = ctl_find_supervisor(&pid);
+                if (r == -ENOTUNIQ) {
+                        fprintf(stderr, "fpmd: several fpmd are running, name one with --pid\n");
+                        return 1;
+                }
+                if (r < 0) {
+                        fprintf(stderr, "fpmd: no running fpmd found (or not allowed to look: try as root)\n");
+                        return 1;
+                }
+        }
+        r = ctl_status(pid, pool, json, full);
+        if (r == -ENOENT)
+                fprintf(stderr, "fpmd: fpmd %d has no pool named '%s'\n", (int)pid, pool);
+        else if (r < 0)
+                fprintf(stderr, "fpmd: cannot read the status of fpmd %d: %s\n", (int)pid, strerror(-r));
+        return r < 0 ? 1 : 0;
+}
+
 int main(int argc, char *argv[])
 {
         enum { ARG_VERSION = 0x100 };
@@ -62,6 +115,9 @@ int main(int argc, char *argv[])
         const char *config_path = DEFAULT_CONFIG_FILE;
         bool test = false;
         int c;
+
+        if (argc > 1 && streq(argv[1], "status"))
+                return run_status(argc - 1, argv + 1);
 
         while ((c = getopt_long(argc, argv, "c:y:th", options, NULL)) >= 0)
                 switch (c) {

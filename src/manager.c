@@ -558,6 +558,14 @@ static void pool_sample(Pool *p)
                 sb->max_active = c.active;
         if (listen_queue(p->listen_fd, &waiting, &size) >= 0 && waiting > sb->max_listen_queue)
                 sb->max_listen_queue = waiting;
+        {
+                uint64_t mem, cpu;
+
+                if (cgroup_pool_stats(&p->manager->cgroups, pool_name(p), &mem, &cpu) >= 0) {
+                        sb->cgroup_memory = mem;
+                        sb->cgroup_cpu_usec = cpu;
+                }
+        }
 }
 
 /* reap: whether idle workers may be stopped now (once per tick) or only missing ones spawned (after an exit) */

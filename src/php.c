@@ -26,6 +26,7 @@
 #include "log.h"
 #include "messages.h"
 #include "php.h"
+#include "status.h"
 
 typedef struct FpmdGlobals {
         bool fix_pathinfo;
@@ -420,64 +421,70 @@ static PHP_FUNCTION(apache_request_headers)
         }
 }
 
+static int status_take(StatusSnapshot *ret)
+{
+        unsigned waiting = 0, size = 0;
+        bool tcp;
+
+        if (!worker_ctx)
+                return -ENODATA;
+        tcp = listen_queue(worker_ctx->listen_fd, &waiting, &size) >= 0;
+        return status_snapshot(worker_ctx->scoreboard, now_usec(CLOCK_REALTIME), tcp ? (long long)waiting : -1,
+                tcp ? (long long)size : -1, ret);
+}
+
+/* The same data as the status page, with PHP-FPM's array keys */
 static PHP_FUNCTION(fpm_get_status)
 {
-        const Scoreboard *sb = worker_ctx ? worker_ctx->scoreboard : NULL;
-        ScoreboardCounts counts;
-        usec_t now = now_usec(CLOCK_REALTIME);
+        StatusSnapshot snap;
+        const StatusPool *sp;
         zval procs;
 
         ZEND_PARSE_PARAMETERS_NONE();
 
-        if (!sb)
+        if (status_take(&snap) < 0)
                 RETURN_FALSE;
-        scoreboard_count(sb, &counts);
+        sp = &snap.pool;
         array_init(return_value);
-        add_assoc_string(return_value, "pool", (char *)pool->name);
-        add_assoc_string(return_value, "process-manager", (char *)pm_mode_to_string(pool->pm.mode));
-        add_assoc_long(return_value, "start-time", (zend_long)(sb->start_usec / USEC_PER_SEC));
-        add_assoc_long(return_value, "start-since", (zend_long)((now - sb->start_usec) / USEC_PER_SEC));
-        add_assoc_long(return_value, "accepted-conn", (zend_long)sb->accepted_conn);
-        add_assoc_long(return_value, "listen-queue", 0);
-        add_assoc_long(return_value, "max-listen-queue", 0);
-        add_assoc_long(return_value, "listen-queue-len", 0);
-        add_assoc_long(return_value, "idle-processes", counts.idle);
-        add_assoc_long(return_value, "active-processes", counts.active);
-        add_assoc_long(return_value, "total-processes", counts.total);
-        add_assoc_long(return_value, "max-active-processes", counts.active);
-        add_assoc_long(return_value, "max-children-reached", (zend_long)sb->max_children_reached);
-        add_assoc_long(return_value, "slow-requests", (zend_long)sb->slow_requests);
+        add_assoc_string(return_value, "pool", (char *)sp->pool);
+        add_assoc_string(return_value, "process-manager", (char *)sp->process_manager);
+        add_assoc_long(return_value, "start-time", (zend_long)sp->start_time);
+        add_assoc_long(return_value, "start-since", (zend_long)sp->start_since);
+        add_assoc_long(return_value, "accepted-conn", (zend_long)sp->accepted_conn);
+        add_assoc_long(return_value, "listen-queue", (zend_long)sp->listen_queue);
+        add_assoc_long(return_value, "max-listen-queue", (zend_long)sp->max_listen_queue);
+        add_assoc_long(return_value, "listen-queue-len", (zend_long)sp->listen_queue_len);
+        add_assoc_long(return_value, "idle-processes", (zend_long)sp->idle_processes);
+        add_assoc_long(return_value, "active-processes", (zend_long)sp->active_processes);
+        add_assoc_long(return_value, "total-processes", (zend_long)sp->total_processes);
+        add_assoc_long(return_value, "max-active-processes", (zend_long)sp->max_active_processes);
+        add_assoc_long(return_value, "max-children-reached", (zend_long)sp->max_children_reached);
+        add_assoc_long(return_value, "slow-requests", (zend_long)sp->slow_requests);
 
         array_init(&procs);
-        for (unsigned i = 0; i < sb->n_slots; i++) {
-                const ScoreboardSlot *s = &sb->slots[i];
+        for (size_t i = 0; i < snap.n_procs; i++) {
+                const StatusProc *s = &snap.procs[i];
                 zval proc;
 
-                if (s->state == WORKER_FREE)
-                        continue;
                 array_init(&proc);
                 add_assoc_long(&proc, "pid", s->pid);
-                add_assoc_string(&proc, "state", (char *)worker_state_to_string(s->state));
-                add_assoc_long(&proc, "start-time", (zend_long)(s->started_usec / USEC_PER_SEC));
-                add_assoc_long(&proc, "start-since", (zend_long)((now - s->started_usec) / USEC_PER_SEC));
+                add_assoc_string(&proc, "state", (char *)strna(s->state));
+                add_assoc_long(&proc, "start-time", (zend_long)s->start_time);
+                add_assoc_long(&proc, "start-since", (zend_long)s->start_since);
                 add_assoc_long(&proc, "requests", (zend_long)s->requests);
-                add_assoc_long(&proc, "request-duration",
-                        s->state == WORKER_IDLE ? (zend_long)s->last_duration_usec
-                                                : (zend_long)(now - s->request_start_usec));
-                add_assoc_string(&proc, "request-method", (char *)s->method);
-                add_assoc_string(&proc, "request-uri", (char *)s->uri);
-                add_assoc_string(&proc, "query-string", (char *)s->query);
+                add_assoc_long(&proc, "request-duration", (zend_long)s->request_duration);
+                add_assoc_string(&proc, "request-method", (char *)(isempty(s->request_method) ? "-" : s->request_method));
+                add_assoc_string(&proc, "request-uri", (char *)(isempty(s->request_uri) ? "-" : s->request_uri));
+                add_assoc_string(&proc, "query-string", (char *)strempty(s->query_string));
                 add_assoc_long(&proc, "request-length", (zend_long)s->content_length);
-                add_assoc_string(&proc, "user", (char *)(s->user[0] ? s->user : "-"));
-                add_assoc_string(&proc, "script", (char *)(s->script[0] ? s->script : "-"));
-                /* As PHP-FPM: CPU time of the last request as a percentage of its duration */
-                add_assoc_double(&proc, "last-request-cpu",
-                        s->last_duration_usec > 0 ? 100.0 * (double)s->last_cpu_usec / (double)s->last_duration_usec
-                                                  : 0.0);
-                add_assoc_long(&proc, "last-request-memory", (zend_long)s->last_memory);
+                add_assoc_string(&proc, "user", (char *)(isempty(s->user) ? "-" : s->user));
+                add_assoc_string(&proc, "script", (char *)(isempty(s->script) ? "-" : s->script));
+                add_assoc_double(&proc, "last-request-cpu", s->last_request_cpu);
+                add_assoc_long(&proc, "last-request-memory", (zend_long)s->last_request_memory);
                 add_next_index_zval(&procs, &proc);
         }
         add_assoc_zval(return_value, "procs", &procs);
+        status_snapshot_done(&snap);
 }
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_fastcgi_finish_request, 0, 0, _IS_BOOL, 0)
@@ -1047,6 +1054,39 @@ static uint64_t timeval_usec(const struct timeval *tv)
         return (uint64_t)tv->tv_sec * USEC_PER_SEC + (uint64_t)tv->tv_usec;
 }
 
+/* status_path: PHP-FPM's status page in the format the query asks for, answered before any script */
+static bool handle_status(void)
+{
+        _cleanup_free_ char *body = NULL, *ct = NULL;
+        const char *content_type;
+        StatusSnapshot snap;
+        StatusFormat format;
+        size_t len;
+        bool full;
+        int r;
+
+        if (isempty(pool->status_path) || !request_uri || !streq(request_uri, pool->status_path))
+                return false;
+        status_parse_query(SG(request_info).query_string, &format, &full);
+        r = status_take(&snap);
+        if (r >= 0) {
+                r = status_render(format, full, &snap.pool, snap.procs, snap.n_procs, &body, &len, &content_type);
+                status_snapshot_done(&snap);
+        }
+        if (r < 0) {
+                SG(sapi_headers).http_response_code = 500;
+                PUTS("Internal error while rendering the status page.\n");
+                return true;
+        }
+        if (asprintf(&ct, "Content-Type: %s", content_type) >= 0)
+                sapi_add_header_ex(ct, strlen(ct), 1, 1);
+        sapi_add_header_ex(ZEND_STRL("Expires: Thu, 01 Jan 1970 00:00:00 GMT"), 1, 1);
+        sapi_add_header_ex(ZEND_STRL("Cache-Control: no-cache, no-store, must-revalidate, max-age=0"), 1, 1);
+        SG(sapi_headers).http_response_code = 200;
+        PHPWRITE(body, len);
+        return true;
+}
+
 static void slot_request_start(const Request *r, const WorkerContext *w, const char *script)
 {
         ScoreboardSlot *s = &w->scoreboard->slots[w->slot];
@@ -1058,11 +1098,13 @@ static void slot_request_start(const Request *r, const WorkerContext *w, const c
         s->request_mono_usec = r->start_mono;
         s->content_length = cl ? strtoull(cl, NULL, 10) : 0;
         scoreboard_set_str(s->method, sizeof(s->method), fcgi_params_get(&r->params, "REQUEST_METHOD"));
-        scoreboard_set_str(s->uri, sizeof(s->uri), fcgi_params_get(&r->params, "REQUEST_URI"));
+        /* As PHP-FPM's status page and log lines: SCRIPT_NAME, the query apart */
+        scoreboard_set_str(s->uri, sizeof(s->uri), request_uri);
         scoreboard_set_str(s->query, sizeof(s->query), fcgi_params_get(&r->params, "QUERY_STRING"));
         scoreboard_set_str(s->script, sizeof(s->script), script);
         scoreboard_set_str(s->user, sizeof(s->user), fcgi_params_get(&r->params, "REMOTE_USER"));
         s->state = WORKER_RUNNING;
+        scoreboard_note_active(w->scoreboard);
 }
 
 static void slot_request_end(const WorkerContext *w, size_t memory)
@@ -1072,6 +1114,10 @@ static void slot_request_end(const WorkerContext *w, size_t memory)
         s->last_duration_usec = now_usec(CLOCK_MONOTONIC) - s->request_mono_usec;
         s->last_cpu_usec = request_cpu_user + request_cpu_system;
         s->last_memory = memory;
+        for (uint64_t peak = w->scoreboard->memory_peak; memory > peak;)
+                if (__atomic_compare_exchange_n(&w->scoreboard->memory_peak, &peak, memory, false, __ATOMIC_RELAXED,
+                            __ATOMIC_RELAXED))
+                        break;
 }
 
 static size_t request_memory;
@@ -1383,7 +1429,7 @@ static void run_request(Request *r)
 
                 if (!SG(request_info).request_method)
                         goto done; /* not an HTTP request */
-                if (handle_ping())
+                if (handle_ping() || handle_status())
                         goto done;
 
                 if (!SG(request_info).path_translated) {

@@ -54,6 +54,7 @@ int scoreboard_new(const char *pool, const char *pm, unsigned n_slots, Scoreboar
         scoreboard_set_str(s->pm, sizeof(s->pm), pm);
         s->n_slots = n_slots;
         s->start_usec = now_usec(CLOCK_REALTIME);
+        s->cgroup_memory = s->cgroup_cpu_usec = UINT64_MAX;
         *ret = s;
         *ret_fd = fd;
         return 0;
@@ -126,4 +127,18 @@ void scoreboard_set_str(char *dst, size_t size, const char *src)
         if (n > 0)
                 memcpy(dst, src, n);
         dst[n] = 0;
+}
+
+void scoreboard_note_active(Scoreboard *s)
+{
+        uint64_t active = 0, max;
+
+        for (unsigned i = 0; i < s->n_slots; i++) {
+                int32_t state = s->slots[i].state;
+                active += state == WORKER_READING || state == WORKER_RUNNING || state == WORKER_FINISHING;
+        }
+        max = __atomic_load_n(&s->max_active, __ATOMIC_RELAXED);
+        while (active > max &&
+                !__atomic_compare_exchange_n(&s->max_active, &max, active, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                ;
 }

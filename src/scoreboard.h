@@ -62,6 +62,9 @@ typedef struct Scoreboard {
         volatile uint64_t slow_requests;
         volatile uint64_t max_active;       /* written by the supervisor's tick */
         volatile uint64_t max_listen_queue; /* likewise */
+        volatile uint64_t memory_peak;      /* the largest request memory peak of the pool's workers */
+        volatile uint64_t cgroup_memory;    /* the pool cgroup's memory.current, UINT64_MAX unknown (tick) */
+        volatile uint64_t cgroup_cpu_usec;  /* its cpu.stat usage_usec, likewise */
         ScoreboardSlot slots[];
 } Scoreboard;
 
@@ -84,6 +87,9 @@ typedef struct ScoreboardCounts {
         uint64_t requests;
 } ScoreboardCounts;
 void scoreboard_count(const Scoreboard *s, ScoreboardCounts *ret);
+
+/* A worker that just became busy raises max_active if the pool never had as many busy at once */
+void scoreboard_note_active(Scoreboard *s);
 
 /* Bounded copy into a fixed field, always NUL-terminated */
 void scoreboard_set_str(char *dst, size_t size, const char *src);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "scoreboard.h"
 #include "status.h"
 
 static const char *const format_names[_STATUS_FORMAT_MAX] = {
@@ -923,4 +924,98 @@ int status_render(StatusFormat format, bool full, const StatusPool *pool, const 
                 *ret_content_type = content_types[format];
         *ret_body = TAKE_PTR(b.data);
         return 0;
+}
+
+int status_snapshot(const Scoreboard *sb, usec_t now, long long listen_queue, long long listen_queue_len,
+        StatusSnapshot *ret)
+{
+        /* per worker: method, uri, query, user, script */
+        const size_t per = sizeof(sb->slots[0].method) + sizeof(sb->slots[0].uri) + sizeof(sb->slots[0].query) +
+                sizeof(sb->slots[0].user) + sizeof(sb->slots[0].script);
+        StatusSnapshot s = {};
+        ScoreboardCounts c;
+
+        scoreboard_count(sb, &c);
+        s.procs = calloc(MAX(c.total, 1u), sizeof(StatusProc));
+        s.strings = malloc(per * MAX(c.total, 1u));
+        if (!s.procs || !s.strings) {
+                status_snapshot_done(&s);
+                return -ENOMEM;
+        }
+
+        s.pool = (StatusPool){
+                .pool = sb->pool,
+                .process_manager = sb->pm,
+                .start_time = sb->start_usec / USEC_PER_SEC,
+                .start_since = now > sb->start_usec ? (now - sb->start_usec) / USEC_PER_SEC : 0,
+                .accepted_conn = sb->accepted_conn,
+                .listen_queue = listen_queue >= 0 ? (uint64_t)listen_queue : 0,
+                .max_listen_queue = sb->max_listen_queue,
+                .listen_queue_len = listen_queue_len >= 0 ? (uint64_t)listen_queue_len : 0,
+                .idle_processes = c.idle,
+                .active_processes = c.active,
+                .total_processes = c.total,
+                .max_active_processes = MAX(sb->max_active, (uint64_t)c.active),
+                .max_children_reached = sb->max_children_reached,
+                .slow_requests = sb->slow_requests,
+                .memory_peak = sb->memory_peak,
+                .cgroup_memory_current = sb->cgroup_memory,
+                .cgroup_cpu_usage_usec = sb->cgroup_cpu_usec,
+        };
+
+        for (unsigned i = 0; i < sb->n_slots && s.n_procs < c.total; i++) {
+                const ScoreboardSlot *slot = &sb->slots[i];
+                int32_t state = slot->state;
+                StatusProc *p;
+                char *o;
+
+                if (state == WORKER_FREE)
+                        continue;
+                p = &s.procs[s.n_procs];
+                o = s.strings + per * s.n_procs;
+                s.n_procs++;
+
+                /* The worker may write while we read: each copy is bounded and NUL-terminated */
+#define COPY(field)                                                                                         \
+        ({                                                                                                  \
+                char *_d_ = o;                                                                              \
+                memcpy(o, (const char *)slot->field, sizeof(slot->field));                                  \
+                o[sizeof(slot->field) - 1] = 0;                                                             \
+                o += sizeof(slot->field);                                                                   \
+                _d_;                                                                                        \
+        })
+                *p = (StatusProc){
+                        .pid = slot->pid,
+                        .state = worker_state_to_string(state),
+                        .start_time = slot->started_usec / USEC_PER_SEC,
+                        .start_since = now > slot->started_usec ? (now - slot->started_usec) / USEC_PER_SEC : 0,
+                        .requests = slot->requests,
+                        .content_length = slot->content_length,
+                        .last_request_memory = slot->last_memory,
+                        .last_request_cpu = slot->last_duration_usec > 0
+                                ? 100.0 * (double)slot->last_cpu_usec / (double)slot->last_duration_usec
+                                : 0.0,
+                };
+                p->request_method = COPY(method);
+                p->request_uri = COPY(uri);
+                p->query_string = COPY(query);
+                p->user = COPY(user);
+                p->script = COPY(script);
+#undef COPY
+                /* As PHP-FPM: the running request's time so far, else the last one's */
+                if (state == WORKER_IDLE || state == WORKER_STARTING)
+                        p->request_duration = slot->last_duration_usec;
+                else
+                        p->request_duration = now > slot->request_start_usec ? now - slot->request_start_usec : 0;
+        }
+
+        *ret = s;
+        return 0;
+}
+
+void status_snapshot_done(StatusSnapshot *s)
+{
+        free(s->procs);
+        free(s->strings);
+        *s = (StatusSnapshot){};
 }

@@ -51,6 +51,20 @@ typedef struct StatusProc {
 
 const char *status_format_to_string(StatusFormat f) _pure_;
 
+/* A consistent copy of a pool's scoreboard, in the renderer's terms: the strings are the snapshot's own */
+typedef struct Scoreboard Scoreboard;
+typedef struct StatusSnapshot {
+        StatusPool pool;
+        StatusProc *procs;
+        size_t n_procs;
+        char *strings; /* storage of the procs' strings */
+} StatusSnapshot;
+
+/* listen_queue and listen_queue_len come from the caller (the kernel's accept queue), -1 when unknown */
+int status_snapshot(const Scoreboard *sb, usec_t now_realtime, long long listen_queue, long long listen_queue_len,
+        StatusSnapshot *ret);
+void status_snapshot_done(StatusSnapshot *s);
+
 /* Decides the format and "full" from the status request's query string the way PHP-FPM 8.2 reads $_GET:
  * '&'-separated, names URL-decoded, "json=1" and "json[]" count as "json". html wins over xml, xml over
  * json, json over openmetrics; anything else is text. Only whole names count, where PHP-FPM 8.2 also takes

@@ -1,0 +1,144 @@
+/* ctl.c: `fpmd status`: a running instance's pools from their scoreboards, for an operator's terminal */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+
+#include "ctl.h"
+#include "scoreboard.h"
+#include "status.h"
+
+#define MEMFD_LINK_PREFIX "/memfd:" SCOREBOARD_MEMFD_PREFIX
+
+/* Calls f for each scoreboard memfd of pid: its fd number and pool name */
+static int foreach_scoreboard(pid_t pid, int (*f)(pid_t pid, int fd, const char *pool, void *userdata),
+        void *userdata)
+{
+        char dir[64];
+        struct dirent *de;
+        DIR *d;
+        int r = 0, found = 0;
+
+        snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+        d = opendir(dir);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                char path[384], link[256];
+                ssize_t n;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+                n = readlink(path, link, sizeof(link) - 1);
+                if (n <= 0)
+                        continue;
+                link[n] = 0;
+                if (!strneq(link, MEMFD_LINK_PREFIX, strlen(MEMFD_LINK_PREFIX)))
+                        continue;
+                /* "/memfd:fpmd-scoreboard:www (deleted)" */
+                link[strcspn(link, " ")] = 0;
+                found++;
+                if (f) {
+                        r = f(pid, atoi(de->d_name), link + strlen(MEMFD_LINK_PREFIX), userdata);
+                        if (r < 0)
+                                break;
+                }
+        }
+        closedir(d);
+        return r < 0 ? r : found;
+}
+
+int ctl_find_supervisor(pid_t *ret)
+{
+        struct dirent *de;
+        pid_t found = 0;
+        unsigned n = 0;
+        DIR *d = opendir("/proc");
+
+        if (!d)
+                return -errno;
+        /* Only the supervisor keeps the scoreboards' memfds open: leaders and workers close theirs */
+        while ((de = readdir(d))) {
+                pid_t pid = (pid_t)atoi(de->d_name);
+
+                if (pid <= 0 || pid == getpid())
+                        continue;
+                if (foreach_scoreboard(pid, NULL, NULL) > 0) {
+                        found = pid;
+                        n++;
+                }
+        }
+        closedir(d);
+        if (n == 0)
+                return -ESRCH;
+        if (n > 1)
+                return -ENOTUNIQ;
+        *ret = found;
+        return 0;
+}
+
+typedef struct StatusRun {
+        const char *pool;
+        bool json, full;
+        unsigned printed;
+} StatusRun;
+
+static int print_one(pid_t pid, int fd, const char *pool, void *userdata)
+{
+        StatusRun *run = userdata;
+        _cleanup_free_ char *body = NULL;
+        const char *content_type;
+        const Scoreboard *sb;
+        StatusSnapshot snap;
+        char path[64];
+        size_t size, len;
+        int own, r;
+
+        if (run->pool && !streq(run->pool, pool))
+                return 0;
+        snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+        own = open(path, O_RDONLY | O_CLOEXEC);
+        if (own < 0)
+                return -errno;
+        r = scoreboard_open(own, &sb, &size);
+        close(own);
+        if (r < 0)
+                return r;
+        /* The accept queue is the worker's to ask the kernel; from outside it is the peak only */
+        r = status_snapshot(sb, now_usec(CLOCK_REALTIME), -1, -1, &snap);
+        if (r >= 0) {
+                r = status_render(run->json ? STATUS_FORMAT_JSON : STATUS_FORMAT_TEXT, run->full, &snap.pool,
+                        snap.procs, snap.n_procs, &body, &len, &content_type);
+                status_snapshot_done(&snap);
+        }
+        munmap((void *)sb, size);
+        if (r < 0)
+                return r;
+
+        if (run->json)
+                printf("%s%s", run->printed > 0 ? ",\n" : "", body);
+        else
+                printf("%s%s", run->printed > 0 ? "\n" : "", body);
+        run->printed++;
+        return 0;
+}
+
+int ctl_status(pid_t pid, const char *pool, bool json, bool full)
+{
+        StatusRun run = { .pool = pool, .json = json, .full = full };
+        int r;
+
+        if (json && !pool)
+                printf("[");
+        r = foreach_scoreboard(pid, print_one, &run);
+        if (json && !pool)
+                printf("]");
+        if (json)
+                printf("\n");
+        if (r < 0)
+                return r;
+        if (run.printed == 0)
+                return pool ? -ENOENT : -ESRCH;
+        return 0;
+}
