@@ -31,7 +31,7 @@ static int render_code(FILE *f, char code, const char *mod, const AccessEntry *e
                 if (!e)
                         break;
                 cpu = streq_any(mod, "user", NULL)     ? e->cpu_user_usec
-                        : streq_any(mod, "system", NULL) ? e->cpu_system_usec
+                      : streq_any(mod, "system", NULL) ? e->cpu_system_usec
                                                        : e->cpu_user_usec + e->cpu_system_usec;
                 fprintf(f, "%.2f", e->duration_usec > 0 ? 100.0 * (double)cpu / (double)e->duration_usec : 0.0);
                 break;
@@ -75,8 +75,8 @@ static int render_code(FILE *f, char code, const char *mod, const AccessEntry *e
                         break;
                 fprintf(f, "%llu",
                         (unsigned long long)(streq_any(mod, "kilobytes", "kilo")   ? e->memory_peak / 1024
-                                                : streq_any(mod, "megabytes", "mega") ? e->memory_peak / 1024 / 1024
-                                                                                      : e->memory_peak));
+                                             : streq_any(mod, "megabytes", "mega") ? e->memory_peak / 1024 / 1024
+                                                                                   : e->memory_peak));
                 break;
         case 't':
         case 'T': {
@@ -86,7 +86,8 @@ static int render_code(FILE *f, char code, const char *mod, const AccessEntry *e
                 if (!e)
                         break;
                 t = (time_t)((code == 't' ? e->start_realtime : e->now_realtime) / USEC_PER_SEC);
-                if (!localtime_r(&t, &tm) || strftime(buf, sizeof(buf), mod[0] ? mod : "%d/%b/%Y:%H:%M:%S %z", &tm) == 0)
+                if (!localtime_r(&t, &tm) ||
+                        strftime(buf, sizeof(buf), mod[0] ? mod : "%d/%b/%Y:%H:%M:%S %z", &tm) == 0)
                         buf[0] = 0;
                 fputs(buf, f);
                 break;

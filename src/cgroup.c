@@ -20,9 +20,9 @@ static const struct {
         const char *name;
         const char *settings;
 } controllers[] = {
-        { CGROUP_CONTROLLER_CPU, "cpu", "cpu_weight/cpu_max" },
-        { CGROUP_CONTROLLER_MEMORY, "memory", "memory_max/memory_high" },
-        { CGROUP_CONTROLLER_PIDS, "pids", "pids_max" },
+        {CGROUP_CONTROLLER_CPU, "cpu", "cpu_weight/cpu_max"},
+        {CGROUP_CONTROLLER_MEMORY, "memory", "memory_max/memory_high"},
+        {CGROUP_CONTROLLER_PIDS, "pids", "pids_max"},
 };
 
 static int read_one_line(const char *path, char **ret)
@@ -245,16 +245,15 @@ static void pool_apply_limits(Cgroups *c, const char *dir, const char *pool, con
         }
 }
 
-int cgroup_pool_create(Cgroups *c, const char *pool, const CgroupConfig *limits, unsigned generation,
-        char **ret_path, int *ret_fd)
+int cgroup_pool_create(
+        Cgroups *c, const char *pool, const CgroupConfig *limits, unsigned generation, char **ret_path, int *ret_fd)
 {
         _cleanup_free_ char *dir = NULL, *leaf = NULL;
         int fd;
 
         if (!c->root)
                 return -EOPNOTSUPP;
-        if (asprintf(&dir, "%s/pool-%s", c->root, pool) < 0 ||
-                asprintf(&leaf, "%s/gen-%u", dir, generation) < 0)
+        if (asprintf(&dir, "%s/pool-%s", c->root, pool) < 0 || asprintf(&leaf, "%s/gen-%u", dir, generation) < 0)
                 return log_oom();
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return log_warning_errno(errno, "[pool %s] failed to create its cgroup %s: %m", pool, dir);

@@ -6,7 +6,7 @@
 #include "config.h"
 
 typedef struct Cgroups {
-        char *root;          /* the service's cgroup folder, NULL when fpmd does not manage cgroups */
+        char *root;           /* the service's cgroup folder, NULL when fpmd does not manage cgroups */
         unsigned controllers; /* CGROUP_CONTROLLER_* bits enabled for the pools */
         unsigned warned;      /* controllers already warned about */
 } Cgroups;
@@ -26,8 +26,8 @@ bool cgroup_enabled(const Cgroups *c);
 
 /* pool-NAME (with the pool's limits) and in it the leaf of one generation, gen-N; returns the leaf's path and an
  * O_PATH|O_DIRECTORY fd for CLONE_INTO_CGROUP */
-int cgroup_pool_create(Cgroups *c, const char *pool, const CgroupConfig *limits, unsigned generation,
-        char **ret_path, int *ret_fd);
+int cgroup_pool_create(
+        Cgroups *c, const char *pool, const CgroupConfig *limits, unsigned generation, char **ret_path, int *ret_fd);
 /* Kills every process of a leaf (cgroup.kill), then removes it when it is empty; 0 removed, -EBUSY not yet */
 int cgroup_kill_and_remove(const char *leaf);
 /* Removes pool-NAME once it has no generation left */

@@ -197,8 +197,7 @@ _printf_(3, 4) static int parse_error(Parser *p, const config_setting_t *s, cons
         free(p->error);
         if (s) {
                 file = source_file(p->file, config_setting_source_file(s));
-                r = file ? asprintf(&p->error, "%s:%u: %s", file, config_setting_source_line(s), message)
-                         : -1;
+                r = file ? asprintf(&p->error, "%s:%u: %s", file, config_setting_source_line(s), message) : -1;
         } else
                 r = asprintf(&p->error, "%s: %s", p->file, message);
         if (r < 0) {
@@ -363,8 +362,8 @@ static int parse_duration_setting(Parser *p, const config_setting_t *s, const ch
         if (is_integer(s)) {
                 seconds = config_setting_get_int64(s);
                 if (seconds < 0 || (unsigned long long)seconds >= USEC_INFINITY / USEC_PER_SEC)
-                        return parse_error(p, s, "invalid duration for '%s': %lld (" EXPECTED_DURATION ")",
-                                path, seconds);
+                        return parse_error(
+                                p, s, "invalid duration for '%s': %lld (" EXPECTED_DURATION ")", path, seconds);
                 *ret = (usec_t)seconds * USEC_PER_SEC;
                 return 0;
         }
@@ -373,8 +372,7 @@ static int parse_duration_setting(Parser *p, const config_setting_t *s, const ch
 
         v = config_setting_get_string(s);
         if (parse_duration(v, ret) < 0)
-                return parse_error(
-                        p, s, "invalid duration for '%s': \"%s\" (" EXPECTED_DURATION ")", path, v);
+                return parse_error(p, s, "invalid duration for '%s': \"%s\" (" EXPECTED_DURATION ")", path, v);
         return 0;
 }
 
@@ -386,8 +384,7 @@ static int parse_size_setting(Parser *p, const config_setting_t *s, const char *
         if (is_integer(s)) {
                 bytes = config_setting_get_int64(s);
                 if (bytes < 0)
-                        return parse_error(
-                                p, s, "invalid size for '%s': %lld (" EXPECTED_SIZE ")", path, bytes);
+                        return parse_error(p, s, "invalid size for '%s': %lld (" EXPECTED_SIZE ")", path, bytes);
                 *ret = (uint64_t)bytes;
                 return 0;
         }
@@ -400,8 +397,7 @@ static int parse_size_setting(Parser *p, const config_setting_t *s, const char *
         return 0;
 }
 
-static int parse_string_list(
-        Parser *p, const config_setting_t *s, const char *path, bool extensions, StringList *ret)
+static int parse_string_list(Parser *p, const config_setting_t *s, const char *path, bool extensions, StringList *ret)
 {
         _cleanup_(string_list_done) StringList l = {};
         int n, r;
@@ -419,9 +415,8 @@ static int parse_string_list(
                 return parse_error(p, s, "'%s' must be a list of strings", path);
 
         for (int i = 0; i < n; i++) {
-                const config_setting_t *e = config_setting_type(s) == CONFIG_TYPE_STRING
-                                                    ? s
-                                                    : config_setting_get_elem(s, (unsigned)i);
+                const config_setting_t *e =
+                        config_setting_type(s) == CONFIG_TYPE_STRING ? s : config_setting_get_elem(s, (unsigned)i);
                 const char *v;
 
                 if (config_setting_type(e) != CONFIG_TYPE_STRING)
@@ -522,8 +517,8 @@ static int format_ini_value(Parser *p, const config_setting_t *s, const char *pa
         case CONFIG_TYPE_INT:
         case CONFIG_TYPE_INT64:
                 if (flag && config_setting_get_int64(s) != 0 && config_setting_get_int64(s) != 1)
-                        return parse_error(p, s, "invalid value for '%s': %lld (expected " EXPECTED_FLAG ")",
-                                path, config_setting_get_int64(s));
+                        return parse_error(p, s, "invalid value for '%s': %lld (expected " EXPECTED_FLAG ")", path,
+                                config_setting_get_int64(s));
                 if (asprintf(&v, "%lld", config_setting_get_int64(s)) < 0)
                         v = NULL;
                 break;
@@ -543,8 +538,8 @@ static int format_ini_value(Parser *p, const config_setting_t *s, const char *pa
 }
 
 /* php_value = { session = { save_path = "/x"; }; } is the ini setting "session.save_path" */
-static int parse_ini_group(Parser *p, const config_setting_t *s, const char *path, const char *key_prefix,
-        bool flag, KeyValueList *ret)
+static int parse_ini_group(
+        Parser *p, const config_setting_t *s, const char *path, const char *key_prefix, bool flag, KeyValueList *ret)
 {
         if (!config_setting_is_group(s))
                 return parse_error(p, s, "'%s' must be a group", path);
@@ -584,8 +579,7 @@ static bool is_pool_name(const char *s)
         return n > 0 && s[n] == '\0';
 }
 
-static int parse_string_setting(
-        Parser *p, const config_setting_t *s, const char *path, SettingType type, char **field)
+static int parse_string_setting(Parser *p, const config_setting_t *s, const char *path, SettingType type, char **field)
 {
         const char *v = NULL;
         int r;
@@ -623,8 +617,7 @@ static int parse_string_setting(
         return set_string(field, v);
 }
 
-static int parse_setting(
-        Parser *p, const config_setting_t *s, const char *path, const Setting *e, void *base)
+static int parse_setting(Parser *p, const config_setting_t *s, const char *path, const Setting *e, void *base)
 {
         void *field = (uint8_t *)base + e->offset;
         const char *v = NULL;
@@ -786,8 +779,7 @@ static char *setting_suggest(const Setting *table, size_t n, const char *path)
                         _cleanup_free_ char *candidate = NULL;
 
                         end = strchr(end + 1, '.');
-                        candidate = end ? strndup(table[i].path, (size_t)(end - table[i].path))
-                                        : strdup(table[i].path);
+                        candidate = end ? strndup(table[i].path, (size_t)(end - table[i].path)) : strdup(table[i].path);
                         if (!candidate)
                                 return NULL;
                         if (suggestion_fits(path, candidate, &best_distance)) {
@@ -799,8 +791,7 @@ static char *setting_suggest(const Setting *table, size_t n, const char *path)
         return TAKE_PTR(best);
 }
 
-static int unknown_setting(
-        Parser *p, const config_setting_t *s, const char *path, const Setting *table, size_t n)
+static int unknown_setting(Parser *p, const config_setting_t *s, const char *path, const Setting *table, size_t n)
 {
         _cleanup_free_ char *suggestion = setting_suggest(table, n, path);
 
@@ -810,8 +801,8 @@ static int unknown_setting(
 }
 
 /* Walks a group so that every setting in it is either known or an error */
-static int parse_group(Parser *p, const config_setting_t *group, const char *prefix, const Setting *table,
-        size_t n, void *base)
+static int parse_group(
+        Parser *p, const config_setting_t *group, const char *prefix, const Setting *table, size_t n, void *base)
 {
         for (int i = 0; i < config_setting_length(group); i++) {
                 const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
@@ -871,8 +862,8 @@ static int read_file(Parser *p, config_t *lc, const char *file)
                 if (!source)
                         return -ENOMEM;
                 free(p->error);
-                if (asprintf(&p->error, "%s:%d: %s", source, config_error_line(lc),
-                            strempty(config_error_text(lc))) < 0) {
+                if (asprintf(&p->error, "%s:%d: %s", source, config_error_line(lc), strempty(config_error_text(lc))) <
+                        0) {
                         p->error = NULL;
                         return -ENOMEM;
                 }
@@ -938,8 +929,7 @@ static int pool_config_init(PoolConfig *pc, const char *file)
                 return -ENOMEM;
         if (string_list_init(&pc->listen.allowed_clients) < 0 || string_list_init(&pc->limit_extensions) < 0)
                 return -ENOMEM;
-        if (string_list_add(&pc->limit_extensions, ".php") < 0 ||
-                string_list_add(&pc->limit_extensions, ".phar") < 0)
+        if (string_list_add(&pc->limit_extensions, ".php") < 0 || string_list_add(&pc->limit_extensions, ".phar") < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -958,9 +948,8 @@ static int pool_config_check(Parser *p, PoolConfig *pc, const config_setting_t *
         if (pm->max_spare_servers == 0)
                 pm->max_spare_servers = MIN(MAX(3u, pm->min_spare_servers), pm->max_children);
         if (pm->start_servers == 0)
-                pm->start_servers =
-                        pm->min_spare_servers +
-                        (pm->max_spare_servers - MIN(pm->min_spare_servers, pm->max_spare_servers)) / 2;
+                pm->start_servers = pm->min_spare_servers +
+                                    (pm->max_spare_servers - MIN(pm->min_spare_servers, pm->max_spare_servers)) / 2;
 
         if (pm->mode == PM_DYNAMIC) {
                 if (pm->min_spare_servers > pm->max_children)
@@ -987,8 +976,7 @@ static int pool_config_check(Parser *p, PoolConfig *pc, const config_setting_t *
 
         if (pm->mode == PM_ONDEMAND && pm->process_idle_timeout == 0)
                 return parse_error(p, where,
-                        "pool '%s': pm.process_idle_timeout must be greater than 0 with pm.mode ondemand",
-                        pc->name);
+                        "pool '%s': pm.process_idle_timeout must be greater than 0 with pm.mode ondemand", pc->name);
 
         if (pc->status_path && pc->ping_path && streq(pc->status_path, pc->ping_path))
                 return parse_error(p, pool, "pool '%s': status_path and ping_path must differ", pc->name);
@@ -1033,8 +1021,8 @@ static int pool_config_load(Parser *p, const char *file, PoolConfig *ret)
                 }
                 if (setting_find(pool_settings, ELEMENTSOF(pool_settings), name) ||
                         setting_is_group(pool_settings, ELEMENTSOF(pool_settings), name))
-                        return parse_error(p, s,
-                                "unknown setting '%s' (pool settings go inside 'pool = { ... };')", name);
+                        return parse_error(
+                                p, s, "unknown setting '%s' (pool settings go inside 'pool = { ... };')", name);
                 return unknown_setting(p, s, name, &(Setting){.path = "pool"}, 1);
         }
         if (!pool)
@@ -1065,8 +1053,7 @@ static int pool_file_filter(const struct dirent *de)
         size_t l = strlen(de->d_name);
 
         /* As the glob "*.conf": hidden files are not pools */
-        return de->d_name[0] != '.' && l > strlen(".conf") &&
-               streq(de->d_name + l - strlen(".conf"), ".conf");
+        return de->d_name[0] != '.' && l > strlen(".conf") && streq(de->d_name + l - strlen(".conf"), ".conf");
 }
 
 static int config_load_pools(Parser *p, Config *c, const config_setting_t *include_dir_setting)
@@ -1078,8 +1065,7 @@ static int config_load_pools(Parser *p, Config *c, const config_setting_t *inclu
         if (n < 0) {
                 r = negative_errno();
                 p->file = c->file;
-                parse_error(p, include_dir_setting, "cannot open include_dir '%s': %s", c->include_dir,
-                        strerror(-r));
+                parse_error(p, include_dir_setting, "cannot open include_dir '%s': %s", c->include_dir, strerror(-r));
                 return r;
         }
 
@@ -1114,8 +1100,8 @@ static int config_load_pools(Parser *p, Config *c, const config_setting_t *inclu
                         if (!streq(a->name, b->name))
                                 continue;
                         free(p->error);
-                        if (asprintf(&p->error, "%s:%d: pool '%s' is already defined in %s:%d", b->file,
-                                    b->line, b->name, a->file, a->line) < 0) {
+                        if (asprintf(&p->error, "%s:%d: pool '%s' is already defined in %s:%d", b->file, b->line,
+                                    b->name, a->file, a->line) < 0) {
                                 p->error = NULL;
                                 r = -ENOMEM;
                         } else
@@ -1213,8 +1199,7 @@ int config_load(const char *path, const char *default_php_ini, Config **ret, cha
                 r = parse_error(&p, config_lookup(&lc, "pool"),
                         "unknown setting 'pool' (each pool goes in its own file in include_dir)");
         if (r >= 0)
-                r = parse_group(
-                        &p, config_root_setting(&lc), NULL, global_settings, ELEMENTSOF(global_settings), c);
+                r = parse_group(&p, config_root_setting(&lc), NULL, global_settings, ELEMENTSOF(global_settings), c);
         if (r >= 0) {
                 r = resolve_include_dir(path, c->include_dir, &include_dir);
                 if (r >= 0) {
@@ -1264,16 +1249,16 @@ const PoolConfig *config_find_pool(const Config *c, const char *name)
 
 static bool pm_config_equal(const PmConfig *a, const PmConfig *b)
 {
-        return a->mode == b->mode && a->max_children == b->max_children &&
-               a->start_servers == b->start_servers && a->min_spare_servers == b->min_spare_servers &&
-               a->max_spare_servers == b->max_spare_servers && a->max_spawn_rate == b->max_spawn_rate &&
-               a->process_idle_timeout == b->process_idle_timeout && a->max_requests == b->max_requests;
+        return a->mode == b->mode && a->max_children == b->max_children && a->start_servers == b->start_servers &&
+               a->min_spare_servers == b->min_spare_servers && a->max_spare_servers == b->max_spare_servers &&
+               a->max_spawn_rate == b->max_spawn_rate && a->process_idle_timeout == b->process_idle_timeout &&
+               a->max_requests == b->max_requests;
 }
 
 static bool cgroup_config_equal(const CgroupConfig *a, const CgroupConfig *b)
 {
-        return a->memory_max == b->memory_max && a->memory_high == b->memory_high &&
-               a->pids_max == b->pids_max && a->cpu_weight == b->cpu_weight && a->cpu_max == b->cpu_max;
+        return a->memory_max == b->memory_max && a->memory_high == b->memory_high && a->pids_max == b->pids_max &&
+               a->cpu_weight == b->cpu_weight && a->cpu_max == b->cpu_max;
 }
 
 bool pool_config_equal(const PoolConfig *a, const PoolConfig *b)
@@ -1283,12 +1268,10 @@ bool pool_config_equal(const PoolConfig *a, const PoolConfig *b)
         if (a == b)
                 return true;
 
-        return streq_null(a->name, b->name) && streq_null(la->address, lb->address) &&
-               la->backlog == lb->backlog && streq_null(la->owner, lb->owner) &&
-               streq_null(la->group, lb->group) && la->mode == lb->mode &&
-               string_list_equal(&la->allowed_clients, &lb->allowed_clients) &&
-               streq_null(a->user, b->user) && streq_null(a->group, b->group) &&
-               streq_null(a->chroot, b->chroot) && streq_null(a->chdir, b->chdir) &&
+        return streq_null(a->name, b->name) && streq_null(la->address, lb->address) && la->backlog == lb->backlog &&
+               streq_null(la->owner, lb->owner) && streq_null(la->group, lb->group) && la->mode == lb->mode &&
+               string_list_equal(&la->allowed_clients, &lb->allowed_clients) && streq_null(a->user, b->user) &&
+               streq_null(a->group, b->group) && streq_null(a->chroot, b->chroot) && streq_null(a->chdir, b->chdir) &&
                streq_null(a->php_ini, b->php_ini) && pm_config_equal(&a->pm, &b->pm) &&
                streq_null(a->status_path, b->status_path) && streq_null(a->ping_path, b->ping_path) &&
                streq_null(a->ping_response, b->ping_response) && a->access_log == b->access_log &&
@@ -1297,14 +1280,12 @@ bool pool_config_equal(const PoolConfig *a, const PoolConfig *b)
                a->request_slowlog_trace_depth == b->request_slowlog_trace_depth &&
                a->request_terminate_timeout == b->request_terminate_timeout &&
                a->catch_workers_output == b->catch_workers_output && a->clear_env == b->clear_env &&
-               a->allow_php_value_params == b->allow_php_value_params &&
-               key_value_list_equal(&a->env, &b->env) &&
+               a->allow_php_value_params == b->allow_php_value_params && key_value_list_equal(&a->env, &b->env) &&
                string_list_equal(&a->limit_extensions, &b->limit_extensions) &&
                key_value_list_equal(&a->php_value, &b->php_value) &&
                key_value_list_equal(&a->php_admin_value, &b->php_admin_value) &&
                key_value_list_equal(&a->php_flag, &b->php_flag) &&
-               key_value_list_equal(&a->php_admin_flag, &b->php_admin_flag) &&
-               a->rlimit_files == b->rlimit_files && a->rlimit_core == b->rlimit_core &&
-               cgroup_config_equal(&a->cgroup, &b->cgroup) && a->process_dumpable == b->process_dumpable &&
-               a->allow_root == b->allow_root;
+               key_value_list_equal(&a->php_admin_flag, &b->php_admin_flag) && a->rlimit_files == b->rlimit_files &&
+               a->rlimit_core == b->rlimit_core && cgroup_config_equal(&a->cgroup, &b->cgroup) &&
+               a->process_dumpable == b->process_dumpable && a->allow_root == b->allow_root;
 }

@@ -34,11 +34,11 @@ typedef struct StringList {
 } StringList;
 
 typedef struct ListenConfig {
-        char *address; /* NULL when unset: then systemd must pass a socket named after the pool */
-        int backlog;   /* 511 */
-        char *owner;   /* NULL: unchanged */
-        char *group;   /* NULL: unchanged */
-        unsigned mode; /* 0660 */
+        char *address;              /* NULL when unset: then systemd must pass a socket named after the pool */
+        int backlog;                /* 511 */
+        char *owner;                /* NULL: unchanged */
+        char *group;                /* NULL: unchanged */
+        unsigned mode;              /* 0660 */
         StringList allowed_clients; /* empty: any */
 } ListenConfig;
 
@@ -95,7 +95,7 @@ typedef struct PoolConfig {
         bool catch_workers_output;   /* true */
         bool clear_env;              /* true */
         bool allow_php_value_params; /* false: PHP_VALUE/PHP_ADMIN_VALUE FastCGI params are ignored */
-        KeyValueList env; /* values as written: "$NAME" is for the worker to take from fpmd's environment */
+        KeyValueList env;            /* values as written: "$NAME" is for the worker to take from fpmd's environment */
         StringList limit_extensions; /* ".php", ".phar"; an explicit empty list allows any */
 
         KeyValueList php_value;

@@ -11,8 +11,7 @@
 #define MEMFD_LINK_PREFIX "/memfd:" SCOREBOARD_MEMFD_PREFIX
 
 /* Calls f for each scoreboard memfd of pid: its fd number and pool name */
-static int foreach_scoreboard(pid_t pid, int (*f)(pid_t pid, int fd, const char *pool, void *userdata),
-        void *userdata)
+static int foreach_scoreboard(pid_t pid, int (*f)(pid_t pid, int fd, const char *pool, void *userdata), void *userdata)
 {
         char dir[64];
         struct dirent *de;
@@ -126,7 +125,7 @@ static int print_one(pid_t pid, int fd, const char *pool, void *userdata)
 
 int ctl_status(pid_t pid, const char *pool, bool json, bool full)
 {
-        StatusRun run = { .pool = pool, .json = json, .full = full };
+        StatusRun run = {.pool = pool, .json = json, .full = full};
         int r;
 
         if (json && !pool)

@@ -66,8 +66,7 @@ int fcgi_record_next(const uint8_t *buf, size_t len, FcgiRecord *ret)
         return (int)total;
 }
 
-uint8_t fcgi_header_write(
-        uint8_t out[FCGI_HEADER_LEN], uint8_t type, uint16_t request_id, uint16_t content_length)
+uint8_t fcgi_header_write(uint8_t out[FCGI_HEADER_LEN], uint8_t type, uint16_t request_id, uint16_t content_length)
 {
         uint8_t padding = padding_for(content_length);
 
@@ -111,8 +110,7 @@ size_t fcgi_begin_request_write(uint8_t out[16], uint16_t request_id, uint16_t r
         return n;
 }
 
-size_t fcgi_end_request_write(
-        uint8_t out[16], uint16_t request_id, uint32_t app_status, uint8_t protocol_status)
+size_t fcgi_end_request_write(uint8_t out[16], uint16_t request_id, uint32_t app_status, uint8_t protocol_status)
 {
         size_t n = fixed_record_write(out, FCGI_END_REQUEST, request_id);
 
@@ -149,8 +147,8 @@ static int nv_length_read(const uint8_t *buf, size_t len, size_t *offset, size_t
         return 0;
 }
 
-int fcgi_nv_next(const uint8_t *buf, size_t len, size_t *offset, const uint8_t **ret_name,
-        size_t *ret_name_len, const uint8_t **ret_value, size_t *ret_value_len)
+int fcgi_nv_next(const uint8_t *buf, size_t len, size_t *offset, const uint8_t **ret_name, size_t *ret_name_len,
+        const uint8_t **ret_value, size_t *ret_value_len)
 {
         size_t o = *offset, name_len, value_len;
         int r;
@@ -198,8 +196,7 @@ static uint8_t *nv_length_put(uint8_t *p, size_t n)
         return p + 4;
 }
 
-size_t fcgi_nv_write(
-        uint8_t *out, size_t size, const char *name, size_t name_len, const char *value, size_t value_len)
+size_t fcgi_nv_write(uint8_t *out, size_t size, const char *name, size_t name_len, const char *value, size_t value_len)
 {
         size_t need;
         uint8_t *p;
@@ -375,8 +372,8 @@ static void params_free_value(FcgiParams *p, size_t i)
 
 /* Adds or replaces. name and value are either already NUL-terminated strings in the arena (in_arena), or
  * copied to the heap. The name is cut at its first NUL so that names stay unique as C strings. */
-static int params_put(FcgiParams *p, const char *name, size_t name_len, const char *value, size_t value_len,
-        bool in_arena)
+static int params_put(
+        FcgiParams *p, const char *name, size_t name_len, const char *value, size_t value_len, bool in_arena)
 {
         _cleanup_free_ char *v = NULL, *k = NULL;
         uint32_t hash;
@@ -397,8 +394,8 @@ static int params_put(FcgiParams *p, const char *name, size_t name_len, const ch
                 params_free_value(p, (size_t)i);
                 p->values[i] = in_arena ? (char *)value : TAKE_PTR(v);
                 p->value_lens[i] = value_len;
-                p->owned[i] = (uint8_t)((p->owned[i] & ~FCGI_PARAM_OWNED_VALUE) |
-                        (in_arena ? 0 : FCGI_PARAM_OWNED_VALUE));
+                p->owned[i] =
+                        (uint8_t)((p->owned[i] & ~FCGI_PARAM_OWNED_VALUE) | (in_arena ? 0 : FCGI_PARAM_OWNED_VALUE));
                 return 0;
         }
 
@@ -597,8 +594,8 @@ static int get_values_content(
         }
 }
 
-int fcgi_get_values_result_write(const uint8_t *query, size_t query_len, unsigned max_conns,
-        unsigned max_reqs, uint8_t *out, size_t size)
+int fcgi_get_values_result_write(
+        const uint8_t *query, size_t query_len, unsigned max_conns, unsigned max_reqs, uint8_t *out, size_t size)
 {
         char values[_GET_VALUE_MAX][16];
         size_t total;
@@ -655,8 +652,7 @@ static bool is_stream_type(uint8_t type)
         }
 }
 
-int fcgi_stream_write(
-        uint8_t *out, size_t size, uint8_t type, uint16_t request_id, const uint8_t *data, size_t len)
+int fcgi_stream_write(uint8_t *out, size_t size, uint8_t type, uint16_t request_id, const uint8_t *data, size_t len)
 {
         size_t total, o = 0;
 

@@ -44,8 +44,7 @@ typedef struct FcgiRecord {
 int fcgi_record_next(const uint8_t *buf, size_t len, FcgiRecord *ret);
 
 /* Writes an 8-byte record header; returns the padding length that makes content+padding a multiple of 8 */
-uint8_t fcgi_header_write(
-        uint8_t out[FCGI_HEADER_LEN], uint8_t type, uint16_t request_id, uint16_t content_length);
+uint8_t fcgi_header_write(uint8_t out[FCGI_HEADER_LEN], uint8_t type, uint16_t request_id, uint16_t content_length);
 
 /* BEGIN_REQUEST body: 8 bytes; -EBADMSG if content_length != 8, -EINVAL if r is not a BEGIN_REQUEST */
 int fcgi_begin_request_parse(const FcgiRecord *r, uint16_t *ret_role, uint8_t *ret_flags);
@@ -53,8 +52,7 @@ int fcgi_begin_request_parse(const FcgiRecord *r, uint16_t *ret_role, uint8_t *r
 size_t fcgi_begin_request_write(uint8_t out[16], uint16_t request_id, uint16_t role, uint8_t flags);
 
 /* END_REQUEST record, 16 bytes (header + body), returns 16 */
-size_t fcgi_end_request_write(
-        uint8_t out[16], uint16_t request_id, uint32_t app_status, uint8_t protocol_status);
+size_t fcgi_end_request_write(uint8_t out[16], uint16_t request_id, uint32_t app_status, uint8_t protocol_status);
 /* UNKNOWN_TYPE record for an unknown management record type, 16 bytes, returns 16 */
 size_t fcgi_unknown_type_write(uint8_t out[16], uint8_t type);
 
@@ -62,12 +60,11 @@ size_t fcgi_unknown_type_write(uint8_t out[16], uint8_t type);
  * Reads the pair at buf[*offset]; returns 1 and advances *offset, 0 at the end of buf, -EBADMSG when the
  * pair is truncated or a length exceeds what is left (or *offset is past len). The returned pointers point
  * into buf. */
-int fcgi_nv_next(const uint8_t *buf, size_t len, size_t *offset, const uint8_t **ret_name,
-        size_t *ret_name_len, const uint8_t **ret_value, size_t *ret_value_len);
+int fcgi_nv_next(const uint8_t *buf, size_t len, size_t *offset, const uint8_t **ret_name, size_t *ret_name_len,
+        const uint8_t **ret_value, size_t *ret_value_len);
 /* Encodes one pair; returns the bytes it needs, writes them only if they fit in size (out may be NULL with
  * size 0). Returns 0 (never a valid pair size) when a length exceeds FCGI_NV_MAX_LEN. */
-size_t fcgi_nv_write(
-        uint8_t *out, size_t size, const char *name, size_t name_len, const char *value, size_t value_len);
+size_t fcgi_nv_write(uint8_t *out, size_t size, const char *name, size_t name_len, const char *value, size_t value_len);
 
 /* The request's PARAMS: the stream content is appended as records arrive (pairs may be split across
  * records), then parsed once the empty PARAMS record ends the stream.
@@ -87,7 +84,7 @@ typedef struct FcgiParams {
         uint8_t *owned;   /* FCGI_PARAM_OWNED_*: which strings are heap copies rather than in arena */
         size_t n, n_alloc;
         uint32_t *index; /* open addressing by hash: entry + 1, 0 empty; 2 * n_alloc slots */
-        char *arena; /* the parsed names and values, NUL-terminated, one allocation reused by every request */
+        char *arena;     /* the parsed names and values, NUL-terminated, one allocation reused by every request */
         size_t arena_size;
 } FcgiParams;
 
@@ -113,8 +110,8 @@ void fcgi_params_done(FcgiParams *p); /* frees everything; max_len is kept, so p
  * Unknown names are left out of the reply, as the spec says; a name asked twice is answered once, in the
  * order of the query. Returns bytes written, -ENOBUFS if out is too small, -EBADMSG if the query is
  * malformed. */
-int fcgi_get_values_result_write(const uint8_t *query, size_t query_len, unsigned max_conns,
-        unsigned max_reqs, uint8_t *out, size_t size);
+int fcgi_get_values_result_write(
+        const uint8_t *query, size_t query_len, unsigned max_conns, unsigned max_reqs, uint8_t *out, size_t size);
 
 /* Stream output helper: how many bytes the records for `len` bytes of a STDOUT/STDERR stream take when split
  * into records of at most FCGI_MAX_CONTENT_LEN content each, padded to 8 (used to size buffers). len 0 is
@@ -124,5 +121,4 @@ size_t fcgi_stream_size(size_t len);
  * written or -ENOBUFS. len 0 writes the empty record that closes a stream. type is any stream type (PARAMS,
  * STDIN, STDOUT, STDERR, DATA), else -EINVAL; -EOVERFLOW when the result would not fit in an int (write < 2
  * GiB at a time). */
-int fcgi_stream_write(
-        uint8_t *out, size_t size, uint8_t type, uint16_t request_id, const uint8_t *data, size_t len);
+int fcgi_stream_write(uint8_t *out, size_t size, uint8_t type, uint16_t request_id, const uint8_t *data, size_t len);

@@ -25,8 +25,8 @@ static int resolve_user(const PoolConfig *p, Isolation *i)
                 errno = 0;
                 gr = getgrnam(p->group);
                 if (!gr)
-                        return log_error_errno(errno ?: ESRCH, "[pool %s] group '%s' does not exist.", p->name,
-                                p->group);
+                        return log_error_errno(
+                                errno ?: ESRCH, "[pool %s] group '%s' does not exist.", p->name, p->group);
                 i->gid = gr->gr_gid;
         }
 
@@ -46,7 +46,7 @@ static int resolve_user(const PoolConfig *p, Isolation *i)
 
 int isolation_plan(const PoolConfig *p, Isolation *ret)
 {
-        Isolation i = { .rlimit_files = p->rlimit_files, .rlimit_core = p->rlimit_core, .dumpable = p->process_dumpable };
+        Isolation i = {.rlimit_files = p->rlimit_files, .rlimit_core = p->rlimit_core, .dumpable = p->process_dumpable};
         bool privileged = geteuid() == 0;
         int r;
 
@@ -58,8 +58,8 @@ int isolation_plan(const PoolConfig *p, Isolation *ret)
                                    "runs as '%s' too.",
                                 p->name, pw ? pw->pw_name : "?");
                 if (p->chroot)
-                        return log_error_errno(EPERM, "[pool %s] chroot '%s' needs fpmd to run as root.", p->name,
-                                p->chroot);
+                        return log_error_errno(
+                                EPERM, "[pool %s] chroot '%s' needs fpmd to run as root.", p->name, p->chroot);
                 i.user = strdup(pw ? pw->pw_name : "?");
         } else if (!p->user) {
                 if (!p->allow_root)
@@ -91,8 +91,8 @@ int isolation_plan(const PoolConfig *p, Isolation *ret)
 
                 /* Checked here, not in each worker: a pool that cannot chroot never starts, nor replaces one */
                 if (stat(p->chroot, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                        r = log_error_errno(errno ?: ENOTDIR, "[pool %s] chroot '%s' is not a folder: %m",
-                                p->name, p->chroot);
+                        r = log_error_errno(
+                                errno ?: ENOTDIR, "[pool %s] chroot '%s' is not a folder: %m", p->name, p->chroot);
                         isolation_done(&i);
                         return r;
                 }

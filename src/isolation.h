@@ -6,16 +6,16 @@
 #include "config.h"
 
 typedef struct Isolation {
-        bool change_user;  /* false when fpmd itself runs unprivileged, or the pool runs as root */
+        bool change_user; /* false when fpmd itself runs unprivileged, or the pool runs as root */
         uid_t uid;
         gid_t gid;
-        gid_t *groups;     /* supplementary groups, resolved before any chroot hides /etc/group */
+        gid_t *groups; /* supplementary groups, resolved before any chroot hides /etc/group */
         size_t n_groups;
-        char *user;        /* the name the pool's workers run as, for logs and the status page */
-        char *chroot;      /* NULL: none */
-        char *chdir;       /* inside the chroot; "/" when NULL and chrooted */
-        int rlimit_files;  /* -1: unchanged */
-        int rlimit_core;   /* -1: unchanged, -2: unlimited */
+        char *user;       /* the name the pool's workers run as, for logs and the status page */
+        char *chroot;     /* NULL: none */
+        char *chdir;      /* inside the chroot; "/" when NULL and chrooted */
+        int rlimit_files; /* -1: unchanged */
+        int rlimit_core;  /* -1: unchanged, -2: unlimited */
         bool dumpable;
 } Isolation;
 

@@ -17,8 +17,7 @@
 
 _Static_assert(SOCKET_ADDRESS_STRING_MAX >= sizeof(((struct sockaddr_un *)NULL)->sun_path) + 1,
         "a unix path and its NUL must fit");
-_Static_assert(
-        SOCKET_ADDRESS_STRING_MAX >= INET6_ADDRSTRLEN + sizeof("[]:65535"), "an IPv6 address must fit");
+_Static_assert(SOCKET_ADDRESS_STRING_MAX >= INET6_ADDRSTRLEN + sizeof("[]:65535"), "an IPv6 address must fit");
 
 /* Decimal digits only: no sign, no blanks, nothing after */
 static int parse_port(const char *s, uint16_t *ret)
@@ -126,15 +125,13 @@ int socket_address_format(const SocketAddress *a, char *buf, size_t size)
 
         switch (a->sa.sa_family) {
         case AF_INET:
-                if (a->len < sizeof(struct sockaddr_in) ||
-                        !inet_ntop(AF_INET, &a->in.sin_addr, host, sizeof(host)))
+                if (a->len < sizeof(struct sockaddr_in) || !inet_ntop(AF_INET, &a->in.sin_addr, host, sizeof(host)))
                         return -EINVAL;
                 n = snprintf(buf, size, "%s:%u", host, (unsigned)ntohs(a->in.sin_port));
                 break;
 
         case AF_INET6:
-                if (a->len < sizeof(struct sockaddr_in6) ||
-                        !inet_ntop(AF_INET6, &a->in6.sin6_addr, host, sizeof(host)))
+                if (a->len < sizeof(struct sockaddr_in6) || !inet_ntop(AF_INET6, &a->in6.sin6_addr, host, sizeof(host)))
                         return -EINVAL;
                 n = snprintf(buf, size, "[%s]:%u", host, (unsigned)ntohs(a->in6.sin6_port));
                 break;
@@ -190,8 +187,7 @@ static int resolve_user(const char *name, uid_t *ret)
         if (!pw) {
                 /* Not found is 0 or one of these, depending on the NSS module */
                 if (errno > 0 && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM)
-                        return log_error_errno(
-                                errno, "Failed to look up user '%s' of listen.owner: %m", name);
+                        return log_error_errno(errno, "Failed to look up user '%s' of listen.owner: %m", name);
                 return log_error_errno(ESRCH, "Unknown user '%s' in listen.owner.", name);
         }
 
@@ -207,8 +203,7 @@ static int resolve_group(const char *name, gid_t *ret)
         gr = getgrnam(name);
         if (!gr) {
                 if (errno > 0 && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM)
-                        return log_error_errno(
-                                errno, "Failed to look up group '%s' of listen.group: %m", name);
+                        return log_error_errno(errno, "Failed to look up group '%s' of listen.group: %m", name);
                 return log_error_errno(ESRCH, "Unknown group '%s' in listen.group.", name);
         }
 
@@ -231,8 +226,7 @@ static int unix_socket_remove_stale(const SocketAddress *a, const char *address)
                 return log_error_errno(r, "Failed to check %s: %m", address);
         }
         if (!S_ISSOCK(st.st_mode))
-                return log_error_errno(
-                        EEXIST, "%s exists and is not a socket, refusing to replace it.", address);
+                return log_error_errno(EEXIST, "%s exists and is not a socket, refusing to replace it.", address);
 
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0) {
@@ -304,8 +298,8 @@ static int listen_open_unix(const ListenConfig *c, const SocketAddress *a, int *
          * so no client ever connects through the umask's mode. */
         if ((uid != (uid_t)-1 || gid != (gid_t)-1) && lchown(path, uid, gid) < 0) {
                 r = negative_errno();
-                log_error_errno(r, "Failed to change owner of %s to %s:%s: %m", c->address, strna(c->owner),
-                        strna(c->group));
+                log_error_errno(
+                        r, "Failed to change owner of %s to %s:%s: %m", c->address, strna(c->owner), strna(c->group));
                 goto fail;
         }
         if (c->mode != 0 && chmod(path, (mode_t)c->mode) < 0) {
@@ -336,8 +330,8 @@ static int listen_open_inet(const ListenConfig *c, SocketAddress *a, int *ret_fd
                 /* A kernel booted with ipv6.disable=1: every address is every IPv4 address */
                 in_port_t port = a->in6.sin6_port;
 
-                log_warning("IPv6 is not available, listening on 0.0.0.0:%u only for %s",
-                        (unsigned)ntohs(port), c->address);
+                log_warning("IPv6 is not available, listening on 0.0.0.0:%u only for %s", (unsigned)ntohs(port),
+                        c->address);
                 memset(a, 0, sizeof(*a));
                 a->in.sin_family = AF_INET;
                 a->in.sin_port = port;
@@ -384,9 +378,8 @@ int listen_open(const ListenConfig *c, int *ret_fd)
 
         r = socket_address_parse(c->address, &a);
         if (r == -ENAMETOOLONG)
-                return log_error_errno(r,
-                        "Path of unix socket %s is too long: at most %zu bytes are possible.", c->address,
-                        sizeof(a.un.sun_path) - 1);
+                return log_error_errno(r, "Path of unix socket %s is too long: at most %zu bytes are possible.",
+                        c->address, sizeof(a.un.sun_path) - 1);
         if (r < 0)
                 return log_error_errno(r,
                         "Invalid listen.address '%s': expected an absolute path, IPV4:PORT, [IPV6]:PORT or "
@@ -424,9 +417,8 @@ int listen_fds_from_systemd(ListenFds *ret)
                  * nothing we exec should get them */
                 if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0) {
                         r = negative_errno();
-                        (void)log_warning_errno(r,
-                                "Failed to set FD_CLOEXEC on socket '%s' (fd %d), ignoring: %m", names[i],
-                                fds[i]);
+                        (void)log_warning_errno(
+                                r, "Failed to set FD_CLOEXEC on socket '%s' (fd %d), ignoring: %m", names[i], fds[i]);
                 }
         }
 
@@ -655,7 +647,7 @@ int listen_fd_check(int fd, int *ret_family)
 
 int listen_fd_matches(int fd, const char *address)
 {
-        SocketAddress want, have = { .len = sizeof(have.storage) };
+        SocketAddress want, have = {.len = sizeof(have.storage)};
         int r;
 
         r = socket_address_parse(address, &want);
@@ -669,11 +661,10 @@ int listen_fd_matches(int fd, const char *address)
         case AF_UNIX:
                 return streq(have.un.sun_path, want.un.sun_path);
         case AF_INET:
-                return have.in.sin_port == want.in.sin_port &&
-                        have.in.sin_addr.s_addr == want.in.sin_addr.s_addr;
+                return have.in.sin_port == want.in.sin_port && have.in.sin_addr.s_addr == want.in.sin_addr.s_addr;
         case AF_INET6:
                 return have.in6.sin6_port == want.in6.sin6_port &&
-                        memcmp(&have.in6.sin6_addr, &want.in6.sin6_addr, sizeof(want.in6.sin6_addr)) == 0;
+                       memcmp(&have.in6.sin6_addr, &want.in6.sin6_addr, sizeof(want.in6.sin6_addr)) == 0;
         default:
                 return -EAFNOSUPPORT;
         }

@@ -64,8 +64,7 @@ typedef struct AllowedClients {
         } * nets;
         size_t n;
 } AllowedClients;
-int allowed_clients_parse(
-        const StringList *l, AllowedClients *ret); /* -EINVAL naming the bad entry in the log */
+int allowed_clients_parse(const StringList *l, AllowedClients *ret); /* -EINVAL naming the bad entry in the log */
 bool allowed_clients_match(const AllowedClients *a, const struct sockaddr *peer, socklen_t len);
 void allowed_clients_done(AllowedClients *a);
 

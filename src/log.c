@@ -13,8 +13,14 @@ static const char *pool_name;
 static bool in_worker;
 
 static const char *const level_names[] = {
-        [LOG_EMERG] = "emerg",   [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "error",
-        [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+        [LOG_EMERG] = "emerg",
+        [LOG_ALERT] = "alert",
+        [LOG_CRIT] = "crit",
+        [LOG_ERR] = "error",
+        [LOG_WARNING] = "warning",
+        [LOG_NOTICE] = "notice",
+        [LOG_INFO] = "info",
+        [LOG_DEBUG] = "debug",
 };
 
 usec_t now_usec(int clock_id)
@@ -101,11 +107,10 @@ static void write_console(int level, const char *message)
                 snprintf(prefix, sizeof(prefix), "fpmd[%d]: %s: [pool %s] ", (int)getpid(),
                         strna(log_level_to_string(level)), pool_name);
         else
-                snprintf(prefix, sizeof(prefix), "fpmd[%d]: %s: ", (int)getpid(),
-                        strna(log_level_to_string(level)));
-        iov[0] = (struct iovec){ prefix, strlen(prefix) };
-        iov[1] = (struct iovec){ (char *)message, strlen(message) };
-        iov[2] = (struct iovec){ (char *)"\n", 1 };
+                snprintf(prefix, sizeof(prefix), "fpmd[%d]: %s: ", (int)getpid(), strna(log_level_to_string(level)));
+        iov[0] = (struct iovec){prefix, strlen(prefix)};
+        iov[1] = (struct iovec){(char *)message, strlen(message)};
+        iov[2] = (struct iovec){(char *)"\n", 1};
         (void)!writev(STDERR_FILENO, iov, 3);
 }
 
@@ -132,22 +137,22 @@ int log_internal(int level, int error, const char *file, int line, const char *f
                 snprintf(cfunc, sizeof(cfunc), "CODE_FUNC=%s", func);
                 char msg[sizeof(buf) + 8];
                 snprintf(msg, sizeof(msg), "MESSAGE=%s", buf);
-                iov[n++] = (struct iovec){ msg, strlen(msg) };
-                iov[n++] = (struct iovec){ prio, strlen(prio) };
-                iov[n++] = (struct iovec){ cfile, strlen(cfile) };
-                iov[n++] = (struct iovec){ cline, strlen(cline) };
-                iov[n++] = (struct iovec){ cfunc, strlen(cfunc) };
+                iov[n++] = (struct iovec){msg, strlen(msg)};
+                iov[n++] = (struct iovec){prio, strlen(prio)};
+                iov[n++] = (struct iovec){cfile, strlen(cfile)};
+                iov[n++] = (struct iovec){cline, strlen(cline)};
+                iov[n++] = (struct iovec){cfunc, strlen(cfunc)};
                 if (error > 0) {
                         snprintf(perr, sizeof(perr), "ERRNO=%d", error);
-                        iov[n++] = (struct iovec){ perr, strlen(perr) };
+                        iov[n++] = (struct iovec){perr, strlen(perr)};
                 }
                 if (pool_name) {
                         snprintf(ppool, sizeof(ppool), "FPMD_POOL=%s", pool_name);
-                        iov[n++] = (struct iovec){ ppool, strlen(ppool) };
+                        iov[n++] = (struct iovec){ppool, strlen(ppool)};
                 }
                 if (in_worker) {
                         snprintf(pworker, sizeof(pworker), "FPMD_WORKER_PID=%d", (int)getpid());
-                        iov[n++] = (struct iovec){ pworker, strlen(pworker) };
+                        iov[n++] = (struct iovec){pworker, strlen(pworker)};
                 }
                 if (sd_journal_sendv(iov, (int)n) >= 0)
                         return -error;
@@ -210,12 +215,12 @@ int log_eventv(int level, const char *message_id, const char *fields, const char
                 free(message);
                 message = m;
         }
-        iov[n++] = (struct iovec){ message, strlen(message) };
+        iov[n++] = (struct iovec){message, strlen(message)};
         snprintf(prio, sizeof(prio), "PRIORITY=%d", level);
-        iov[n++] = (struct iovec){ prio, strlen(prio) };
+        iov[n++] = (struct iovec){prio, strlen(prio)};
         if (message_id) {
                 snprintf(id, sizeof(id), "MESSAGE_ID=%s", message_id);
-                iov[n++] = (struct iovec){ id, strlen(id) };
+                iov[n++] = (struct iovec){id, strlen(id)};
         }
         if (fields) {
                 copy = strdup(fields);
@@ -226,7 +231,7 @@ int log_eventv(int level, const char *message_id, const char *fields, const char
                         if (next)
                                 *next++ = 0;
                         if (*line)
-                                iov[n++] = (struct iovec){ line, strlen(line) };
+                                iov[n++] = (struct iovec){line, strlen(line)};
                 }
         }
         if (sd_journal_sendv(iov, (int)n) < 0)
@@ -249,15 +254,15 @@ int log_event_strv(int level, const char *message_id, char *const *fields, const
         }
         if (asprintf(&m, "MESSAGE=%s", message) < 0)
                 return -ENOMEM;
-        iov[n++] = (struct iovec){ m, strlen(m) };
+        iov[n++] = (struct iovec){m, strlen(m)};
         snprintf(prio, sizeof(prio), "PRIORITY=%d", level);
-        iov[n++] = (struct iovec){ prio, strlen(prio) };
+        iov[n++] = (struct iovec){prio, strlen(prio)};
         if (message_id) {
                 snprintf(id, sizeof(id), "MESSAGE_ID=%s", message_id);
-                iov[n++] = (struct iovec){ id, strlen(id) };
+                iov[n++] = (struct iovec){id, strlen(id)};
         }
         for (size_t i = 0; fields && fields[i] && n < ELEMENTSOF(iov); i++)
-                iov[n++] = (struct iovec){ fields[i], strlen(fields[i]) };
+                iov[n++] = (struct iovec){fields[i], strlen(fields[i])};
         if (sd_journal_sendv(iov, (int)n) < 0)
                 write_console(level, message);
         return 0;

@@ -38,17 +38,15 @@ int log_struct_iovec(int level, const struct iovec *iov, size_t n);
 /* An event with a MESSAGE_ID (see units/fpmd.catalog) and extra fields, given as "KEY=value" lines separated by
  * '\n' (NULL for none); the message is formatted. Without a journal only the message is shown. */
 int log_event(int level, const char *message_id, const char *fields, const char *format, ...) _printf_(4, 5);
-int log_eventv(int level, const char *message_id, const char *fields, const char *format, va_list ap)
-        _printf_(4, 0);
+int log_eventv(int level, const char *message_id, const char *fields, const char *format, va_list ap) _printf_(4, 0);
 /* Same with fields as a NULL-terminated array of "KEY=value" strings, whose values may hold newlines */
 int log_event_strv(int level, const char *message_id, char *const *fields, const char *message);
 
-#define log_full_errno(level, error, ...)                                                                   \
-        ({                                                                                                  \
-                int _l_ = (level);                                                                          \
-                (log_get_max_level() >= _l_) ? log_internal(_l_, (error), __FILE__, __LINE__, __func__,    \
-                                                       __VA_ARGS__)                                         \
-                                             : -abs(error);                                                 \
+#define log_full_errno(level, error, ...)                                                                            \
+        ({                                                                                                           \
+                int _l_ = (level);                                                                                   \
+                (log_get_max_level() >= _l_) ? log_internal(_l_, (error), __FILE__, __LINE__, __func__, __VA_ARGS__) \
+                                             : -abs(error);                                                          \
         })
 #define log_full(level, ...) (void)log_full_errno((level), 0, __VA_ARGS__)
 

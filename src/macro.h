@@ -24,25 +24,25 @@
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #endif
 
-#define streq(a, b)        (strcmp((a), (b)) == 0)
-#define strneq(a, b, n)    (strncmp((a), (b), (n)) == 0)
-#define strcaseeq(a, b)    (strcasecmp((a), (b)) == 0)
-#define isempty(s)         (!(s) || !(s)[0])
-#define strempty(s)        ((s) ? (s) : "")
-#define strna(s)           ((s) ? (s) : "n/a")
+#define streq(a, b)     (strcmp((a), (b)) == 0)
+#define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
+#define strcaseeq(a, b) (strcasecmp((a), (b)) == 0)
+#define isempty(s)      (!(s) || !(s)[0])
+#define strempty(s)     ((s) ? (s) : "")
+#define strna(s)        ((s) ? (s) : "n/a")
 
 /* Hand ownership over: the variable is reset so its cleanup does nothing */
-#define TAKE_PTR(p)                                                                                         \
-        ({                                                                                                  \
-                __typeof__(p) _ptr_ = (p);                                                                  \
-                (p) = NULL;                                                                                 \
-                _ptr_;                                                                                      \
+#define TAKE_PTR(p)                        \
+        ({                                 \
+                __typeof__(p) _ptr_ = (p); \
+                (p) = NULL;                \
+                _ptr_;                     \
         })
-#define TAKE_FD(fd)                                                                                         \
-        ({                                                                                                  \
-                int _fd_ = (fd);                                                                            \
-                (fd) = -1;                                                                                  \
-                _fd_;                                                                                       \
+#define TAKE_FD(fd)              \
+        ({                       \
+                int _fd_ = (fd); \
+                (fd) = -1;       \
+                _fd_;            \
         })
 
 static inline void *mfree(void *p)
@@ -83,11 +83,11 @@ static inline void strv_freep_impl(char ***p)
 }
 #define _cleanup_strv_free_ _cleanup_(strv_freep_impl)
 
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                             \
-        static inline void func##p(type *p)                                                                 \
-        {                                                                                                   \
-                if (*p)                                                                                     \
-                        *p = func(*p);                                                                      \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p)     \
+        {                                       \
+                if (*p)                         \
+                        *p = func(*p);          \
         }
 
 /* Negative errno from a libc call that set errno */

@@ -55,9 +55,9 @@ static int test_config(const char *path)
 static int run_status(int argc, char *argv[])
 {
         static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "full", no_argument, NULL, 'f' },
-                { "pid", required_argument, NULL, 'p' },
+                {"json", no_argument, NULL, 'j'},
+                {"full", no_argument, NULL, 'f'},
+                {"pid", required_argument, NULL, 'p'},
                 {},
         };
         const char *pool = NULL;
@@ -105,10 +105,10 @@ int main(int argc, char *argv[])
 {
         enum { ARG_VERSION = 0x100 };
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "test-config", no_argument, NULL, 't' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "help", no_argument, NULL, 'h' },
+                {"config", required_argument, NULL, 'c'},
+                {"test-config", no_argument, NULL, 't'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         _cleanup_(manager_freep) Manager *m = NULL;

@@ -97,7 +97,7 @@ struct Manager {
         struct LeftoverCgroup {
                 char *path;
                 usec_t since;
-        } *leftovers; /* leaves of leaders gone, removed once their last worker is */
+        } * leftovers; /* leaves of leaders gone, removed once their last worker is */
         size_t n_leftovers;
         bool stopping;
         bool ready_sent;
@@ -205,7 +205,7 @@ static void manager_retire_cgroup(Manager *m, char *path)
                 return;
         }
         m->leftovers = l;
-        m->leftovers[m->n_leftovers++] = (struct LeftoverCgroup){ path, now_usec(CLOCK_MONOTONIC) };
+        m->leftovers[m->n_leftovers++] = (struct LeftoverCgroup){path, now_usec(CLOCK_MONOTONIC)};
 }
 
 static bool manager_pool_name_in_use(const Manager *m, const char *name)
@@ -226,7 +226,8 @@ static void manager_sweep_cgroups(Manager *m, bool force)
         for (size_t i = 0; i < m->n_leftovers;) {
                 struct LeftoverCgroup *l = &m->leftovers[i];
                 bool kill_now = force || now - l->since > MAX(m->config->process_control_timeout, USEC_PER_SEC);
-                int r = kill_now ? cgroup_kill_and_remove(l->path) : (rmdir(l->path) < 0 && errno != ENOENT ? -errno : 0);
+                int r = kill_now ? cgroup_kill_and_remove(l->path)
+                                 : (rmdir(l->path) < 0 && errno != ENOENT ? -errno : 0);
 
                 if (r < 0) {
                         i++;
@@ -409,8 +410,7 @@ static void manager_check_ready(Manager *m)
         if (m->reloading)
                 log_notice("Reloaded: %zu pool%s serving.", m->n_pools, m->n_pools == 1 ? "" : "s");
         else
-                log_notice("fpmd %s ready: %zu pool%s serving.", FPMD_VERSION, m->n_pools,
-                        m->n_pools == 1 ? "" : "s");
+                log_notice("fpmd %s ready: %zu pool%s serving.", FPMD_VERSION, m->n_pools, m->n_pools == 1 ? "" : "s");
         m->ready_sent = true;
         m->reloading = false;
 }
@@ -444,8 +444,8 @@ static int on_settle(sd_event_source *s, uint64_t usec, void *userdata)
 static void manager_schedule_settle(Manager *m)
 {
         if (!m->settle_timer) {
-                if (sd_event_add_time_relative(m->event, &m->settle_timer, CLOCK_MONOTONIC, 10 * USEC_PER_MSEC, 0,
-                            on_settle, m) < 0)
+                if (sd_event_add_time_relative(
+                            m->event, &m->settle_timer, CLOCK_MONOTONIC, 10 * USEC_PER_MSEC, 0, on_settle, m) < 0)
                         return;
         } else
                 (void)sd_event_source_set_time_relative(m->settle_timer, 10 * USEC_PER_MSEC);
@@ -483,8 +483,8 @@ static int pool_spawn_one(Pool *p)
 }
 
 /* An event of the pool in the journal, with FPMD_POOL= and the fields given as "KEY=value\n" lines */
-_printf_(5, 6) static void log_pool_event(const Pool *p, int level, const char *id, const char *fields,
-        const char *format, ...)
+_printf_(5, 6) static void log_pool_event(
+        const Pool *p, int level, const char *id, const char *fields, const char *format, ...)
 {
         char f[2048];
         va_list ap;
@@ -536,7 +536,7 @@ static int pool_oldest_idle(const Pool *p, usec_t *ret_since)
 
 static bool listen_queue_waiting(int fd)
 {
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
         return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
 }
@@ -763,7 +763,7 @@ static void pool_collect_traces(Pool *p)
                         continue;
                 }
                 {
-                        char *fields[] = { f_pool, f_pid, f_script, f_uri, f_method, f_dur, f_trace, NULL };
+                        char *fields[] = {f_pool, f_pid, f_script, f_uri, f_method, f_dur, f_trace, NULL};
                         (void)log_event_strv(LOG_NOTICE, FPMD_MESSAGE_SLOW_REQUEST, fields, message);
                 }
         }
@@ -800,8 +800,8 @@ static void pool_record_fault(Pool *p)
         const Config *c = p->owner;
         usec_t now = now_usec(CLOCK_MONOTONIC), oldest;
 
-        if (c->emergency_restart_threshold == 0 || c->emergency_restart_interval == 0 || !p->faults ||
-                p->replaces || p->manager->stopping)
+        if (c->emergency_restart_threshold == 0 || c->emergency_restart_interval == 0 || !p->faults || p->replaces ||
+                p->manager->stopping)
                 return;
         p->faults[p->fault_next] = now;
         p->fault_next = (p->fault_next + 1) % c->emergency_restart_threshold;
@@ -835,9 +835,8 @@ static void pool_worker_exited(Pool *p, int slot, pid_t pid, int status)
 
                 snprintf(f, sizeof(f), "FPMD_WORKER_PID=%d", (int)pid);
                 log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_WORKER_CRASHED, f,
-                        "[pool %s] child %d exited on signal %d (%s)%s", pool_name(p), (int)pid,
-                        WTERMSIG(status), sigabbrev_np(WTERMSIG(status)) ?: "?",
-                        WCOREDUMP(status) ? " - core dumped" : "");
+                        "[pool %s] child %d exited on signal %d (%s)%s", pool_name(p), (int)pid, WTERMSIG(status),
+                        sigabbrev_np(WTERMSIG(status)) ?: "?", WCOREDUMP(status) ? " - core dumped" : "");
                 pool_record_fault(p);
         } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
                 log_warning("[pool %s] child %d exited with code %d", pool_name(p), (int)pid, WEXITSTATUS(status));
@@ -932,8 +931,8 @@ static void pool_leader_exited(Pool *p, int status)
         if (p->replaces && !p->served) {
                 Pool *old = p->replaces;
 
-                log_error("[pool %s] the new generation failed to start; the previous one keeps serving.",
-                        pool_name(p));
+                log_error(
+                        "[pool %s] the new generation failed to start; the previous one keeps serving.", pool_name(p));
                 for (size_t i = 0; i < m->n_pools; i++)
                         if (m->pools[i] == p)
                                 m->pools[i] = old;
@@ -955,8 +954,7 @@ static void pool_leader_exited(Pool *p, int status)
                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
                 (unsigned long long)(delay / USEC_PER_SEC));
         p->state = POOL_FAILED;
-        (void)sd_event_add_time_relative(m->event, &p->restart_timer, CLOCK_MONOTONIC, delay, 0,
-                on_leader_restart, p);
+        (void)sd_event_add_time_relative(m->event, &p->restart_timer, CLOCK_MONOTONIC, delay, 0, on_leader_restart, p);
         manager_update_status(m, false);
 }
 
@@ -988,8 +986,8 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 log_pool_event(p, LOG_INFO, FPMD_MESSAGE_POOL_STARTED, NULL, "[pool %s] PHP started in leader %d.",
                         pool_name(p), (int)p->leader);
                 if (p->config->pm.mode == PM_ONDEMAND)
-                        (void)sd_event_add_io(p->manager->event, &p->listen_source, p->listen_fd,
-                                EPOLLIN | EPOLLET, on_listen_ready, p);
+                        (void)sd_event_add_io(p->manager->event, &p->listen_source, p->listen_fd, EPOLLIN | EPOLLET,
+                                on_listen_ready, p);
                 pool_maintain(p, false);
                 pool_check_served(p);
                 manager_check_ready(p->manager);
@@ -1016,8 +1014,8 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 static void pool_close_other_fds(const Manager *m, const Pool *keep)
 {
-        Pool *const *lists[] = { m->pools, m->old };
-        size_t sizes[] = { m->n_pools, m->n_old };
+        Pool *const *lists[] = {m->pools, m->old};
+        size_t sizes[] = {m->n_pools, m->n_old};
 
         for (size_t l = 0; l < ELEMENTSOF(lists); l++)
                 for (size_t i = 0; i < sizes[l]; i++) {
@@ -1059,8 +1057,8 @@ static int pool_start_leader(Pool *p)
         _cleanup_close_ int cgroup_fd = -1;
         manager_retire_cgroup(m, TAKE_PTR(p->cgroup));
         if (cgroup_enabled(&m->cgroups))
-                (void)cgroup_pool_create(&m->cgroups, pool_name(p), &p->config->cgroup, ++m->generation,
-                        &p->cgroup, &cgroup_fd);
+                (void)cgroup_pool_create(
+                        &m->cgroups, pool_name(p), &p->config->cgroup, ++m->generation, &p->cgroup, &cgroup_fd);
 
         pid = cgroup_fork_into(cgroup_fd);
         if (pid < 0) {
@@ -1223,7 +1221,7 @@ static Pool *manager_find_pool_in(Pool **pools, size_t n, const char *name)
 static bool pool_unchanged(const Pool *p, const Config *c, const PoolConfig *pc)
 {
         return pool_config_equal(p->config, pc) && p->php_fingerprint == php_fingerprint(c, pc) &&
-                p->state != POOL_FAILED;
+               p->state != POOL_FAILED;
 }
 
 /* The new configuration is read aside; when it is bad nothing changes. Pools that changed get a new generation
@@ -1267,8 +1265,9 @@ static void manager_reload(Manager *m)
                 r = pool_new(m, c, pc, old, &next[n_next]);
                 if (r < 0) {
                         log_error("Reload failed for pool %s, keeping the running configuration.", pc->name);
-                        (void)sd_notifyf(false, "READY=1\nSTATUS=Reload failed for pool %s, running the previous "
-                                                "configuration",
+                        (void)sd_notifyf(false,
+                                "READY=1\nSTATUS=Reload failed for pool %s, running the previous "
+                                "configuration",
                                 pc->name);
                         goto fail;
                 }
@@ -1354,11 +1353,12 @@ static void manager_update_status(Manager *m, bool force)
                 ScoreboardCounts c;
 
                 pool_counts(p, &c);
-                len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-                        "%s%s: %u active, %u idle, %llu req, %llu slow%s", i > 0 ? " | " : "", pool_name(p), c.active,
-                        c.idle, (unsigned long long)c.requests,
+                len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s: %u active, %u idle, %llu req, %llu slow%s",
+                        i > 0 ? " | " : "", pool_name(p), c.active, c.idle, (unsigned long long)c.requests,
                         p->scoreboard ? (unsigned long long)p->scoreboard->slow_requests : 0ULL,
-                        p->state == POOL_FAILED ? " (failed)" : p->quick_failures > 3 ? " (workers failing)" : "");
+                        p->state == POOL_FAILED ? " (failed)"
+                        : p->quick_failures > 3 ? " (workers failing)"
+                                                : "");
         }
         if (!force && m->last_status && streq(m->last_status, buf))
                 return;
@@ -1573,8 +1573,8 @@ static int manager_open_pools(Manager *m)
 
 int manager_run(Manager *m)
 {
-        static const int stop_signals[] = { SIGTERM, SIGINT, SIGQUIT };
-        static const int reload_signals[] = { SIGHUP, SIGUSR2 };
+        static const int stop_signals[] = {SIGTERM, SIGINT, SIGQUIT};
+        static const int reload_signals[] = {SIGHUP, SIGUSR2};
         sigset_t mask;
         int r;
 
@@ -1609,8 +1609,8 @@ int manager_run(Manager *m)
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGUSR1, NULL, NULL);
         if (r >= 0)
-                r = sd_event_add_time_relative(m->event, &m->tick_timer, CLOCK_MONOTONIC, manager_tick_interval(m),
-                        0, on_tick, m);
+                r = sd_event_add_time_relative(
+                        m->event, &m->tick_timer, CLOCK_MONOTONIC, manager_tick_interval(m), 0, on_tick, m);
         if (r >= 0)
                 r = sd_event_source_set_enabled(m->tick_timer, SD_EVENT_ON);
         if (r >= 0)

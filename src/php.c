@@ -41,9 +41,9 @@ static FpmdGlobals fpmd_globals;
 static const PoolConfig *pool;
 static const WorkerContext *worker_ctx;
 static Request *current;
-static int body_fd = -1;     /* REQUEST_BODY_FILE; -2: the body comes in STDIN records */
-static bool stderr_started;  /* FCGI_STDERR messages of one request are joined with "; " */
-static char *request_uri;    /* SCRIPT_NAME as PHP sees it, owned for the request */
+static int body_fd = -1;             /* REQUEST_BODY_FILE; -2: the body comes in STDIN records */
+static bool stderr_started;          /* FCGI_STDERR messages of one request are joined with "; " */
+static char *request_uri;            /* SCRIPT_NAME as PHP sees it, owned for the request */
 static char script_real[MAXPATHLEN]; /* the script's realpath when resolve_script() found it, else "" */
 static HashTable user_ini_cache;
 static void (*import_process_environment)(zval *array);
@@ -224,8 +224,8 @@ static void import_environment(zval *array)
         if (!current)
                 return;
         for (size_t i = 0; i < current->params.n; i++)
-                php_register_variable_safe(current->params.names[i], current->params.values[i],
-                        current->params.value_lens[i], array);
+                php_register_variable_safe(
+                        current->params.names[i], current->params.values[i], current->params.value_lens[i], array);
 }
 
 static void sapi_fpmd_register_variables(zval *track_vars_array)
@@ -270,9 +270,8 @@ static void journal_php_message(const char *message, int priority)
 
         if (log_to_journal()) {
                 sd_journal_send("MESSAGE=PHP message: %s", message, "PRIORITY=%d", priority, "FPMD_POOL=%s",
-                        pool ? pool->name : "", "FPMD_WORKER_PID=%d", (int)getpid(), "REQUEST_URI=%s",
-                        strempty(uri), "REQUEST_METHOD=%s", strempty(method), "SCRIPT_FILENAME=%s", strempty(script),
-                        NULL);
+                        pool ? pool->name : "", "FPMD_WORKER_PID=%d", (int)getpid(), "REQUEST_URI=%s", strempty(uri),
+                        "REQUEST_METHOD=%s", strempty(method), "SCRIPT_FILENAME=%s", strempty(script), NULL);
                 return;
         }
         log_full(MIN(priority, LOG_NOTICE) == priority ? priority : LOG_NOTICE, "PHP message: %s", message);
@@ -473,7 +472,8 @@ static PHP_FUNCTION(fpm_get_status)
                 add_assoc_long(&proc, "start-since", (zend_long)s->start_since);
                 add_assoc_long(&proc, "requests", (zend_long)s->requests);
                 add_assoc_long(&proc, "request-duration", (zend_long)s->request_duration);
-                add_assoc_string(&proc, "request-method", (char *)(isempty(s->request_method) ? "-" : s->request_method));
+                add_assoc_string(
+                        &proc, "request-method", (char *)(isempty(s->request_method) ? "-" : s->request_method));
                 add_assoc_string(&proc, "request-uri", (char *)(isempty(s->request_uri) ? "-" : s->request_uri));
                 add_assoc_string(&proc, "query-string", (char *)strempty(s->query_string));
                 add_assoc_long(&proc, "request-length", (zend_long)s->content_length);
@@ -494,13 +494,10 @@ ZEND_END_ARG_INFO()
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_MASK_EX(arginfo_fpm_get_status, 0, 0, MAY_BE_ARRAY | MAY_BE_FALSE)
 ZEND_END_ARG_INFO()
 
-static const zend_function_entry fpmd_functions[] = {
-        PHP_FE(fastcgi_finish_request, arginfo_fastcgi_finish_request)
-        PHP_FE(apache_request_headers, arginfo_apache_request_headers)
-        PHP_FALIAS(getallheaders, apache_request_headers, arginfo_apache_request_headers)
-        PHP_FE(fpm_get_status, arginfo_fpm_get_status)
-        PHP_FE_END
-};
+static const zend_function_entry fpmd_functions[] = {PHP_FE(fastcgi_finish_request, arginfo_fastcgi_finish_request)
+                PHP_FE(apache_request_headers, arginfo_apache_request_headers)
+                        PHP_FALIAS(getallheaders, apache_request_headers, arginfo_apache_request_headers)
+                                PHP_FE(fpm_get_status, arginfo_fpm_get_status) PHP_FE_END};
 
 PHP_INI_BEGIN()
 STD_PHP_INI_BOOLEAN("cgi.fix_pathinfo", "1", PHP_INI_SYSTEM, OnUpdateBool, fix_pathinfo, FpmdGlobals, fpmd_globals)
@@ -596,15 +593,13 @@ static int ini_apply(const char *name, const char *value, bool admin)
 
         e = zend_hash_str_find_ptr(EG(ini_directives), name, strlen(name));
         if (!e)
-                return log_warning_errno(ENOENT, "Unknown PHP setting '%s' in the pool configuration, ignoring.",
-                        name);
+                return log_warning_errno(ENOENT, "Unknown PHP setting '%s' in the pool configuration, ignoring.", name);
 
         v = zend_string_init(value, strlen(value), 1);
         if (e->on_modify &&
                 e->on_modify(e, v, e->mh_arg1, e->mh_arg2, e->mh_arg3, ZEND_INI_STAGE_ACTIVATE) != SUCCESS) {
                 zend_string_release_ex(v, 1);
-                return log_warning_errno(EINVAL, "Invalid value '%s' for PHP setting '%s', ignoring.", value,
-                        name);
+                return log_warning_errno(EINVAL, "Invalid value '%s' for PHP setting '%s', ignoring.", value, name);
         }
         e->value = v;
         if (admin)
@@ -616,7 +611,7 @@ static int ini_apply(const char *name, const char *value, bool admin)
  * written without quoting trouble; all are applied again after startup, which locks the admin ones. */
 static char *ini_entries_build(const PoolConfig *p)
 {
-        const KeyValueList *lists[] = { &p->php_value, &p->php_flag, &p->php_admin_value, &p->php_admin_flag };
+        const KeyValueList *lists[] = {&p->php_value, &p->php_flag, &p->php_admin_value, &p->php_admin_flag};
         char *buf = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&buf, &size);
@@ -1115,8 +1110,8 @@ static void slot_request_end(const WorkerContext *w, size_t memory)
         s->last_cpu_usec = request_cpu_user + request_cpu_system;
         s->last_memory = memory;
         for (uint64_t peak = w->scoreboard->memory_peak; memory > peak;)
-                if (__atomic_compare_exchange_n(&w->scoreboard->memory_peak, &peak, memory, false, __ATOMIC_RELAXED,
-                            __ATOMIC_RELAXED))
+                if (__atomic_compare_exchange_n(
+                            &w->scoreboard->memory_peak, &peak, memory, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
                         break;
 }
 
@@ -1124,7 +1119,7 @@ static size_t request_memory;
 
 /* ---- slowlog: the worker's own backtrace, taken in a signal handler ---- */
 
-static int trace_pipe[2] = { -1, -1 };
+static int trace_pipe[2] = {-1, -1};
 static ScoreboardSlot *trace_slot;
 static unsigned trace_depth;
 
@@ -1208,8 +1203,8 @@ static void tb_location(TraceBuf *b, const zend_execute_data *ex)
                 if (peek(&op, frame.func, sizeof(op)) && ZEND_USER_CODE(op.type)) {
                         tb_zstr(b, op.filename, 200);
                         tb_str(b, ":");
-                        tb_num(b, frame.opline && peek(&opline, frame.opline, sizeof(opline)) ? opline.lineno : 0,
-                                10, 0);
+                        tb_num(b, frame.opline && peek(&opline, frame.opline, sizeof(opline)) ? opline.lineno : 0, 10,
+                                0);
                         return;
                 }
                 ex = frame.prev_execute_data;
@@ -1228,7 +1223,7 @@ static void on_trace_signal(int sig)
         (void)sig;
         if (!s || trace_pipe[0] < 0)
                 return;
-        b = (TraceBuf){ s->trace, sizeof(s->trace) - 1 };
+        b = (TraceBuf){s->trace, sizeof(s->trace) - 1};
         ex = EG(current_execute_data);
         for (unsigned depth = 0; ex && depth < trace_depth; depth++) {
                 zend_execute_data frame;
@@ -1264,7 +1259,7 @@ static void on_trace_signal(int sig)
 
 int php_worker_init(const WorkerContext *w)
 {
-        struct sigaction sa = { .sa_handler = on_trace_signal, .sa_flags = SA_RESTART };
+        struct sigaction sa = {.sa_handler = on_trace_signal, .sa_flags = SA_RESTART};
 
         worker_ctx = w;
         trace_slot = &w->scoreboard->slots[w->slot];
@@ -1311,7 +1306,7 @@ static void journal_field(struct iovec *iov, size_t *n, char **bufs, const char 
 {
         if (asprintf(&bufs[*n], "%s=%s", key, strempty(value)) < 0)
                 return;
-        iov[*n] = (struct iovec){ bufs[*n], strlen(bufs[*n]) };
+        iov[*n] = (struct iovec){bufs[*n], strlen(bufs[*n])};
         (*n)++;
 }
 
@@ -1319,7 +1314,7 @@ static void journal_field(struct iovec *iov, size_t *n, char **bufs, const char 
 static void access_log_write(Request *r, const WorkerContext *w, size_t memory)
 {
         const ScoreboardSlot *slot = &w->scoreboard->slots[w->slot];
-        SocketAddress peer = { .len = sizeof(peer.storage) };
+        SocketAddress peer = {.len = sizeof(peer.storage)};
         char ip[SOCKET_ADDRESS_STRING_MAX] = "", num[8][32];
         _cleanup_free_ char *line = NULL;
         const char *cl = fcgi_params_get(&r->params, "CONTENT_LENGTH");
@@ -1370,7 +1365,7 @@ static void access_log_write(Request *r, const WorkerContext *w, size_t memory)
                 return;
 
         if (!log_to_journal()) {
-                struct iovec out[2] = { { line, strlen(line) }, { (char *)"\n", 1 } };
+                struct iovec out[2] = {{line, strlen(line)}, {(char *)"\n", 1}};
                 (void)!writev(STDERR_FILENO, out, 2);
                 return;
         }
@@ -1471,8 +1466,8 @@ static void run_request(Request *r)
 
         done:
                 if (EG(exit_status) == 255 && !isempty(fpmd_globals.error_header) && !SG(headers_sent)) {
-                        sapi_header_line ctr = { .line = fpmd_globals.error_header,
-                                .line_len = strlen(fpmd_globals.error_header) };
+                        sapi_header_line ctr = {
+                                .line = fpmd_globals.error_header, .line_len = strlen(fpmd_globals.error_header)};
                         sapi_header_op(SAPI_HEADER_REPLACE, &ctr);
                 }
                 request_memory = zend_memory_peak_usage(1);

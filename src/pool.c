@@ -20,7 +20,7 @@ typedef struct Leader {
 
 int pool_message_send(int fd, PoolMessageType type, int slot, pid_t pid, int status)
 {
-        PoolMessage m = { .type = type, .slot = slot, .pid = pid, .status = status };
+        PoolMessage m = {.type = type, .slot = slot, .pid = pid, .status = status};
 
         if (send(fd, &m, sizeof(m), MSG_NOSIGNAL) < 0)
                 return -errno;
@@ -185,7 +185,7 @@ static int leader_setup_environment(const PoolConfig *p)
 int pool_leader_run(const PoolLeaderArgs *a)
 {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
-        Leader l = { .args = a };
+        Leader l = {.args = a};
         pid_t parent = getppid();
         sigset_t mask;
         int r;

@@ -479,9 +479,8 @@ static void buf_put_date(Buf *b, uint64_t t)
         }
 
         off = tm.tm_gmtoff;
-        buf_printf(b, "%02d/%s/%d:%02d:%02d:%02d %c%02ld%02ld", tm.tm_mday, months[tm.tm_mon],
-                tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+', labs(off) / 3600,
-                labs(off) % 3600 / 60);
+        buf_printf(b, "%02d/%s/%d:%02d:%02d:%02d %c%02ld%02ld", tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+', labs(off) / 3600, labs(off) % 3600 / 60);
 }
 
 /* "%.2f" with a '.' whatever LC_NUMERIC says: the pages are machine-read */
@@ -578,10 +577,7 @@ static void proc_fields(const StatusProc *p, Field f[static PROC_FIELDS])
         f[n++] = FIELD_U("requests", p->requests);
         f[n++] = FIELD_U("request duration", p->request_duration);
         f[n++] = FIELD_STR("request method", p->request_method);
-        f[n++] = (Field){.name = "request URI",
-                .type = FIELD_URI,
-                .string = p->request_uri,
-                .query = p->query_string};
+        f[n++] = (Field){.name = "request URI", .type = FIELD_URI, .string = p->request_uri, .query = p->query_string};
         f[n++] = FIELD_U("content length", p->content_length);
         f[n++] = FIELD_STR("user", p->user);
         f[n++] = FIELD_STR("script", p->script);
@@ -652,8 +648,7 @@ static void text_fields(Buf *b, const Field *f, size_t n)
         }
 }
 
-static void render_text(
-        Buf *b, const Field *pf, size_t n_pf, bool full, const StatusProc *procs, size_t n_procs)
+static void render_text(Buf *b, const Field *pf, size_t n_pf, bool full, const StatusProc *procs, size_t n_procs)
 {
         text_fields(b, pf, n_pf);
         if (!full)
@@ -684,8 +679,7 @@ static void json_fields(Buf *b, const Field *f, size_t n)
         }
 }
 
-static void render_json(
-        Buf *b, const Field *pf, size_t n_pf, bool full, const StatusProc *procs, size_t n_procs)
+static void render_json(Buf *b, const Field *pf, size_t n_pf, bool full, const StatusProc *procs, size_t n_procs)
 {
         buf_putc(b, '{');
         json_fields(b, pf, n_pf);
@@ -722,8 +716,7 @@ static void xml_fields(Buf *b, const Field *f, size_t n, const char *separator)
         }
 }
 
-static void render_xml(
-        Buf *b, const Field *pf, size_t n_pf, bool full, const StatusProc *procs, size_t n_procs)
+static void render_xml(Buf *b, const Field *pf, size_t n_pf, bool full, const StatusProc *procs, size_t n_procs)
 {
         buf_puts(b, "<?xml version=\"1.0\" ?>\n<status>\n");
         xml_fields(b, pf, n_pf, "\n");
@@ -744,8 +737,7 @@ static void render_xml(
         buf_puts(b, "</processes>\n</status>");
 }
 
-static void render_html(
-        Buf *b, const Field *pf, size_t n_pf, bool full, const StatusProc *procs, size_t n_procs)
+static void render_html(Buf *b, const Field *pf, size_t n_pf, bool full, const StatusProc *procs, size_t n_procs)
 {
         Field f[PROC_FIELDS];
 
@@ -813,32 +805,28 @@ static void openmetrics_family(Buf *b, const Metric *m, bool type_first)
 static void render_openmetrics(Buf *b, const StatusPool *p)
 {
         const Metric metrics[] = {
-                {"phpfpm_start_since", "The number of seconds since FPM has started.", "counter",
-                        p->start_since},
+                {"phpfpm_start_since", "The number of seconds since FPM has started.", "counter", p->start_since},
                 {"phpfpm_accepted_connections", "The number of requests accepted by the pool.", "counter",
                         p->accepted_conn},
-                {"phpfpm_listen_queue", "The number of requests in the queue of pending connections.",
-                        "gauge", p->listen_queue},
+                {"phpfpm_listen_queue", "The number of requests in the queue of pending connections.", "gauge",
+                        p->listen_queue},
                 {"phpfpm_max_listen_queue",
                         "The maximum number of requests in the queue of pending connections since FPM has "
                         "started.",
                         "counter", p->max_listen_queue},
-                {"phpfpm_listen_queue_length", "The size of the socket queue of pending connections.",
-                        "gauge", p->listen_queue_len},
+                {"phpfpm_listen_queue_length", "The size of the socket queue of pending connections.", "gauge",
+                        p->listen_queue_len},
                 {"phpfpm_idle_processes", "The number of idle processes.", "gauge", p->idle_processes},
                 {"phpfpm_active_processes", "The number of active processes.", "gauge", p->active_processes},
-                {"phpfpm_total_processes", "The number of idle + active processes.", "gauge",
-                        p->total_processes},
-                {"phpfpm_max_active_processes",
-                        "The maximum number of active processes since FPM has started.", "counter",
-                        p->max_active_processes},
+                {"phpfpm_total_processes", "The number of idle + active processes.", "gauge", p->total_processes},
+                {"phpfpm_max_active_processes", "The maximum number of active processes since FPM has started.",
+                        "counter", p->max_active_processes},
                 {"phpfpm_max_children_reached",
                         "The number of times, the process limit has been reached, when pm tries to start "
                         "more "
                         "children (works only for pm 'dynamic' and 'ondemand').",
                         "counter", p->max_children_reached},
-                {"phpfpm_slow_requests",
-                        "The number of requests that exceeded your 'request_slowlog_timeout' value.",
+                {"phpfpm_slow_requests", "The number of requests that exceeded your 'request_slowlog_timeout' value.",
                         "counter", p->slow_requests},
         };
 
@@ -858,8 +846,8 @@ static void render_openmetrics(Buf *b, const StatusPool *p)
         if (p->memory_peak != UINT64_MAX)
                 /* as PHP-FPM 8.4 names it */
                 openmetrics_family(b,
-                        &(const Metric){"phpfpm_memory_peak", "The memory usage peak since FPM has started.",
-                                "gauge", p->memory_peak},
+                        &(const Metric){"phpfpm_memory_peak", "The memory usage peak since FPM has started.", "gauge",
+                                p->memory_peak},
                         false);
 
         if (p->cgroup_memory_current != UINT64_MAX)
@@ -884,8 +872,8 @@ static void render_openmetrics(Buf *b, const StatusPool *p)
         buf_puts(b, "# EOF\n");
 }
 
-int status_render(StatusFormat format, bool full, const StatusPool *pool, const StatusProc *procs,
-        size_t n_procs, char **ret_body, size_t *ret_len, const char **ret_content_type)
+int status_render(StatusFormat format, bool full, const StatusPool *pool, const StatusProc *procs, size_t n_procs,
+        char **ret_body, size_t *ret_len, const char **ret_content_type)
 {
         _cleanup_(buf_done) Buf b = {};
         Field pf[POOL_FIELDS_MAX];
@@ -926,12 +914,12 @@ int status_render(StatusFormat format, bool full, const StatusPool *pool, const 
         return 0;
 }
 
-int status_snapshot(const Scoreboard *sb, usec_t now, long long listen_queue, long long listen_queue_len,
-        StatusSnapshot *ret)
+int status_snapshot(
+        const Scoreboard *sb, usec_t now, long long listen_queue, long long listen_queue_len, StatusSnapshot *ret)
 {
         /* per worker: method, uri, query, user, script */
         const size_t per = sizeof(sb->slots[0].method) + sizeof(sb->slots[0].uri) + sizeof(sb->slots[0].query) +
-                sizeof(sb->slots[0].user) + sizeof(sb->slots[0].script);
+                           sizeof(sb->slots[0].user) + sizeof(sb->slots[0].script);
         StatusSnapshot s = {};
         ScoreboardCounts c;
 
@@ -976,13 +964,13 @@ int status_snapshot(const Scoreboard *sb, usec_t now, long long listen_queue, lo
                 s.n_procs++;
 
                 /* The worker may write while we read: each copy is bounded and NUL-terminated */
-#define COPY(field)                                                                                         \
-        ({                                                                                                  \
-                char *_d_ = o;                                                                              \
-                memcpy(o, (const char *)slot->field, sizeof(slot->field));                                  \
-                o[sizeof(slot->field) - 1] = 0;                                                             \
-                o += sizeof(slot->field);                                                                   \
-                _d_;                                                                                        \
+#define COPY(field)                                                        \
+        ({                                                                 \
+                char *_d_ = o;                                             \
+                memcpy(o, (const char *)slot->field, sizeof(slot->field)); \
+                o[sizeof(slot->field) - 1] = 0;                            \
+                o += sizeof(slot->field);                                  \
+                _d_;                                                       \
         })
                 *p = (StatusProc){
                         .pid = slot->pid,
@@ -992,9 +980,9 @@ int status_snapshot(const Scoreboard *sb, usec_t now, long long listen_queue, lo
                         .requests = slot->requests,
                         .content_length = slot->content_length,
                         .last_request_memory = slot->last_memory,
-                        .last_request_cpu = slot->last_duration_usec > 0
-                                ? 100.0 * (double)slot->last_cpu_usec / (double)slot->last_duration_usec
-                                : 0.0,
+                        .last_request_cpu = slot->last_duration_usec > 0 ? 100.0 * (double)slot->last_cpu_usec /
+                                                                                   (double)slot->last_duration_usec
+                                                                         : 0.0,
                 };
                 p->request_method = COPY(method);
                 p->request_uri = COPY(uri);

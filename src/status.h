@@ -76,5 +76,5 @@ void status_parse_query(const char *query, StatusFormat *ret_format, bool *ret_f
  * "Expires: Thu, 01 Jan 1970 00:00:00 GMT" and "Cache-Control: no-cache, no-store, must-revalidate,
  * max-age=0" with every status page. Text and HTML print times in the local time zone, as PHP-FPM does.
  * Returns 0, -EINVAL for a bad format or arguments, -ENOMEM, -ERANGE for a time localtime() cannot take. */
-int status_render(StatusFormat format, bool full, const StatusPool *pool, const StatusProc *procs,
-        size_t n_procs, char **ret_body, size_t *ret_len, const char **ret_content_type);
+int status_render(StatusFormat format, bool full, const StatusPool *pool, const StatusProc *procs, size_t n_procs,
+        char **ret_body, size_t *ret_len, const char **ret_content_type);

@@ -12,8 +12,7 @@
 #include <sys/uio.h>
 
 /* accept() failures that mean "not for us this time" */
-#define IN_SET_ACCEPT_RETRY(e)                                                                              \
-        ((e) == EAGAIN || (e) == EINTR || (e) == ECONNABORTED || (e) == EPROTO || (e) == EPERM)
+#define IN_SET_ACCEPT_RETRY(e) ((e) == EAGAIN || (e) == EINTR || (e) == ECONNABORTED || (e) == EPROTO || (e) == EPERM)
 
 #include <systemd/sd-journal.h>
 
@@ -93,7 +92,7 @@ static int conn_flush(Conn *c)
                 c->out_len = 0;
                 return -EPIPE;
         }
-        iov = (struct iovec){ c->out, c->out_len };
+        iov = (struct iovec){c->out, c->out_len};
         r = write_all(c->fd, &iov, 1);
         c->out_len = 0;
         if (r < 0) {
@@ -274,9 +273,9 @@ int request_write(Request *r, uint8_t type, const void *data, size_t len)
                                 return k;
                         chunk = MIN(len, (size_t)FCGI_MAX_CONTENT_LEN);
                         pad = fcgi_header_write(header, type, r->id, (uint16_t)chunk);
-                        iov[0] = (struct iovec){ header, sizeof(header) };
-                        iov[1] = (struct iovec){ (void *)p, chunk };
-                        iov[2] = (struct iovec){ (void *)zeros, pad };
+                        iov[0] = (struct iovec){header, sizeof(header)};
+                        iov[1] = (struct iovec){(void *)p, chunk};
+                        iov[2] = (struct iovec){(void *)zeros, pad};
                         k = write_all(c->fd, iov, pad > 0 ? 3 : 2);
                         if (k < 0) {
                                 c->broken = true;
@@ -420,8 +419,8 @@ static int conn_read_request(Conn *c, Request *r)
                         if (k < 0)
                                 return k;
                         if (role != FCGI_RESPONDER) {
-                                log_notice("FastCGI role %u is not supported, refusing request %u.", role,
-                                        rec.request_id);
+                                log_notice(
+                                        "FastCGI role %u is not supported, refusing request %u.", role, rec.request_id);
                                 (void)conn_send_end_request(c, rec.request_id, FCGI_UNKNOWN_ROLE);
                                 (void)conn_flush(c);
                                 if (!(flags & FCGI_KEEP_CONN))
@@ -451,8 +450,8 @@ static int conn_read_request(Conn *c, Request *r)
                         }
                         k = fcgi_params_append(&r->params, rec.content, rec.content_length);
                         if (k == -E2BIG)
-                                return log_warning_errno(k, "FastCGI PARAMS exceed %u bytes, closing connection.",
-                                        PARAMS_MAX);
+                                return log_warning_errno(
+                                        k, "FastCGI PARAMS exceed %u bytes, closing connection.", PARAMS_MAX);
                         if (k < 0)
                                 return k;
                         break;
@@ -472,7 +471,7 @@ static int conn_read_request(Conn *c, Request *r)
                 case FCGI_DATA:
                         if (begun && rec.request_id == r->id)
                                 return -EBADMSG; /* a body before the end of PARAMS */
-                        break; /* the unread tail of a request that ended */
+                        break;                   /* the unread tail of a request that ended */
 
                 default:
                         log_debug("Ignoring FastCGI record of type %u.", rec.type);
@@ -522,7 +521,7 @@ typedef struct Loop {
 static int loop_watch_listen(Loop *l, bool on)
 {
         /* EPOLLEXCLUSIVE: a new connection wakes one idle worker, not all */
-        struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd_copy };
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd_copy};
 
         if (on == l->watching_listen)
                 return 0;
@@ -587,12 +586,12 @@ static int loop_park(Loop *l, int fd, bool registered)
         Kept *k;
 
         if (!registered) {
-                struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+                struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
 
                 if (l->n_kept >= KEPT_MAX || epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
                         return -ENOSPC;
                 k = &l->kept[l->n_kept++];
-                *k = (Kept){ .fd = fd };
+                *k = (Kept){.fd = fd};
         } else {
                 k = NULL;
                 for (size_t i = 0; i < l->n_kept; i++)
@@ -628,7 +627,7 @@ static void loop_forget(Loop *l, int fd)
 
 static int loop_accept(void)
 {
-        SocketAddress peer = { .len = sizeof(peer.storage) };
+        SocketAddress peer = {.len = sizeof(peer.storage)};
         int fd;
 
         fd = accept4(listen_fd_copy, &peer.sa, &peer.len, SOCK_CLOEXEC);
@@ -700,7 +699,7 @@ static void loop_finish(Loop *l)
 {
         (void)loop_watch_listen(l, false);
         for (size_t i = 0; i < l->n_kept;) {
-                struct pollfd p = { .fd = l->kept[i].fd, .events = POLLIN };
+                struct pollfd p = {.fd = l->kept[i].fd, .events = POLLIN};
                 size_t n = l->n_kept;
 
                 if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN))
@@ -714,8 +713,8 @@ static void loop_finish(Loop *l)
 
 void worker_install_signal_handlers(void)
 {
-        struct sigaction sa = { .sa_handler = on_stop_signal, .sa_flags = SA_RESTART };
-        struct sigaction ign = { .sa_handler = SIG_IGN };
+        struct sigaction sa = {.sa_handler = on_stop_signal, .sa_flags = SA_RESTART};
+        struct sigaction ign = {.sa_handler = SIG_IGN};
 
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
@@ -762,7 +761,7 @@ int worker_run(const WorkerContext *w)
         sigset_t stop_signals;
         ScoreboardSlot *slot;
         pid_t parent = getppid();
-        Loop l = { .epoll_fd = -1, .signal_fd = -1 };
+        Loop l = {.epoll_fd = -1, .signal_fd = -1};
         bool more = true;
 
         worker = w;
@@ -778,7 +777,7 @@ int worker_run(const WorkerContext *w)
         sigaddset(&stop_signals, SIGQUIT);
         sigaddset(&stop_signals, SIGINT);
         sigprocmask(SIG_SETMASK, &stop_signals, NULL);
-        sigaction(SIGCHLD, &(struct sigaction){ .sa_handler = SIG_DFL }, NULL);
+        sigaction(SIGCHLD, &(struct sigaction){.sa_handler = SIG_DFL}, NULL);
 
         log_set_worker(true);
         worker_setup_output(w->pool);
@@ -793,9 +792,9 @@ int worker_run(const WorkerContext *w)
         if (!in || !out || l.epoll_fd < 0 || l.signal_fd < 0)
                 return log_oom(), 1;
         if (epoll_ctl(l.epoll_fd, EPOLL_CTL_ADD, l.signal_fd,
-                    &(struct epoll_event){ .events = EPOLLIN, .data.fd = l.signal_fd }) < 0)
+                    &(struct epoll_event){.events = EPOLLIN, .data.fd = l.signal_fd}) < 0)
                 return log_error_errno(errno, "Failed to watch the stop signals: %m"), 1;
-        l.conn = (Conn){ .fd = -1, .in = in, .in_size = CONN_IN_SIZE, .out = out, .out_size = CONN_OUT_SIZE };
+        l.conn = (Conn){.fd = -1, .in = in, .in_size = CONN_IN_SIZE, .out = out, .out_size = CONN_OUT_SIZE};
         fcgi_params_init(&l.request.params, PARAMS_MAX);
         l.request.pool = w->pool;
         if (loop_watch_listen(&l, true) < 0)

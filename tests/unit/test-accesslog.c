@@ -65,8 +65,8 @@ START_TEST(test_every_code)
         assert_renders("%d %{seconds}d %{mili}d %{miliseconds}d %{micro}d", "1.235 1.235 1234.567 1234.567 1234567");
         assert_renders("%C %{total}C %{user}C %{system}C", "50.00 50.00 48.60 1.40");
         assert_renders("%M %{bytes}M %{kilo}M %{mega}M", "3146240 3146240 3072 3");
-        assert_renders("%{HTTP_HOST}e %{NOPE}e %{Content-Type}o %{X-None}o",
-                "example.org - text/html; charset=UTF-8 -");
+        assert_renders(
+                "%{HTTP_HOST}e %{NOPE}e %{Content-Type}o %{X-None}o", "example.org - text/html; charset=UTF-8 -");
         assert_renders("%T %{%Y-%m-%dT%H:%M:%S}t", "24/Nov/2025:16:00:01 +0000 2025-11-24T16:00:00");
 }
 END_TEST

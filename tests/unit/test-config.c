@@ -280,8 +280,8 @@ START_TEST(test_nested_and_extras)
         assert_strings(&p->limit_extensions, 0);
         ck_assert(p->allow_php_value_params);
 
-        assert_key_values(&p->php_value, 6, "memory_limit", "256M", "precision", "14", "big", "5000000000",
-                "ratio", "0.1", "huge", "1.5e+300", "short_open_tag", "1");
+        assert_key_values(&p->php_value, 6, "memory_limit", "256M", "precision", "14", "big", "5000000000", "ratio",
+                "0.1", "huge", "1.5e+300", "short_open_tag", "1");
         assert_key_values(&p->php_admin_value, 3, "session.save_path", "/var/lib/php/sessions",
                 "session.gc.probability", "0", "open_basedir", "/srv/www");
         assert_key_values(&p->php_flag, 3, "display_errors", "0", "html_errors", "1", "opcache.enable", "1");
@@ -299,8 +299,8 @@ END_TEST
 START_TEST(test_include_dir_order)
 {
         _cleanup_(config_freep) Config *c = load("order/fpmd.conf");
-        _cleanup_free_ char *a10 = data_path("order/conf.d/a-10.conf"),
-                            *a = data_path("order/conf.d/a.conf"), *b = data_path("order/conf.d/b.conf");
+        _cleanup_free_ char *a10 = data_path("order/conf.d/a-10.conf"), *a = data_path("order/conf.d/a.conf"),
+                            *b = data_path("order/conf.d/b.conf");
 
         /* c.conf.disabled, .hidden.conf, README and the folder sub.conf are no pools */
         ck_assert_uint_eq(c->n_pools, 3);
@@ -416,10 +416,8 @@ END_TEST
 
 START_TEST(test_error_syntax)
 {
-        expect_error(
-                "errors/syntax.conf", -EINVAL, "%s/errors/syntax.d/www.conf:3: syntax error", data_dir());
-        expect_error("errors/global-syntax.conf", -EINVAL, "%s/errors/global-syntax.conf:2: syntax error",
-                data_dir());
+        expect_error("errors/syntax.conf", -EINVAL, "%s/errors/syntax.d/www.conf:3: syntax error", data_dir());
+        expect_error("errors/global-syntax.conf", -EINVAL, "%s/errors/global-syntax.conf:2: syntax error", data_dir());
 }
 END_TEST
 
@@ -432,8 +430,7 @@ START_TEST(test_error_unknown_setting)
         expect_error("errors/unknown-nosuggest.conf", -EINVAL,
                 "%s/errors/unknown-nosuggest.d/www.conf:3: unknown setting 'pm.xyz'", data_dir());
         expect_error("errors/global-unknown.conf", -EINVAL,
-                "%s/errors/global-unknown.conf:2: unknown setting 'log_levle', did you mean 'log_level'?",
-                data_dir());
+                "%s/errors/global-unknown.conf:2: unknown setting 'log_levle', did you mean 'log_level'?", data_dir());
         expect_error("errors/global-pool.conf", -EINVAL,
                 "%s/errors/global-pool.conf:3: unknown setting 'pool' (each pool goes in its own file in "
                 "include_dir)",
@@ -447,18 +444,16 @@ END_TEST
 
 START_TEST(test_error_type)
 {
-        expect_error("errors/type.conf", -EINVAL,
-                "%s/errors/type.d/www.conf:5: 'pm.max_children' must be an integer", data_dir());
-        expect_error("errors/group.conf", -EINVAL, "%s/errors/group.d/www.conf:3: 'pm' must be a group",
+        expect_error("errors/type.conf", -EINVAL, "%s/errors/type.d/www.conf:5: 'pm.max_children' must be an integer",
                 data_dir());
+        expect_error("errors/group.conf", -EINVAL, "%s/errors/group.d/www.conf:3: 'pm' must be a group", data_dir());
 }
 END_TEST
 
 START_TEST(test_error_range)
 {
         expect_error("errors/range.conf", -EINVAL,
-                "%s/errors/range.d/www.conf:3: 'pm.max_children' must be between 1 and 65535, got 0",
-                data_dir());
+                "%s/errors/range.d/www.conf:3: 'pm.max_children' must be between 1 and 65535, got 0", data_dir());
 }
 END_TEST
 
@@ -520,10 +515,9 @@ START_TEST(test_error_pools)
                 "%s/errors/duplicate.d/b.conf:2: pool 'www' is already defined in "
                 "%s/errors/duplicate.d/a.conf:1",
                 data_dir(), data_dir());
-        expect_error("errors/no-name.conf", -EINVAL, "%s/errors/no-name.d/www.conf:2: pool has no 'name'",
-                data_dir());
-        expect_error("errors/no-pool.conf", -EINVAL,
-                "%s/errors/no-pool.conf: no pool defined in %s/errors/empty.d", data_dir(), data_dir());
+        expect_error("errors/no-name.conf", -EINVAL, "%s/errors/no-name.d/www.conf:2: pool has no 'name'", data_dir());
+        expect_error("errors/no-pool.conf", -EINVAL, "%s/errors/no-pool.conf: no pool defined in %s/errors/empty.d",
+                data_dir(), data_dir());
 }
 END_TEST
 
@@ -550,8 +544,8 @@ START_TEST(test_error_files)
                 "%s/errors/no-include.conf:1: cannot open include_dir '%s/errors/missing.d': No such file "
                 "or directory",
                 data_dir(), data_dir());
-        expect_error("errors/absent.conf", -ENOENT,
-                "%s/errors/absent.conf: cannot read: No such file or directory", data_dir());
+        expect_error("errors/absent.conf", -ENOENT, "%s/errors/absent.conf: cannot read: No such file or directory",
+                data_dir());
 
         /* ret_error is optional */
         ck_assert_int_eq(config_load("/nonexistent/fpmd.conf", NULL, &c, NULL), -ENOENT);

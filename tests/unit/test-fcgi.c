@@ -540,8 +540,7 @@ START_TEST(test_params_split)
                         bool ok;
 
                         fcgi_params_init(&p, 4096);
-                        ok = fcgi_params_append(&p, buf, i) == 0 &&
-                             fcgi_params_append(&p, buf + i, j - i) == 0 &&
+                        ok = fcgi_params_append(&p, buf, i) == 0 && fcgi_params_append(&p, buf + i, j - i) == 0 &&
                              fcgi_params_append(&p, buf + j, len - j) == 0 && fcgi_params_parse(&p) == 0 &&
                              params_equal(&p, &whole);
                         fcgi_params_done(&p);
@@ -751,8 +750,8 @@ START_TEST(test_get_values)
         FcgiRecord r;
 
         memset(out, 0xaa, sizeof(out));
-        ck_assert_int_eq(fcgi_get_values_result_write(
-                                 get_values_query, sizeof(get_values_query) - 1, 50, 50, out, sizeof(out)),
+        ck_assert_int_eq(
+                fcgi_get_values_result_write(get_values_query, sizeof(get_values_query) - 1, 50, 50, out, sizeof(out)),
                 64);
         ck_assert_uint_eq(sizeof(get_values_reply) - 1, 64);
         ck_assert_mem_eq(out, get_values_reply, 64);
@@ -765,9 +764,8 @@ START_TEST(test_get_values)
 
         /* Exactly enough room */
         memset(out, 0xaa, sizeof(out));
-        ck_assert_int_eq(fcgi_get_values_result_write(
-                                 get_values_query, sizeof(get_values_query) - 1, 50, 50, out, 64),
-                64);
+        ck_assert_int_eq(
+                fcgi_get_values_result_write(get_values_query, sizeof(get_values_query) - 1, 50, 50, out, 64), 64);
         ck_assert_mem_eq(out, get_values_reply, 64);
 }
 END_TEST
@@ -838,18 +836,16 @@ START_TEST(test_get_values_errors)
         uint8_t out[128];
 
         memset(out, 0xaa, sizeof(out));
-        ck_assert_int_eq(fcgi_get_values_result_write(
-                                 get_values_query, sizeof(get_values_query) - 1, 50, 50, out, 63),
+        ck_assert_int_eq(fcgi_get_values_result_write(get_values_query, sizeof(get_values_query) - 1, 50, 50, out, 63),
                 -ENOBUFS);
         ck_assert_int_eq(fcgi_get_values_result_write(NULL, 0, 1, 1, out, 7), -ENOBUFS);
         ck_assert_int_eq(fcgi_get_values_result_write(NULL, 0, 1, 1, NULL, 0), -ENOBUFS);
 
         /* A truncated query, even after a good pair */
-        ck_assert_int_eq(fcgi_get_values_result_write(
-                                 get_values_query, sizeof(get_values_query) - 2, 50, 50, out, sizeof(out)),
-                -EBADMSG);
         ck_assert_int_eq(
-                fcgi_get_values_result_write(IMAGE("\x80\x00"), 50, 50, out, sizeof(out)), -EBADMSG);
+                fcgi_get_values_result_write(get_values_query, sizeof(get_values_query) - 2, 50, 50, out, sizeof(out)),
+                -EBADMSG);
+        ck_assert_int_eq(fcgi_get_values_result_write(IMAGE("\x80\x00"), 50, 50, out, sizeof(out)), -EBADMSG);
 
         for (size_t i = 0; i < sizeof(out); i++)
                 ck_assert_uint_eq(out[i], 0xaa);
@@ -886,8 +882,7 @@ START_TEST(test_stream_one)
                 17);
 
         ck_assert_int_eq(fcgi_stream_write(out, 15, FCGI_STDOUT, 1, (const uint8_t *)"x", 1), -ENOBUFS);
-        ck_assert_int_eq(
-                fcgi_stream_write(out, sizeof(out), FCGI_END_REQUEST, 1, (const uint8_t *)"x", 1), -EINVAL);
+        ck_assert_int_eq(fcgi_stream_write(out, sizeof(out), FCGI_END_REQUEST, 1, (const uint8_t *)"x", 1), -EINVAL);
         ck_assert_int_eq(fcgi_stream_write(out, sizeof(out), FCGI_GET_VALUES, 0, NULL, 0), -EINVAL);
 }
 END_TEST
@@ -963,8 +958,7 @@ START_TEST(test_stream_size)
         ck_assert_uint_eq(fcgi_stream_size(SIZE_MAX - 65535 * 2), SIZE_MAX);
 
         /* Beyond what an int can report */
-        ck_assert_int_eq(
-                fcgi_stream_write(NULL, SIZE_MAX, FCGI_STDOUT, 1, NULL, (size_t)INT_MAX), -EOVERFLOW);
+        ck_assert_int_eq(fcgi_stream_write(NULL, SIZE_MAX, FCGI_STDOUT, 1, NULL, (size_t)INT_MAX), -EOVERFLOW);
 }
 END_TEST
 

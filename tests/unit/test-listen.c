@@ -249,8 +249,8 @@ static bool match6(const AllowedClients *a, const char *s)
 
 START_TEST(test_allowed_parse)
 {
-        StringList l = strings((char *[]){
-                "127.0.0.1", "10.1.2.3/8", "2001:db8::1/32", "::ffff:192.0.2.0/120", "0.0.0.0/0", NULL});
+        StringList l = strings(
+                (char *[]){"127.0.0.1", "10.1.2.3/8", "2001:db8::1/32", "::ffff:192.0.2.0/120", "0.0.0.0/0", NULL});
         static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8};
         AllowedClients a;
 

@@ -7,8 +7,8 @@ static void assert_duration(const char *s, usec_t expected)
         usec_t v = 12345;
 
         ck_assert_msg(parse_duration(s, &v) == 0, "parse_duration(\"%s\") failed", s);
-        ck_assert_msg(v == expected, "parse_duration(\"%s\") = %llu, expected %llu", s,
-                (unsigned long long)v, (unsigned long long)expected);
+        ck_assert_msg(v == expected, "parse_duration(\"%s\") = %llu, expected %llu", s, (unsigned long long)v,
+                (unsigned long long)expected);
 }
 
 static void assert_duration_fails(const char *s, int expected)

@@ -147,29 +147,28 @@ static const char expected_xml_full[] =
         "</status>";
 
 /* PHP-FPM 8.2.36, "?html" */
-static const char expected_html[] =
-        "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" "
-        "\"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd\">\n"
-        "<html xmlns=\"http://www.w3.org/1999/xhtml\" xml:lang=\"en\" lang=\"en\">\n"
-        "<head><title>PHP-FPM Status Page</title></head>\n"
-        "<body>\n"
-        "<table>\n"
-        "<tr><th>pool</th><td>www</td></tr>\n"
-        "<tr><th>process manager</th><td>static</td></tr>\n"
-        "<tr><th>start time</th><td>24/Nov/2026:02:58:35 +0000</td></tr>\n"
-        "<tr><th>start since</th><td>3</td></tr>\n"
-        "<tr><th>accepted conn</th><td>11</td></tr>\n"
-        "<tr><th>listen queue</th><td>1</td></tr>\n"
-        "<tr><th>max listen queue</th><td>2</td></tr>\n"
-        "<tr><th>listen queue len</th><td>4096</td></tr>\n"
-        "<tr><th>idle processes</th><td>1</td></tr>\n"
-        "<tr><th>active processes</th><td>1</td></tr>\n"
-        "<tr><th>total processes</th><td>2</td></tr>\n"
-        "<tr><th>max active processes</th><td>3</td></tr>\n"
-        "<tr><th>max children reached</th><td>4</td></tr>\n"
-        "<tr><th>slow requests</th><td>5</td></tr>\n"
-        "</table>\n"
-        "</body></html>";
+static const char expected_html[] = "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" "
+                                    "\"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd\">\n"
+                                    "<html xmlns=\"http://www.w3.org/1999/xhtml\" xml:lang=\"en\" lang=\"en\">\n"
+                                    "<head><title>PHP-FPM Status Page</title></head>\n"
+                                    "<body>\n"
+                                    "<table>\n"
+                                    "<tr><th>pool</th><td>www</td></tr>\n"
+                                    "<tr><th>process manager</th><td>static</td></tr>\n"
+                                    "<tr><th>start time</th><td>24/Nov/2026:02:58:35 +0000</td></tr>\n"
+                                    "<tr><th>start since</th><td>3</td></tr>\n"
+                                    "<tr><th>accepted conn</th><td>11</td></tr>\n"
+                                    "<tr><th>listen queue</th><td>1</td></tr>\n"
+                                    "<tr><th>max listen queue</th><td>2</td></tr>\n"
+                                    "<tr><th>listen queue len</th><td>4096</td></tr>\n"
+                                    "<tr><th>idle processes</th><td>1</td></tr>\n"
+                                    "<tr><th>active processes</th><td>1</td></tr>\n"
+                                    "<tr><th>total processes</th><td>2</td></tr>\n"
+                                    "<tr><th>max active processes</th><td>3</td></tr>\n"
+                                    "<tr><th>max children reached</th><td>4</td></tr>\n"
+                                    "<tr><th>slow requests</th><td>5</td></tr>\n"
+                                    "</table>\n"
+                                    "</body></html>";
 
 /* PHP-FPM 8.2.36, "?html&full" */
 static const char expected_html_full[] =
@@ -313,8 +312,8 @@ static void set_tz(const char *tz)
         tzset();
 }
 
-static char *render(StatusFormat format, bool full, const StatusPool *pool, const StatusProc *procs,
-        size_t n_procs, const char *expected_content_type)
+static char *render(StatusFormat format, bool full, const StatusPool *pool, const StatusProc *procs, size_t n_procs,
+        const char *expected_content_type)
 {
         char *body = NULL;
         size_t len = SIZE_MAX;
@@ -327,8 +326,8 @@ static char *render(StatusFormat format, bool full, const StatusPool *pool, cons
         return body;
 }
 
-static void assert_page(StatusFormat format, bool full, const StatusPool *pool, const StatusProc *procs,
-        size_t n_procs, const char *expected_content_type, const char *expected)
+static void assert_page(StatusFormat format, bool full, const StatusPool *pool, const StatusProc *procs, size_t n_procs,
+        const char *expected_content_type, const char *expected)
 {
         _cleanup_free_ char *body = render(format, full, pool, procs, n_procs, expected_content_type);
 
@@ -402,11 +401,9 @@ START_TEST(test_openmetrics)
         StatusProc procs[2];
 
         set_tz("UTC");
-        assert_page(
-                STATUS_FORMAT_OPENMETRICS, false, &test_pool, NULL, 0, CT_OPENMETRICS, expected_openmetrics);
+        assert_page(STATUS_FORMAT_OPENMETRICS, false, &test_pool, NULL, 0, CT_OPENMETRICS, expected_openmetrics);
         test_procs(procs, "openmetrics&full", "openmetrics");
-        assert_page(
-                STATUS_FORMAT_OPENMETRICS, true, &test_pool, procs, 2, CT_OPENMETRICS, expected_openmetrics);
+        assert_page(STATUS_FORMAT_OPENMETRICS, true, &test_pool, procs, 2, CT_OPENMETRICS, expected_openmetrics);
 }
 END_TEST
 
@@ -424,8 +421,7 @@ START_TEST(test_full_without_processes)
         ck_assert_str_eq(json + strlen(expected_json) - 1, ", \"processes\":[]}");
 
         xml = render(STATUS_FORMAT_XML, true, &test_pool, NULL, 0, CT_XML);
-        ck_assert_str_eq(
-                xml + strlen(expected_xml) - strlen("</status>"), "<processes>\n</processes>\n</status>");
+        ck_assert_str_eq(xml + strlen(expected_xml) - strlen("</status>"), "<processes>\n</processes>\n</status>");
 
         html = render(STATUS_FORMAT_HTML, true, &test_pool, NULL, 0, CT_HTML);
         ck_assert_str_eq(html + strlen(expected_html) - strlen("</body></html>"),
@@ -482,21 +478,20 @@ START_TEST(test_additions)
         om = render(STATUS_FORMAT_OPENMETRICS, false, &pool, NULL, 0, CT_OPENMETRICS);
         n = strlen(expected_openmetrics) - strlen("# EOF\n");
         ck_assert(strneq(om, expected_openmetrics, n));
-        ck_assert_str_eq(om + n,
-                "# HELP phpfpm_memory_peak The memory usage peak since FPM has started.\n"
-                "# TYPE phpfpm_memory_peak gauge\n"
-                "phpfpm_memory_peak 2097152\n"
-                "# HELP phpfpm_cgroup_memory_current_bytes The memory the pool's cgroup uses "
-                "(memory.current).\n"
-                "# TYPE phpfpm_cgroup_memory_current_bytes gauge\n"
-                "# UNIT phpfpm_cgroup_memory_current_bytes bytes\n"
-                "phpfpm_cgroup_memory_current_bytes 7340032\n"
-                "# HELP phpfpm_cgroup_cpu_usage_seconds The CPU time the pool's cgroup has used "
-                "(cpu.stat usage_usec).\n"
-                "# TYPE phpfpm_cgroup_cpu_usage_seconds counter\n"
-                "# UNIT phpfpm_cgroup_cpu_usage_seconds seconds\n"
-                "phpfpm_cgroup_cpu_usage_seconds_total 61.000042\n"
-                "# EOF\n");
+        ck_assert_str_eq(om + n, "# HELP phpfpm_memory_peak The memory usage peak since FPM has started.\n"
+                                 "# TYPE phpfpm_memory_peak gauge\n"
+                                 "phpfpm_memory_peak 2097152\n"
+                                 "# HELP phpfpm_cgroup_memory_current_bytes The memory the pool's cgroup uses "
+                                 "(memory.current).\n"
+                                 "# TYPE phpfpm_cgroup_memory_current_bytes gauge\n"
+                                 "# UNIT phpfpm_cgroup_memory_current_bytes bytes\n"
+                                 "phpfpm_cgroup_memory_current_bytes 7340032\n"
+                                 "# HELP phpfpm_cgroup_cpu_usage_seconds The CPU time the pool's cgroup has used "
+                                 "(cpu.stat usage_usec).\n"
+                                 "# TYPE phpfpm_cgroup_cpu_usage_seconds counter\n"
+                                 "# UNIT phpfpm_cgroup_cpu_usage_seconds seconds\n"
+                                 "phpfpm_cgroup_cpu_usage_seconds_total 61.000042\n"
+                                 "# EOF\n");
 }
 END_TEST
 
@@ -559,9 +554,8 @@ START_TEST(test_escape_json)
         nasty_proc(&p);
         body = render(STATUS_FORMAT_JSON, true, &test_pool, &p, 1, CT_JSON);
         /* As PHP's json_encode(), but invalid UTF-8 becomes U+FFFD where PHP-FPM drops it */
-        assert_contains(body,
-                ",\"request "
-                "uri\":\"\\/x\\\"<&\\n\\ufffd\\ufffd\\ud83d\\ude00.php?a='b'&c=\\r\\u0001\\t\x7f\",");
+        assert_contains(body, ",\"request "
+                              "uri\":\"\\/x\\\"<&\\n\\ufffd\\ufffd\\ud83d\\ude00.php?a='b'&c=\\r\\u0001\\t\x7f\",");
         assert_contains(body, ",\"user\":\"u>s\",\"script\":\"\\/srv\\/\\u00e9.php\",");
 }
 END_TEST
@@ -575,9 +569,8 @@ START_TEST(test_escape_xml)
         nasty_proc(&p);
         body = render(STATUS_FORMAT_XML, true, &test_pool, &p, 1, CT_XML);
         /* PHP-FPM leaves out a query with invalid UTF-8 altogether, and lets controls through */
-        assert_contains(body,
-                "<request-uri>/x&quot;&lt;&amp;\n" FFFD FFFD
-                "\xf0\x9f\x98\x80.php?a=&apos;b&apos;&amp;c=&#13;" FFFD "\t" FFFD "</request-uri>");
+        assert_contains(body, "<request-uri>/x&quot;&lt;&amp;\n" FFFD FFFD
+                              "\xf0\x9f\x98\x80.php?a=&apos;b&apos;&amp;c=&#13;" FFFD "\t" FFFD "</request-uri>");
         assert_contains(body, "<user>u&gt;s</user><script>/srv/\xc3\xa9.php</script>");
 }
 END_TEST
@@ -590,9 +583,9 @@ START_TEST(test_escape_html)
         set_tz("UTC");
         nasty_proc(&p);
         body = render(STATUS_FORMAT_HTML, true, &test_pool, &p, 1, CT_HTML);
-        assert_contains(body, "<td>GET</td><td>/x&quot;&lt;&amp;\n" FFFD FFFD
-                              "\xf0\x9f\x98\x80.php?a=&#39;b&#39;&amp;c=&#13;" FFFD "\t" FFFD
-                              "</td><td>0</td><td>u&gt;s</td><td>/srv/\xc3\xa9.php</td>");
+        assert_contains(body,
+                "<td>GET</td><td>/x&quot;&lt;&amp;\n" FFFD FFFD "\xf0\x9f\x98\x80.php?a=&#39;b&#39;&amp;c=&#13;" FFFD
+                "\t" FFFD "</td><td>0</td><td>u&gt;s</td><td>/srv/\xc3\xa9.php</td>");
 }
 END_TEST
 
@@ -607,24 +600,23 @@ START_TEST(test_escape_pool)
         pool.process_manager = NULL;
 
         text = render(STATUS_FORMAT_TEXT, false, &pool, NULL, 0, CT_TEXT);
-        assert_contains(
-                text, "pool:                 a\"b\\c" FFFD "d<e>&'" FFFD "\nprocess manager:      -\n");
+        assert_contains(text, "pool:                 a\"b\\c" FFFD "d<e>&'" FFFD "\nprocess manager:      -\n");
 
         json = render(STATUS_FORMAT_JSON, false, &pool, NULL, 0, CT_JSON);
         assert_contains(json, "{\"pool\":\"a\\\"b\\\\c\\nd<e>&'\\ufffd\",\"process manager\":\"-\",");
 
         xml = render(STATUS_FORMAT_XML, false, &pool, NULL, 0, CT_XML);
-        assert_contains(xml, "<pool>a&quot;b\\c\nd&lt;e&gt;&amp;&apos;" FFFD
-                             "</pool>\n<process-manager>-</process-manager>\n");
+        assert_contains(
+                xml, "<pool>a&quot;b\\c\nd&lt;e&gt;&amp;&apos;" FFFD "</pool>\n<process-manager>-</process-manager>\n");
 
         html = render(STATUS_FORMAT_HTML, false, &pool, NULL, 0, CT_HTML);
         assert_contains(html, "<tr><th>pool</th><td>a&quot;b\\c\nd&lt;e&gt;&amp;&#39;" FFFD "</td></tr>\n");
 
         om = render(STATUS_FORMAT_OPENMETRICS, false, &pool, NULL, 0, CT_OPENMETRICS);
-        assert_starts_with(om, "# HELP phpfpm_up Could pool a\\\"b\\\\c\\nd<e>&'" FFFD
-                               " using a - PM on PHP-FPM be reached?\n"
-                               "# TYPE phpfpm_up gauge\n"
-                               "phpfpm_up 1\n");
+        assert_starts_with(om,
+                "# HELP phpfpm_up Could pool a\\\"b\\\\c\\nd<e>&'" FFFD " using a - PM on PHP-FPM be reached?\n"
+                "# TYPE phpfpm_up gauge\n"
+                "phpfpm_up 1\n");
 }
 END_TEST
 
@@ -769,22 +761,16 @@ START_TEST(test_render_errors)
         const char *ct = "untouched";
 
         set_tz("UTC");
-        ck_assert_int_eq(status_render(_STATUS_FORMAT_INVALID, false, &test_pool, NULL, 0, &body, &len, &ct),
-                -EINVAL);
-        ck_assert_int_eq(
-                status_render(_STATUS_FORMAT_MAX, false, &test_pool, NULL, 0, &body, &len, &ct), -EINVAL);
+        ck_assert_int_eq(status_render(_STATUS_FORMAT_INVALID, false, &test_pool, NULL, 0, &body, &len, &ct), -EINVAL);
+        ck_assert_int_eq(status_render(_STATUS_FORMAT_MAX, false, &test_pool, NULL, 0, &body, &len, &ct), -EINVAL);
         ck_assert_int_eq(status_render(STATUS_FORMAT_TEXT, false, NULL, NULL, 0, &body, &len, &ct), -EINVAL);
-        ck_assert_int_eq(
-                status_render(STATUS_FORMAT_TEXT, true, &test_pool, NULL, 1, &body, &len, &ct), -EINVAL);
-        ck_assert_int_eq(
-                status_render(STATUS_FORMAT_TEXT, false, &test_pool, NULL, 0, NULL, &len, &ct), -EINVAL);
+        ck_assert_int_eq(status_render(STATUS_FORMAT_TEXT, true, &test_pool, NULL, 1, &body, &len, &ct), -EINVAL);
+        ck_assert_int_eq(status_render(STATUS_FORMAT_TEXT, false, &test_pool, NULL, 0, NULL, &len, &ct), -EINVAL);
 
         /* A date that cannot be a time_t: text and HTML fail, JSON and XML print the number */
         pool.start_time = UINT64_MAX - 1;
-        ck_assert_int_eq(
-                status_render(STATUS_FORMAT_TEXT, false, &pool, NULL, 0, &body, &len, &ct), -ERANGE);
-        ck_assert_int_eq(
-                status_render(STATUS_FORMAT_HTML, false, &pool, NULL, 0, &body, &len, &ct), -ERANGE);
+        ck_assert_int_eq(status_render(STATUS_FORMAT_TEXT, false, &pool, NULL, 0, &body, &len, &ct), -ERANGE);
+        ck_assert_int_eq(status_render(STATUS_FORMAT_HTML, false, &pool, NULL, 0, &body, &len, &ct), -ERANGE);
 
         ck_assert_str_eq(body, "untouched");
         ck_assert_uint_eq(len, 42);
@@ -802,8 +788,8 @@ static void assert_query(const char *query, StatusFormat format, bool full)
         bool fl = !full;
 
         status_parse_query(query, &f, &fl);
-        ck_assert_msg(f == format, "\"%s\": format %s, expected %s", strna(query),
-                status_format_to_string(f), status_format_to_string(format));
+        ck_assert_msg(f == format, "\"%s\": format %s, expected %s", strna(query), status_format_to_string(f),
+                status_format_to_string(format));
         ck_assert_msg(fl == full, "\"%s\": full %d, expected %d", strna(query), fl, full);
 }
 
@@ -903,8 +889,8 @@ END_TEST
 static Suite *status_suite(void)
 {
         Suite *s = suite_create("status");
-        TCase *pages = tcase_create("pages"), *escaping = tcase_create("escaping"),
-              *values = tcase_create("values"), *query = tcase_create("query");
+        TCase *pages = tcase_create("pages"), *escaping = tcase_create("escaping"), *values = tcase_create("values"),
+              *query = tcase_create("query");
 
         tcase_add_test(pages, test_text);
         tcase_add_test(pages, test_json);
