@@ -102,6 +102,7 @@ struct Manager {
         bool stopping;
         bool ready_sent;
         bool reloading;
+        char *reload_error; /* why the last reload failed: in STATUS= until one succeeds */
         char *last_status;
         sd_event_source *stop_timer;
         sd_event_source *tick_timer;
@@ -1224,6 +1225,16 @@ static bool pool_unchanged(const Pool *p, const Config *c, const PoolConfig *pc)
                p->state != POOL_FAILED;
 }
 
+/* The reason stays in STATUS= (before the pools' line) until a reload succeeds: the configuration on disk is
+ * not the one running */
+static void manager_reload_failed(Manager *m, const char *why)
+{
+        free(m->reload_error);
+        m->reload_error = strdup(why);
+        manager_update_status(m, true);
+        (void)sd_notifyf(false, "READY=1\nSTATUS=%s", strempty(m->last_status));
+}
+
 /* The new configuration is read aside; when it is bad nothing changes. Pools that changed get a new generation
  * (new leader and workers on the same socket) before the old one is told to finish; the others run untouched. */
 static void manager_reload(Manager *m)
@@ -1243,8 +1254,7 @@ static void manager_reload(Manager *m)
         r = config_load(m->config_path, DEFAULT_PHP_INI, &c, &error);
         if (r < 0) {
                 log_error("Reload failed, keeping the running configuration: %s", error ? error : strerror(-r));
-                (void)sd_notifyf(false, "READY=1\nSTATUS=Reload failed, running the previous configuration: %s",
-                        error ? error : strerror(-r));
+                manager_reload_failed(m, error ? error : strerror(-r));
                 return;
         }
         config_ref(c);
@@ -1264,11 +1274,11 @@ static void manager_reload(Manager *m)
                 }
                 r = pool_new(m, c, pc, old, &next[n_next]);
                 if (r < 0) {
+                        _cleanup_free_ char *why = NULL;
+
                         log_error("Reload failed for pool %s, keeping the running configuration.", pc->name);
-                        (void)sd_notifyf(false,
-                                "READY=1\nSTATUS=Reload failed for pool %s, running the previous "
-                                "configuration",
-                                pc->name);
+                        if (asprintf(&why, "pool %s could not start, see the journal", pc->name) >= 0)
+                                manager_reload_failed(m, why);
                         goto fail;
                 }
                 if (old && old->replaces && !old->served) {
@@ -1321,6 +1331,7 @@ static void manager_reload(Manager *m)
                 if (m->pools[i]->leader <= 0 && m->pools[i]->state != POOL_FAILED)
                         (void)pool_start_leader(m->pools[i]);
 
+        m->reload_error = mfree(m->reload_error);
         m->reloading = true;
         manager_check_ready(m);
         return;
@@ -1348,6 +1359,9 @@ static void manager_update_status(Manager *m, bool force)
         size_t len = 0;
 
         buf[0] = 0;
+        if (m->reload_error)
+                len = (size_t)snprintf(buf, sizeof(buf), "Reload failed, running the previous configuration: %s | ",
+                        m->reload_error);
         for (size_t i = 0; i < m->n_pools && len < sizeof(buf); i++) {
                 const Pool *p = m->pools[i];
                 ScoreboardCounts c;
@@ -1543,6 +1557,7 @@ Manager *manager_free(Manager *m)
         config_unref(m->config);
         free(m->config_path);
         free(m->last_status);
+        free(m->reload_error);
         return mfree(m);
 }
 

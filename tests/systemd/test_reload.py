@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""systemctl reload fpmd under load: every reload (each one changes the pool, so each starts a new generation
+of workers) is invisible to clients, the main process stays, and a bad configuration leaves the running one
+serving with the reason in STATUS=. The methods run in name order on one container."""
+
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness_sd as h  # noqa: E402
+
+RELOADS = 10
+POOL_FILE_BAD_LINE = 8
+GOOD_POOL = """\
+pool = {
+  name = "www";
+  user = "www-data";
+  group = "www-data";
+  php_ini = "%s";
+  pm = { mode = "static"; max_children = 2; };
+  env = { GEN = "%s"; };
+};
+"""
+BAD_POOL = GOOD_POOL.replace('  env = { GEN = "%s"; };\n', '  env = { GEN = "%s"; };\n  oops = = 1;\n')
+COUNTS_RE = r"^www: \d+ active, \d+ idle, \d+ req, \d+ slow$"
+
+
+class Reload(h.TestCase):
+    SCRIPTS = {
+        "/hello.php": "<?php echo \"hello\\n\";\n",
+        "/gen.php": "<?php echo 'gen=', getenv('GEN'), \"\\n\";\n",
+        # In flight while the reloads happen: the old worker must finish it
+        "/slow.php": "<?php usleep(150000); echo 'gen=', getenv('GEN'), \"\\n\";\n",
+    }
+    gen = 0
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.write_gen(0)
+        cls.box.systemctl("start", "fpmd@www.socket")
+        r = h.fcgi_request(cls.address, "/gen.php", timeout=60)
+        if (r.status, r.body) != (200, b"gen=0\n"):
+            raise AssertionError("first request: %r" % r)
+        cls.main_pid = cls.box.prop("fpmd.service", "MainPID")
+
+    @classmethod
+    def write_gen(cls, gen, bad=False):
+        cls.gen = gen
+        cls.ws.write_pool(text=(BAD_POOL if bad else GOOD_POOL) % (h.PHP_INI, gen))
+
+    def wait_serving_gen(self, gen, timeout=20):
+        want = b"gen=%d\n" % gen
+
+        def serving():
+            try:
+                r = self.request("/gen.php", timeout=10)
+                return r.status == 200 and r.body == want
+            except Exception:
+                return False
+
+        return h.wait_for(serving, timeout, 0.05)
+
+    def wait_active_running(self, timeout=20):
+        return h.wait_for(lambda: self.box.show("fpmd.service", "ActiveState", "SubState")
+                          == {"ActiveState": "active", "SubState": "running"}, timeout, 0.05)
+
+    def wait_status_still(self, seconds, timeout=20):
+        """Waits until StatusText has not changed for seconds."""
+        last, since = None, time.monotonic()
+        deadline = since + timeout
+        while time.monotonic() < deadline:
+            t = self.status_text()
+            if t != last:
+                last, since = t, time.monotonic()
+            elif time.monotonic() - since >= seconds:
+                return t
+            time.sleep(0.1)
+        self.fail("StatusText kept changing for %ds: %r" % (timeout, last))
+
+    def test_1_reloads_under_load(self):
+        loops = [h.RequestLoop(self.address, "/gen.php", lambda b: re.fullmatch(rb"gen=\d+\n", b)),
+                 h.RequestLoop(self.address, "/slow.php", lambda b: re.fullmatch(rb"gen=\d+\n", b))]
+        for lp in loops:
+            lp.start()
+        try:
+            time.sleep(0.5)
+            times = []
+            for i in range(1, RELOADS + 1):
+                self.write_gen(i)
+                t0 = time.monotonic()
+                self.box.systemctl("reload", "fpmd.service")
+                self.assertTrue(self.wait_serving_gen(i), "generation %d never served after reload %d" % (i, i))
+                self.assertTrue(self.wait_active_running(), self.box.show("fpmd.service", "ActiveState", "SubState"))
+                times.append(time.monotonic() - t0)
+                time.sleep(0.3)  # let both loops run on the new generation
+            h.log("reload -> new generation serving: %s ms" % ", ".join("%.0f" % (t * 1e3) for t in times))
+        finally:
+            for lp in loops:
+                lp.stop()
+        for lp in loops:
+            h.log("loop %s: %d ok, %d failed, bodies %s" % (lp.script, lp.ok, len(lp.failures),
+                                                          sorted(lp.bodies.items())))
+        failures = [f for lp in loops for f in lp.failures]
+        self.assertEqual(failures, [], "requests failed during the reloads")
+        for lp in loops:  # both loops ran across the reloads, on many generations
+            self.assertGreater(lp.ok, 10, lp.script)
+            self.assertGreaterEqual(len(lp.bodies), RELOADS // 2, (lp.script, sorted(lp.bodies)))
+        st = self.box.show("fpmd.service", "MainPID", "ActiveState", "SubState", "NRestarts", "Result")
+        self.assertEqual(st, {"MainPID": self.main_pid, "ActiveState": "active", "SubState": "running",
+                              "NRestarts": "0", "Result": "success"})
+        # The generations in between were really replaced: the journal saw RELOADS reloads
+        reloads = [e for e in self.box.journal("-u", "fpmd.service", "_PID=" + self.main_pid)
+                   if str(e.get("MESSAGE", "")).startswith("Reloading ")]
+        self.assertEqual(len(reloads), RELOADS, [e.get("MESSAGE") for e in reloads])
+
+    def bad_reload(self):
+        """Writes the bad pool file (GEN bumped, so a wrongly applied file would show) and reloads."""
+        good = self.gen
+        self.write_gen(good + 1, bad=True)
+        self.box.systemctl("reload", "fpmd.service")
+        type(self).gen = good
+        return good
+
+    def test_2_bad_config_keeps_serving(self):
+        good = self.gen
+        reason = "/etc/fpmd/pool.d/www.conf:%d: syntax error" % POOL_FILE_BAD_LINE
+        # Checked while no request runs and the pool's counts are still (the previous generation has gone), so
+        # that this test does not depend on test_3's point
+        self.wait_status_still(2.5)
+        self.bad_reload()
+        status = h.wait_for(lambda: reason in self.status_text() and self.status_text(), 10)
+        self.assertTrue(status, "StatusText never told of the failed reload: %r" % self.status_text())
+        self.assertRegex(status, r"(?i)reload failed")
+        text = self.box.systemctl("status", "--full", "fpmd.service").stdout
+        self.assertRegex(text, r'(?mi)^\s+Status: ".*reload failed.*%s' % re.escape(reason), text)
+        self.assertIn(reason, self.box.journal_text("-u", "fpmd.service"))
+        # The previous configuration keeps serving
+        loop = h.RequestLoop(self.address, "/gen.php", lambda b: b == b"gen=%d\n" % good)
+        loop.start()
+        time.sleep(1)
+        loop.stop()
+        self.assertEqual(loop.failures, [])
+        self.assertGreater(loop.ok, 5)
+        st = self.box.show("fpmd.service", "MainPID", "ActiveState", "SubState", "NRestarts")
+        self.assertEqual(st, {"MainPID": self.main_pid, "ActiveState": "active", "SubState": "running",
+                              "NRestarts": "0"})
+
+    def assertServesGen(self, gen):
+        r = self.request("/gen.php")
+        self.assertEqual((r.status, r.body), (200, b"gen=%d\n" % gen))
+
+    def test_3_bad_config_reason_stays_in_status(self):
+        # The running configuration is not the one on disk until a reload succeeds: `systemctl status` must keep
+        # saying so, also after the pool's counts have changed many times (requests, idle/active flips).
+        loop = h.RequestLoop(self.address, "/slow.php", lambda b: True)
+        loop.start()
+        try:
+            time.sleep(3)
+        finally:
+            loop.stop()
+        status = self.status_text()
+        self.assertIn("/etc/fpmd/pool.d/www.conf:%d: syntax error" % POOL_FILE_BAD_LINE, status,
+                      "the reason of the failed reload left STATUS= while the bad file is still on disk")
+
+    def test_4_good_reload_after_bad(self):
+        gen = self.gen + 2
+        self.write_gen(gen)
+        self.box.systemctl("reload", "fpmd.service")
+        self.assertTrue(self.wait_serving_gen(gen))
+        self.assertTrue(self.wait_active_running())
+        status = h.wait_for(lambda: re.fullmatch(COUNTS_RE, self.status_text()), 10)
+        self.assertTrue(status, "StatusText after a good reload: %r" % self.status_text())
+        self.assertEqual(self.box.prop("fpmd.service", "MainPID"), self.main_pid)
+
+
+if __name__ == "__main__":
+    h.main()
