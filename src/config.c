@@ -978,14 +978,18 @@ static int pool_config_check(Parser *p, PoolConfig *pc, const config_setting_t *
                 return parse_error(p, where,
                         "pool '%s': pm.process_idle_timeout must be greater than 0 with pm.mode ondemand", pc->name);
 
-        if (pc->status_path && pc->ping_path && streq(pc->status_path, pc->ping_path))
-                return parse_error(p, pool, "pool '%s': status_path and ping_path must differ", pc->name);
+        /* The line of the setting at fault, not the pool's */
+        if (pc->status_path && pc->ping_path && streq(pc->status_path, pc->ping_path)) {
+                const config_setting_t *s = config_setting_get_member(pool, "ping_path");
+                return parse_error(p, s ? s : pool, "pool '%s': status_path and ping_path must differ", pc->name);
+        }
 
         if (pc->access_format) {
+                const config_setting_t *s = config_setting_get_member(pool, "access_format");
                 const char *why = NULL;
 
                 if (access_format_check(pc->access_format, &why) < 0)
-                        return parse_error(p, pool, "pool '%s': invalid access_format \"%s\": %s", pc->name,
+                        return parse_error(p, s ? s : pool, "pool '%s': invalid access_format \"%s\": %s", pc->name,
                                 pc->access_format, why);
         }
 

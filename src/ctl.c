@@ -77,6 +77,21 @@ int ctl_find_supervisor(pid_t *ret)
         return 0;
 }
 
+typedef struct PoolSearch {
+        const char *name;
+        bool found;
+} PoolSearch;
+
+static int has_pool(pid_t pid, int fd, const char *pool, void *userdata)
+{
+        PoolSearch *search = userdata;
+
+        (void)pid;
+        (void)fd;
+        search->found = search->found || streq(pool, search->name);
+        return 0;
+}
+
 typedef struct StatusRun {
         const char *pool;
         bool json, full;
@@ -128,6 +143,24 @@ int ctl_status(pid_t pid, const char *pool, bool json, bool full)
         StatusRun run = {.pool = pool, .json = json, .full = full};
         int r;
 
+        /* What is wrong comes before anything is printed: no such process, or not an fpmd supervisor */
+        r = foreach_scoreboard(pid, NULL, NULL);
+        if (r == -ENOENT)
+                return -ESRCH;
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOTSUP;
+        if (pool) {
+                PoolSearch search = {.name = pool};
+
+                r = foreach_scoreboard(pid, has_pool, &search);
+                if (r < 0)
+                        return r;
+                if (!search.found)
+                        return -ENOENT;
+        }
+
         if (json && !pool)
                 printf("[");
         r = foreach_scoreboard(pid, print_one, &run);
@@ -135,9 +168,5 @@ int ctl_status(pid_t pid, const char *pool, bool json, bool full)
                 printf("]");
         if (json)
                 printf("\n");
-        if (r < 0)
-                return r;
-        if (run.printed == 0)
-                return pool ? -ENOENT : -ESRCH;
-        return 0;
+        return r < 0 ? r : 0;
 }

@@ -95,7 +95,11 @@ static int run_status(int argc, char *argv[])
         }
         r = ctl_status(pid, pool, json, full);
         if (r == -ENOENT)
-                fprintf(stderr, "fpmd: fpmd %d has no pool named '%s'\n", (int)pid, pool);
+                fprintf(stderr, "fpmd: fpmd %d has no pool named '%s'\n", (int)pid, strna(pool));
+        else if (r == -ESRCH)
+                fprintf(stderr, "fpmd: no process %d\n", (int)pid);
+        else if (r == -ENOTSUP)
+                fprintf(stderr, "fpmd: process %d is not an fpmd supervisor (it holds no scoreboard)\n", (int)pid);
         else if (r < 0)
                 fprintf(stderr, "fpmd: cannot read the status of fpmd %d: %s\n", (int)pid, strerror(-r));
         return r < 0 ? 1 : 0;

@@ -252,6 +252,22 @@ static void manager_sweep_cgroups(Manager *m, bool force)
         }
 }
 
+/* After cgroup.kill the processes still take time to exit (a large heap to free): wait until the leaves are
+ * empty and removed, reaping what exits meanwhile (we are the subreaper), for at most `timeout` */
+static void manager_wait_cgroups(Manager *m, usec_t timeout)
+{
+        usec_t end = now_usec(CLOCK_MONOTONIC) + timeout;
+
+        while (m->n_leftovers > 0 && now_usec(CLOCK_MONOTONIC) < end) {
+                while (waitpid(-1, NULL, WNOHANG) > 0)
+                        ;
+                (void)poll(NULL, 0, 10);
+                manager_sweep_cgroups(m, true);
+        }
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+}
+
 static Pool *pool_free(Pool *p)
 {
         if (!p)
@@ -364,9 +380,10 @@ static int pool_new(Manager *m, Config *owner, const PoolConfig *c, const Pool *
         /* The leader and every worker count against pids.max */
         if (c->cgroup.pids_max != CGROUP_LIMIT_UNSET && c->cgroup.pids_max < (uint64_t)c->pm.max_children + 1)
                 log_warning("[pool %s] cgroup pids_max = %llu is lower than pm.max_children + 1 (%u): the pool "
-                            "cannot have more than %llu workers.",
+                            "cannot have more than %llu worker%s.",
                         c->name, (unsigned long long)c->cgroup.pids_max, c->pm.max_children + 1,
-                        c->cgroup.pids_max > 0 ? (unsigned long long)c->cgroup.pids_max - 1 : 0ULL);
+                        c->cgroup.pids_max > 0 ? (unsigned long long)c->cgroup.pids_max - 1 : 0ULL,
+                        c->cgroup.pids_max == 2 ? "" : "s");
 
         *ret = TAKE_PTR(p);
         return 0;
@@ -691,9 +708,10 @@ static void pool_check_requests(Pool *p)
                                 "DURATION_USEC=%llu",
                                 (int)s->pid, s->script, s->method, s->uri, (unsigned long long)d);
                         log_pool_event(p, LOG_WARNING, NULL, f,
-                                "[pool %s] child %d, script '%s' (request: \"%s %s\") executing too slow "
+                                "[pool %s] child %d, script '%s' (request: \"%s %s%s%s\") executing too slow "
                                 "(%.6f sec), logging",
-                                pool_name(p), (int)s->pid, s->script, s->method, s->uri, (double)d / 1e6);
+                                pool_name(p), (int)s->pid, s->script, s->method, s->uri, s->query[0] ? "?" : "", s->query,
+                                (double)d / 1e6);
                         /* The worker writes its own backtrace into its slot; collected on the next ticks */
                         if (c->slowlog) {
                                 p->slots[i].trace_seq = s->trace_seq;
@@ -713,9 +731,10 @@ static void pool_check_requests(Pool *p)
                                 "DURATION_USEC=%llu",
                                 (int)s->pid, s->script, s->method, s->uri, (unsigned long long)d);
                         log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_REQUEST_TIMED_OUT, f,
-                                "[pool %s] child %d, script '%s' (request: \"%s %s\") execution timed out "
+                                "[pool %s] child %d, script '%s' (request: \"%s %s%s%s\") execution timed out "
                                 "(%.6f sec), terminating",
-                                pool_name(p), (int)s->pid, s->script, s->method, s->uri, (double)d / 1e6);
+                                pool_name(p), (int)s->pid, s->script, s->method, s->uri, s->query[0] ? "?" : "", s->query,
+                                (double)d / 1e6);
                         (void)kill(s->pid, SIGKILL);
                 }
         }
@@ -1540,10 +1559,12 @@ Manager *manager_free(Manager *m)
                 pool_free(m->pools[i]);
         for (size_t i = 0; i < m->n_old; i++)
                 pool_free(m->old[i]);
-        free(m->pools);
-        free(m->old);
-        /* Whatever is left of the pools' cgroups: nothing survives fpmd */
+        m->pools = mfree(m->pools);
+        m->old = mfree(m->old);
+        m->n_pools = m->n_old = 0;
+        /* Whatever is left of the pools' cgroups: nothing survives fpmd, and nothing is left for systemd to kill */
         manager_sweep_cgroups(m, true);
+        manager_wait_cgroups(m, 5 * USEC_PER_SEC);
         for (size_t i = 0; i < m->n_leftovers; i++)
                 free(m->leftovers[i].path);
         free(m->leftovers);

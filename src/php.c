@@ -1120,6 +1120,7 @@ static size_t request_memory;
 /* ---- slowlog: the worker's own backtrace, taken in a signal handler ---- */
 
 static int trace_pipe[2] = {-1, -1};
+static volatile sig_atomic_t trace_interrupted; /* the trace signal arrived: sleep() goes on */
 static ScoreboardSlot *trace_slot;
 static unsigned trace_depth;
 
@@ -1253,8 +1254,67 @@ static void on_trace_signal(int sig)
                 ex = frame.prev_execute_data;
         }
         *b.p = 0;
+        trace_interrupted = 1;
         __atomic_add_fetch(&s->trace_seq, 1, __ATOMIC_RELEASE);
         errno = saved;
+}
+
+/* The trace signal interrupts a nanosleep() in progress, which the kernel never restarts after a handler. PHP's
+ * sleep() and usleep() are replaced by versions that go on sleeping when it was that signal, so a script does not
+ * notice the slowlog; another signal still ends them early, as in PHP. */
+static bool sleep_resumes(void)
+{
+        if (!trace_interrupted)
+                return false;
+        trace_interrupted = 0;
+        return true;
+}
+
+static PHP_FUNCTION(fpmd_sleep)
+{
+        struct timespec ts;
+        zend_long seconds;
+
+        ZEND_PARSE_PARAMETERS_START(1, 1)
+        Z_PARAM_LONG(seconds)
+        ZEND_PARSE_PARAMETERS_END();
+
+        if (seconds < 0) {
+                zend_argument_value_error(1, "must be greater than or equal to 0");
+                RETURN_THROWS();
+        }
+        ts = (struct timespec){.tv_sec = (time_t)seconds};
+        while (nanosleep(&ts, &ts) < 0)
+                if (errno != EINTR || !sleep_resumes())
+                        RETURN_LONG((zend_long)ts.tv_sec + (ts.tv_nsec > 0));
+        RETURN_LONG(0);
+}
+
+static PHP_FUNCTION(fpmd_usleep)
+{
+        struct timespec ts;
+        zend_long usec;
+
+        ZEND_PARSE_PARAMETERS_START(1, 1)
+        Z_PARAM_LONG(usec)
+        ZEND_PARSE_PARAMETERS_END();
+
+        if (usec < 0) {
+                zend_argument_value_error(1, "must be greater than or equal to 0");
+                RETURN_THROWS();
+        }
+        ts = (struct timespec){.tv_sec = (time_t)(usec / 1000000), .tv_nsec = (long)(usec % 1000000) * 1000};
+        while (nanosleep(&ts, &ts) < 0)
+                if (errno != EINTR || !sleep_resumes())
+                        return;
+}
+
+static void replace_function(const char *name, zif_handler handler)
+{
+        zend_function *f = zend_hash_str_find_ptr(CG(function_table), name, strlen(name));
+
+        if (f && f->type == ZEND_INTERNAL_FUNCTION)
+                f->internal_function.handler = handler;
 }
 
 int php_worker_init(const WorkerContext *w)
@@ -1263,6 +1323,8 @@ int php_worker_init(const WorkerContext *w)
 
         worker_ctx = w;
         trace_slot = &w->scoreboard->slots[w->slot];
+        replace_function("sleep", zif_fpmd_sleep);
+        replace_function("usleep", zif_fpmd_usleep);
         trace_depth = MAX(w->pool->request_slowlog_trace_depth, 1u);
         if (pipe2(trace_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
                 return log_warning_errno(errno, "Failed to set up the slowlog's backtraces, ignoring: %m");

@@ -990,11 +990,15 @@ int status_snapshot(
                 p->user = COPY(user);
                 p->script = COPY(script);
 #undef COPY
-                /* As PHP-FPM: the running request's time so far, else the last one's */
+                /* As PHP-FPM: the running request's time so far, else the last one's; the last request's CPU and
+                 * memory only for an idle worker */
                 if (state == WORKER_IDLE || state == WORKER_STARTING)
                         p->request_duration = slot->last_duration_usec;
-                else
+                else {
                         p->request_duration = now > slot->request_start_usec ? now - slot->request_start_usec : 0;
+                        p->last_request_cpu = 0.0;
+                        p->last_request_memory = 0;
+                }
         }
 
         *ret = s;

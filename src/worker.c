@@ -437,6 +437,10 @@ static int conn_read_request(Conn *c, Request *r)
                         r->start_real = now_usec(CLOCK_REALTIME);
                         r->start_mono = now_usec(CLOCK_MONOTONIC);
                         slot_set_state(WORKER_READING);
+                        /* As PHP-FPM: "accepted conn" counts requests, also those on a kept connection, and a
+                         * worker's "requests" includes the one it is serving */
+                        __atomic_fetch_add(&worker->scoreboard->accepted_conn, 1, __ATOMIC_RELAXED);
+                        my_slot()->requests++;
                         break;
 
                 case FCGI_PARAMS:
@@ -570,7 +574,6 @@ static bool loop_serve(Loop *l, int fd, const uint8_t *leftover, size_t leftover
                 request_drain(r);
 
                 l->requests++;
-                my_slot()->requests = l->requests;
                 if (pool->pm.max_requests > 0 && l->requests >= pool->pm.max_requests)
                         *ret_more = false;
                 if (!r->keep_conn || c->broken || c->eof || !*ret_more)
@@ -642,8 +645,6 @@ static int loop_accept(void)
                 }
                 return log_error_errno(errno, "Failed to accept a connection: %m");
         }
-        __atomic_fetch_add(&worker->scoreboard->accepted_conn, 1, __ATOMIC_RELAXED);
-
         if (peer.sa.sa_family == AF_INET || peer.sa.sa_family == AF_INET6) {
                 int one = 1;
 
