@@ -447,6 +447,26 @@ class Server:
         return "%s on 127.0.0.1:%d (log %s)" % (self.kind, self.port, self.log_path)
 
 
+class PhpFpmServer(Server):
+    """PHP-FPM 8.2, the reference, whatever SERVER says: Server's pool dict, plus php-fpm.conf lines of the
+    pool's own ("pm.status_path = /status", "access.format = ..."), for tests that compare fpmd with PHP-FPM."""
+
+    def __init__(self, ws, pool=None, extra_lines=(), global_=None):
+        Server.__init__(self, ws, pool, global_, kind="php-fpm")
+        self.extra_lines = list(extra_lines)
+
+    def _write_php_fpm(self):
+        argv = Server._write_php_fpm(self)
+        # the pool's section is the file's last: its settings go at the end
+        with open(self.ws.path("php-fpm-%d.conf" % self.port), "a") as f:
+            f.write("".join(line + "\n" for line in self.extra_lines))
+        return argv
+
+
+def php_fpm_available():
+    return os.access(PHP_FPM, os.X_OK)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Responses
 
@@ -717,6 +737,20 @@ class FcgiClient:
     def request(self, params, body=b"", rid=1, keep_conn=False):
         self.send_request(params, body, rid, keep_conn)
         return self.read_response(rid)
+
+
+class FcgiUnixClient(FcgiClient):
+    """FcgiClient on a unix socket."""
+
+    def __init__(self, path, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()
+            raise
+        self.buf = b""
 
 
 def fcgi_request(server, params, body=b"", timeout=60):
@@ -1089,6 +1123,21 @@ def listening_inodes(port):
     return out
 
 
+def listening_unix_inodes(path):
+    """Socket inodes listening on the unix socket path, from /proc/net/unix (flag __SO_ACCEPTCON)."""
+    out = set()
+    try:
+        with open("/proc/net/unix") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 8 and fields[7] == path and int(fields[3], 16) & 0x10000:
+                    out.add(fields[6])
+    except OSError:
+        pass
+    return out
+
+
 def holds_socket(pid, inodes):
     try:
         fds = os.listdir("/proc/%d/fd" % pid)
@@ -1282,11 +1331,18 @@ class FpmdServer(Server):
 
         found = holding(cache[name]) if name in cache else []
         if not found:
-            inodes = listening_inodes(self.ports[name])
+            path = self.unix_path(name)
+            inodes = listening_unix_inodes(path) if path else listening_inodes(self.ports[name])
             found = holding(inodes)
             if found:
                 cache[name] = inodes
         return found
+
+    def unix_path(self, name="www"):
+        """The pool's unix socket when its settings give one ({"listen": {"address": "/path"}}), else None (the
+        pool listens on 127.0.0.1:self.ports[name])."""
+        addr = (self.pool_settings[name].get("listen") or {}).get("address")
+        return addr if isinstance(addr, str) and addr.startswith("/") else None
 
     def leader(self, name="www"):
         """The pool's only leader, or None when there is none or more than one."""

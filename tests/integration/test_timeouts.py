@@ -104,7 +104,8 @@ class Timeouts(harness.FpmdTestCase):
         self.assertEqual(r.status, 502)
         self.assertGreaterEqual(took, 1.0)
         self.assertLess(took, 2.5)
-        self.assert_timed_out(s, offset, newer, "/nokeep/spin.php")
+        # As PHP-FPM's log line: SCRIPT_NAME (here set to /spin.php by the location), not the REQUEST_URI
+        self.assert_timed_out(s, offset, newer, "/spin.php")
         last = self.worker_pid(s)
         self.assertNotIn(last, (pid, new, newer))
         r = nginx.request("GET", "/hello.php")

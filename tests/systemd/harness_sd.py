@@ -452,6 +452,121 @@ class Container:
         except Exception as e:
             self.final_journal = "(could not read the journal: %s)" % e
 
+    # -- helpers of the cgroup, watchdog and fd store tests --------------------------------------------------
+
+    def read(self, path, check=True):
+        """The text of a file inside (read through nsenter, so /sys and /proc are the container's); None when
+        check is False and it cannot be read."""
+        r = self.run(["cat", path], check=check, timeout=30)
+        return r.stdout if r.returncode == 0 else None
+
+    def exists(self, path):
+        return self.run(["test", "-e", path], check=False, timeout=30).returncode == 0
+
+    def proc_table(self):
+        """{pid: ProcInfo} of every process inside, read from the container's /proc in one call."""
+        out = json.loads(self.run(["python3", "-c", _PROC_TABLE_PY]).stdout)
+        return {int(pid): ProcInfo(int(pid), *fields) for pid, fields in out.items()}
+
+    def fpmd_procs(self):
+        """{pid: ProcInfo} of the fpmd processes inside (php-fpm of the machine's own units excluded)."""
+        return {pid: p for pid, p in self.proc_table().items()
+                if p.argv and os.path.basename(p.argv[0]) == "fpmd"}
+
+    def main_pid(self, unit="fpmd.service"):
+        return int(self.prop(unit, "MainPID") or 0)
+
+    def dropin(self, unit, name, text):
+        """/run/systemd/system/UNIT.d/NAME with text, then daemon-reload."""
+        self.write("/run/systemd/system/%s.d/%s" % (unit, name), text)
+        self.daemon_reload()
+
+    def remove_dropin(self, unit, name):
+        self.run(["rm", "-f", "/run/systemd/system/%s.d/%s" % (unit, name)])
+        self.daemon_reload()
+
+    def wait_props(self, unit, want, timeout=30, interval=0.05):
+        """Waits until systemctl show UNIT has every property of want (a dict); returns the last values read."""
+        last = {}
+
+        def match():
+            last.clear()
+            last.update(self.show(unit, *want))
+            return all(last.get(k) == v for k, v in want.items())
+
+        wait_for(match, timeout, interval)
+        return dict(last)
+
+    def cursor(self):
+        """The journal's cursor now: messages(..., after=cursor) gives only the entries written after it."""
+        for e in reversed(self.journal("-n", "1")):
+            return e["__CURSOR"]
+        return None
+
+    def messages(self, *args, after=None):
+        """MESSAGE of each journal entry matching args (after the cursor after, when given), as text.
+
+        Not journalctl --after-cursor: systemd 252's skips the first matching entry when the cursor's own entry
+        does not match the filters. The entries are compared by the sequence number in their cursors."""
+        out = []
+        for e in self.journal(*args):
+            if after and not _cursor_after(e.get("__CURSOR", ""), after):
+                continue
+            m = e.get("MESSAGE", "")
+            if isinstance(m, list):
+                m = bytes(m).decode("utf-8", "replace")
+            out.append(m)
+        return out
+
+
+def _cursor_fields(cursor):
+    return dict(kv.split("=", 1) for kv in cursor.split(";") if "=" in kv)
+
+
+def _cursor_after(cursor, ref):
+    """Whether the journal entry of cursor comes after the one of ref: by sequence number within one sequence
+    (s=), else by realtime (t=)."""
+    a, b = _cursor_fields(cursor), _cursor_fields(ref)
+    if a.get("s") and a.get("s") == b.get("s"):
+        return int(a["i"], 16) > int(b["i"], 16)
+    return int(a.get("t", "0"), 16) > int(b.get("t", "0"), 16)
+
+
+class ProcInfo:
+    """A process inside the container: ids, its cgroup v2 path (the "0::" line) and its argv."""
+
+    def __init__(self, pid, ppid, pgid, sid, uid, state, cgroup, argv):
+        self.pid, self.ppid, self.pgid, self.sid, self.uid = pid, ppid, pgid, sid, uid
+        self.state, self.cgroup, self.argv = state, cgroup, argv
+
+    def __repr__(self):
+        return "ProcInfo(pid=%d, ppid=%d, pgid=%d, sid=%d, uid=%d, state=%s, cgroup=%s, argv=%r)" % (
+            self.pid, self.ppid, self.pgid, self.sid, self.uid, self.state, self.cgroup, self.argv)
+
+
+# Run inside by Container.proc_table(): {pid: [ppid, pgid, sid, uid, state, cgroup, argv]} as JSON
+_PROC_TABLE_PY = r"""
+import json, os
+out = {}
+for d in os.listdir("/proc"):
+    if not d.isdigit():
+        continue
+    try:
+        with open("/proc/%s/stat" % d, "rb") as f:
+            stat = f.read()
+        with open("/proc/%s/status" % d) as f:
+            uid = [int(l.split()[1]) for l in f if l.startswith("Uid:")][0]
+        with open("/proc/%s/cgroup" % d) as f:
+            cg = [l.rstrip("\n")[3:] for l in f if l.startswith("0::")]
+        with open("/proc/%s/cmdline" % d, "rb") as f:
+            argv = [a.decode("utf-8", "replace") for a in f.read().split(b"\0")[:-1]]
+    except (OSError, IndexError):
+        continue
+    rest = stat[stat.rfind(b")") + 2:].split()
+    out[d] = [int(rest[1]), int(rest[2]), int(rest[3]), uid, rest[0].decode(), cg[0] if cg else "", argv]
+print(json.dumps(out))
+"""
+
 
 # ---------------------------------------------------------------------------------------------------------
 # A minimal FastCGI client (responder role) over TCP or a unix socket
@@ -532,10 +647,11 @@ def params(script, query="", method="GET", body=b"", extra=None):
     return p
 
 
-def fcgi_request(address, script, query="", body=b"", timeout=30, extra=None, on_first_byte=None):
+def fcgi_request(address, script, query="", body=b"", timeout=30, extra=None, on_first_byte=None,
+                 on_sent=None):
     """One request on a new connection. address: (host, port) or a unix socket path. Returns FcgiResponse,
     raises on a connection error, a timeout or a connection closed before END_REQUEST. on_first_byte() is
-    called when the first bytes of the response arrive."""
+    called when the first bytes of the response arrive, on_sent() once the whole request has been written."""
     res = FcgiResponse()
     family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
     t0 = time.monotonic()
@@ -553,6 +669,8 @@ def fcgi_request(address, script, query="", body=b"", timeout=30, extra=None, on
             out += _record(FCGI_STDIN, body[i:i + 65535])
         out += _record(FCGI_STDIN)
         s.sendall(out)
+        if on_sent:
+            on_sent()
         buf = b""
         while True:
             while len(buf) < 8 or len(buf) < 8 + struct.unpack(">H", buf[4:6])[0] + buf[6]:
@@ -626,6 +744,17 @@ pool = {
 """
 
 
+def pool_conf(name="www", port=None, max_children=2, extra=""):
+    """The text of a whole pool file: static pm, user www-data, PHP's fpm php.ini, listen.address
+    127.0.0.1:port when port is given, and extra lines (libconfig) inside the pool group."""
+    lines = ['name = "%s";' % name, 'user = "www-data";', 'group = "www-data";', 'php_ini = "%s";' % PHP_INI,
+             'pm = { mode = "static"; max_children = %d; };' % max_children]
+    if port is not None:
+        lines.append('listen = { address = "127.0.0.1:%d"; };' % port)
+    lines += [line for line in extra.splitlines() if line.strip()]
+    return "pool = {\n%s};\n" % "".join("  %s\n" % line.strip() for line in lines)
+
+
 class Workspace:
     def __init__(self, name):
         self.dir = tempfile.mkdtemp(prefix="fpmd-sd-%s-" % name)
@@ -645,6 +774,15 @@ class Workspace:
         """pool.d/www.conf: the default pool (static, 2 workers, www-data, no listen address) + extra lines."""
         self._write(os.path.join(self.conf, "pool.d", "www.conf"), text if text is not None else POOL_CONF % (
             PHP_INI, "".join("  %s\n" % line for line in extra.splitlines() if line.strip())))
+
+    def set_pools(self, files):
+        """pool.d holds exactly files ({"www.conf": text}): others are removed."""
+        pool_d = os.path.join(self.conf, "pool.d")
+        for f in os.listdir(pool_d):
+            if f not in files:
+                os.unlink(os.path.join(pool_d, f))
+        for f, text in files.items():
+            self._write(os.path.join(pool_d, f), text)
 
     def script(self, name, code):
         self._write(os.path.join(self.docroot, name.lstrip("/")), code)
