@@ -23,8 +23,11 @@
 /* A record is at most 8 + 65535 + 255 bytes: room for two lets a partial one wait while a whole one is parsed */
 #define CONN_IN_SIZE  (2 * (FCGI_HEADER_LEN + FCGI_MAX_CONTENT_LEN + 255))
 #define CONN_OUT_SIZE (64 * 1024)
-/* Writes this large skip the copy into the output buffer */
-#define DIRECT_WRITE_MIN (16 * 1024)
+/* Output goes out in records of 8 KiB (header and 8184 bytes of content, no padding), each write of PHP appended
+ * to the open record, as PHP-FPM does. Some clients mishandle a record header split across two reads (libfcgi's
+ * cgi-fcgi copies its second part to the wrong place): with records of 8 KiB and reads of 8 KiB, headers stay
+ * off read boundaries. It also spends one header on 8 KiB, not on each write. */
+#define RECORD_CONTENT_MAX (8192 - FCGI_HEADER_LEN)
 #define PARAMS_MAX       (1024 * 1024)
 
 static volatile sig_atomic_t stop_requested;
@@ -81,11 +84,14 @@ static int write_all(int fd, struct iovec *iov, int n)
         return 0;
 }
 
+static void conn_close_record(Conn *c);
+
 static int conn_flush(Conn *c)
 {
         struct iovec iov;
         int r;
 
+        conn_close_record(c);
         if (c->out_len == 0)
                 return 0;
         if (c->broken) {
@@ -105,6 +111,7 @@ static int conn_flush(Conn *c)
 /* Appends bytes that must go out as they are (whole records) */
 static int conn_queue(Conn *c, const void *data, size_t len)
 {
+        conn_close_record(c);
         if (c->out_len + len > c->out_size) {
                 int r = conn_flush(c);
                 if (r < 0)
@@ -246,11 +253,26 @@ ssize_t request_read_stdin(Request *r, void *buf, size_t size)
         return (ssize_t)n;
 }
 
+/* Ends the open record: its length in the header, padded to 8 */
+static void conn_close_record(Conn *c)
+{
+        size_t content;
+        uint8_t *h, pad;
+
+        if (c->open_record == SIZE_MAX)
+                return;
+        h = c->out + c->open_record;
+        content = c->out_len - c->open_record - FCGI_HEADER_LEN;
+        pad = fcgi_header_write(h, h[1], (uint16_t)((h[2] << 8) | h[3]), (uint16_t)content);
+        memset(c->out + c->out_len, 0, pad);
+        c->out_len += pad;
+        c->open_record = SIZE_MAX;
+}
+
 int request_write(Request *r, uint8_t type, const void *data, size_t len)
 {
         Conn *c = r->conn;
         const uint8_t *p = data;
-        static const uint8_t zeros[8];
 
         if (r->ended)
                 return 0;
@@ -260,41 +282,37 @@ int request_write(Request *r, uint8_t type, const void *data, size_t len)
                 r->bytes_out += len;
 
         while (len > 0) {
-                uint8_t header[FCGI_HEADER_LEN];
-                size_t chunk;
-                uint8_t pad;
+                size_t room, n;
 
-                if (len >= DIRECT_WRITE_MIN) {
-                        struct iovec iov[3];
-                        int k;
-
-                        k = conn_flush(c);
-                        if (k < 0)
-                                return k;
-                        chunk = MIN(len, (size_t)FCGI_MAX_CONTENT_LEN);
-                        pad = fcgi_header_write(header, type, r->id, (uint16_t)chunk);
-                        iov[0] = (struct iovec){header, sizeof(header)};
-                        iov[1] = (struct iovec){(void *)p, chunk};
-                        iov[2] = (struct iovec){(void *)zeros, pad};
-                        k = write_all(c->fd, iov, pad > 0 ? 3 : 2);
-                        if (k < 0) {
-                                c->broken = true;
-                                return k;
-                        }
-                } else {
+                /* Appends to the open record of the same stream, else opens one */
+                if (c->open_record != SIZE_MAX && c->out[c->open_record + 1] != type)
+                        conn_close_record(c);
+                if (c->open_record == SIZE_MAX) {
                         if (c->out_size - c->out_len < FCGI_HEADER_LEN + 8 + 1) {
                                 int k = conn_flush(c);
                                 if (k < 0)
                                         return k;
                         }
-                        chunk = MIN(len, c->out_size - c->out_len - FCGI_HEADER_LEN - 8);
-                        pad = fcgi_header_write(c->out + c->out_len, type, r->id, (uint16_t)chunk);
-                        memcpy(c->out + c->out_len + FCGI_HEADER_LEN, p, chunk);
-                        memset(c->out + c->out_len + FCGI_HEADER_LEN + chunk, 0, pad);
-                        c->out_len += FCGI_HEADER_LEN + chunk + pad;
+                        c->open_record = c->out_len;
+                        (void)fcgi_header_write(c->out + c->out_len, type, r->id, 0);
+                        c->out_len += FCGI_HEADER_LEN;
                 }
-                p += chunk;
-                len -= chunk;
+
+                room = MIN(RECORD_CONTENT_MAX - (c->out_len - c->open_record - FCGI_HEADER_LEN),
+                        c->out_size - c->out_len - 8);
+                n = MIN(len, room);
+                memcpy(c->out + c->out_len, p, n);
+                c->out_len += n;
+                p += n;
+                len -= n;
+
+                if (c->out_len - c->open_record - FCGI_HEADER_LEN == RECORD_CONTENT_MAX)
+                        conn_close_record(c);
+                if (c->out_size - c->out_len < FCGI_HEADER_LEN + 8 + 1) {
+                        int k = conn_flush(c);
+                        if (k < 0)
+                                return k;
+                }
         }
         return 0;
 }
@@ -549,6 +567,7 @@ static bool loop_serve(Loop *l, int fd, const uint8_t *leftover, size_t leftover
         if (leftover_len > 0)
                 memcpy(c->in, leftover, leftover_len);
         c->out_len = 0;
+        c->open_record = SIZE_MAX;
         c->eof = c->broken = false;
         r->conn = c;
         *ret_more = true;
@@ -795,7 +814,8 @@ int worker_run(const WorkerContext *w)
         if (epoll_ctl(l.epoll_fd, EPOLL_CTL_ADD, l.signal_fd,
                     &(struct epoll_event){.events = EPOLLIN, .data.fd = l.signal_fd}) < 0)
                 return log_error_errno(errno, "Failed to watch the stop signals: %m"), 1;
-        l.conn = (Conn){.fd = -1, .in = in, .in_size = CONN_IN_SIZE, .out = out, .out_size = CONN_OUT_SIZE};
+        l.conn = (Conn){
+                .fd = -1, .in = in, .in_size = CONN_IN_SIZE, .out = out, .out_size = CONN_OUT_SIZE, .open_record = SIZE_MAX};
         fcgi_params_init(&l.request.params, PARAMS_MAX);
         l.request.pool = w->pool;
         if (loop_watch_listen(&l, true) < 0)

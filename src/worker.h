@@ -11,8 +11,9 @@ typedef struct Conn {
         int fd;
         uint8_t *in; /* records read from the peer: [in_off, in_len) not yet parsed */
         size_t in_off, in_len, in_size;
-        uint8_t *out; /* whole records waiting to be written */
+        uint8_t *out; /* records waiting to be written; the last one may still be open */
         size_t out_len, out_size;
+        size_t open_record; /* offset of the open STDOUT/STDERR record's header in out, or SIZE_MAX */
         bool eof;    /* the peer closed its side */
         bool broken; /* protocol error or write failure: close after this request */
 } Conn;

@@ -53,7 +53,7 @@ class Slowlog(harness.FpmdTestCase):
         self.assertTrue(r.body.endswith(b"\n" + BODY_TAIL), r.body[:100])  # the whole body
         return r, took
 
-    def too_slow_line(self, s, offset):
+    def too_slow_line(self, s, offset, us=2500000):
         lines = s.log_find(r"^" + SUP + r"warning: \[pool www\] child (\d+), script '(.*)' \(request: \"(.*)\"\) "
                            r"executing too slow \((\d+\.\d{6}) sec\), logging$", offset)
         self.assertEqual(len(lines), 1, s.log_text()[offset:])
@@ -61,7 +61,8 @@ class Slowlog(harness.FpmdTestCase):
         self.assertEqual(int(m.group(1)), s.pid)
         self.assertIn(int(m.group(2)), s.pool_workers())
         self.assertEqual(m.group(3), self.ws.script(SCRIPT))
-        self.assertEqual(m.group(4), "GET " + SCRIPT)
+        # As PHP-FPM: "METHOD SCRIPT_NAME?QUERY"
+        self.assertEqual(m.group(4), "GET %s?us=%d" % (SCRIPT, us))
         self.assertGreaterEqual(float(m.group(5)), 1.0)
         self.assertLess(float(m.group(5)), 1.5)  # a tick is a tenth of the timeout
         return m
@@ -145,7 +146,7 @@ class Slowlog(harness.FpmdTestCase):
         s = self.pool(slowlog=False)
         offset = s.log_offset()
         self.slow_request(s, us=1500000)
-        self.too_slow_line(s, offset)
+        self.too_slow_line(s, offset, us=1500000)
         time.sleep(0.5)  # a backtrace would be collected within a few ticks
         self.assertEqual(s.log_find(r"script_filename = |\[0x[0-9a-f]+\] ", offset), [], s.log_text()[offset:])
         self.assertEqual(self.status_json(s)["slow requests"], 1)
