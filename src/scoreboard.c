@@ -135,7 +135,8 @@ void scoreboard_note_active(Scoreboard *s)
 
         for (unsigned i = 0; i < s->n_slots; i++) {
                 int32_t state = s->slots[i].state;
-                active += state == WORKER_READING || state == WORKER_RUNNING || state == WORKER_FINISHING;
+                /* A finishing worker has sent its whole response: it serves no client any more */
+                active += state == WORKER_READING || state == WORKER_RUNNING;
         }
         max = __atomic_load_n(&s->max_active, __ATOMIC_RELAXED);
         while (active > max &&
