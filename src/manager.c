@@ -679,6 +679,32 @@ static int on_listen_ready(sd_event_source *s, int fd, uint32_t revents, void *u
         return 0;
 }
 
+/* PHP-FPM's line about a worker's request ("... executing too slow (1.000123 sec), logging"), with the request's
+ * fields for the journal; values may hold newlines, so the fields go as separate strings */
+static void log_slot_request(
+        const Pool *p, const ScoreboardSlot *s, usec_t d, const char *message_id, const char *what, const char *then)
+{
+        _cleanup_free_ char *message = NULL, *f_pool = NULL, *f_pid = NULL, *f_script = NULL, *f_method = NULL,
+                            *f_uri = NULL, *f_dur = NULL;
+
+        if (asprintf(&message, "[pool %s] child %d, script '%s' (request: \"%s %s%s%s\") %s (%.6f sec), %s",
+                    pool_name(p), (int)s->pid, s->script, s->method, s->uri, s->query[0] ? "?" : "", s->query, what,
+                    (double)d / 1e6, then) < 0 ||
+                asprintf(&f_pool, "FPMD_POOL=%s", pool_name(p)) < 0 ||
+                asprintf(&f_pid, "FPMD_WORKER_PID=%d", (int)s->pid) < 0 ||
+                asprintf(&f_script, "SCRIPT_FILENAME=%s", s->script) < 0 ||
+                asprintf(&f_method, "REQUEST_METHOD=%s", s->method) < 0 ||
+                asprintf(&f_uri, "REQUEST_URI=%s", s->uri) < 0 ||
+                asprintf(&f_dur, "DURATION_USEC=%llu", (unsigned long long)d) < 0) {
+                log_oom();
+                return;
+        }
+        {
+                char *fields[] = {f_pool, f_pid, f_script, f_method, f_uri, f_dur, NULL};
+                (void)log_event_strv(LOG_WARNING, message_id, fields, message);
+        }
+}
+
 /* request_terminate_timeout and request_slowlog_timeout, from the scoreboard */
 static void pool_check_requests(Pool *p)
 {
@@ -699,19 +725,9 @@ static void pool_check_requests(Pool *p)
 
                 if (c->request_slowlog_timeout > 0 && d > c->request_slowlog_timeout &&
                         p->slots[i].slow_logged != start) {
-                        char f[1024];
-
                         p->slots[i].slow_logged = start;
                         __atomic_fetch_add(&sb->slow_requests, 1, __ATOMIC_RELAXED);
-                        snprintf(f, sizeof(f),
-                                "FPMD_WORKER_PID=%d\nSCRIPT_FILENAME=%s\nREQUEST_METHOD=%s\nREQUEST_URI=%s\n"
-                                "DURATION_USEC=%llu",
-                                (int)s->pid, s->script, s->method, s->uri, (unsigned long long)d);
-                        log_pool_event(p, LOG_WARNING, NULL, f,
-                                "[pool %s] child %d, script '%s' (request: \"%s %s%s%s\") executing too slow "
-                                "(%.6f sec), logging",
-                                pool_name(p), (int)s->pid, s->script, s->method, s->uri, s->query[0] ? "?" : "", s->query,
-                                (double)d / 1e6);
+                        log_slot_request(p, s, d, NULL, "executing too slow", "logging");
                         /* The worker writes its own backtrace into its slot; collected on the next ticks */
                         if (c->slowlog) {
                                 p->slots[i].trace_seq = s->trace_seq;
@@ -723,18 +739,8 @@ static void pool_check_requests(Pool *p)
                 }
                 if (c->request_terminate_timeout > 0 && d > c->request_terminate_timeout &&
                         !p->slots[i].killed_by_timeout) {
-                        char f[1024];
-
                         p->slots[i].killed_by_timeout = true;
-                        snprintf(f, sizeof(f),
-                                "FPMD_WORKER_PID=%d\nSCRIPT_FILENAME=%s\nREQUEST_METHOD=%s\nREQUEST_URI=%s\n"
-                                "DURATION_USEC=%llu",
-                                (int)s->pid, s->script, s->method, s->uri, (unsigned long long)d);
-                        log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_REQUEST_TIMED_OUT, f,
-                                "[pool %s] child %d, script '%s' (request: \"%s %s%s%s\") execution timed out "
-                                "(%.6f sec), terminating",
-                                pool_name(p), (int)s->pid, s->script, s->method, s->uri, s->query[0] ? "?" : "", s->query,
-                                (double)d / 1e6);
+                        log_slot_request(p, s, d, FPMD_MESSAGE_REQUEST_TIMED_OUT, "execution timed out", "terminating");
                         (void)kill(s->pid, SIGKILL);
                 }
         }
@@ -1379,8 +1385,8 @@ static void manager_update_status(Manager *m, bool force)
 
         buf[0] = 0;
         if (m->reload_error)
-                len = (size_t)snprintf(buf, sizeof(buf), "Reload failed, running the previous configuration: %s | ",
-                        m->reload_error);
+                len = (size_t)snprintf(
+                        buf, sizeof(buf), "Reload failed, running the previous configuration: %s | ", m->reload_error);
         for (size_t i = 0; i < m->n_pools && len < sizeof(buf); i++) {
                 const Pool *p = m->pools[i];
                 ScoreboardCounts c;

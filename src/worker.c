@@ -28,7 +28,7 @@
  * cgi-fcgi copies its second part to the wrong place): with records of 8 KiB and reads of 8 KiB, headers stay
  * off read boundaries. It also spends one header on 8 KiB, not on each write. */
 #define RECORD_CONTENT_MAX (8192 - FCGI_HEADER_LEN)
-#define PARAMS_MAX       (1024 * 1024)
+#define PARAMS_MAX         (1024 * 1024)
 
 static volatile sig_atomic_t stop_requested;
 static int listen_fd_copy = -1;
@@ -814,8 +814,12 @@ int worker_run(const WorkerContext *w)
         if (epoll_ctl(l.epoll_fd, EPOLL_CTL_ADD, l.signal_fd,
                     &(struct epoll_event){.events = EPOLLIN, .data.fd = l.signal_fd}) < 0)
                 return log_error_errno(errno, "Failed to watch the stop signals: %m"), 1;
-        l.conn = (Conn){
-                .fd = -1, .in = in, .in_size = CONN_IN_SIZE, .out = out, .out_size = CONN_OUT_SIZE, .open_record = SIZE_MAX};
+        l.conn = (Conn){.fd = -1,
+                .in = in,
+                .in_size = CONN_IN_SIZE,
+                .out = out,
+                .out_size = CONN_OUT_SIZE,
+                .open_record = SIZE_MAX};
         fcgi_params_init(&l.request.params, PARAMS_MAX);
         l.request.pool = w->pool;
         if (loop_watch_listen(&l, true) < 0)

@@ -14,8 +14,8 @@ typedef struct Conn {
         uint8_t *out; /* records waiting to be written; the last one may still be open */
         size_t out_len, out_size;
         size_t open_record; /* offset of the open STDOUT/STDERR record's header in out, or SIZE_MAX */
-        bool eof;    /* the peer closed its side */
-        bool broken; /* protocol error or write failure: close after this request */
+        bool eof;           /* the peer closed its side */
+        bool broken;        /* protocol error or write failure: close after this request */
 } Conn;
 
 typedef struct Request {
