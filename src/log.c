@@ -87,11 +87,6 @@ void log_set_pool(const char *pool)
         pool_name = pool;
 }
 
-const char *log_get_pool(void)
-{
-        return pool_name;
-}
-
 void log_set_worker(bool worker)
 {
         in_worker = worker;
@@ -160,83 +155,6 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 
         write_console(level, buf);
         return -error;
-}
-
-int log_struct_iovec(int level, const struct iovec *iov, size_t n)
-{
-        if (level > max_level)
-                return 0;
-        if (target == LOG_TARGET_JOURNAL && sd_journal_sendv(iov, (int)n) >= 0)
-                return 0;
-
-        /* Without a journal only MESSAGE= is shown */
-        for (size_t i = 0; i < n; i++)
-                if (iov[i].iov_len >= 8 && memcmp(iov[i].iov_base, "MESSAGE=", 8) == 0) {
-                        _cleanup_free_ char *m = strndup((char *)iov[i].iov_base + 8, iov[i].iov_len - 8);
-                        if (m)
-                                write_console(level, m);
-                }
-        return 0;
-}
-
-int log_event(int level, const char *message_id, const char *fields, const char *format, ...)
-{
-        va_list ap;
-        int r;
-
-        va_start(ap, format);
-        r = log_eventv(level, message_id, fields, format, ap);
-        va_end(ap);
-        return r;
-}
-
-int log_eventv(int level, const char *message_id, const char *fields, const char *format, va_list ap)
-{
-        _cleanup_free_ char *message = NULL, *copy = NULL;
-        char prio[16], id[64];
-        struct iovec iov[32];
-        size_t n = 0;
-
-        if (level > max_level)
-                return 0;
-        if (vasprintf(&message, format, ap) < 0)
-                return -ENOMEM;
-
-        if (target != LOG_TARGET_JOURNAL) {
-                write_console(level, message);
-                return 0;
-        }
-
-        /* MESSAGE= in front of the text: the message itself is the first iovec's tail */
-        {
-                char *m = NULL;
-                if (asprintf(&m, "MESSAGE=%s", message) < 0)
-                        return -ENOMEM;
-                free(message);
-                message = m;
-        }
-        iov[n++] = (struct iovec){message, strlen(message)};
-        snprintf(prio, sizeof(prio), "PRIORITY=%d", level);
-        iov[n++] = (struct iovec){prio, strlen(prio)};
-        if (message_id) {
-                snprintf(id, sizeof(id), "MESSAGE_ID=%s", message_id);
-                iov[n++] = (struct iovec){id, strlen(id)};
-        }
-        if (fields) {
-                copy = strdup(fields);
-                if (!copy)
-                        return -ENOMEM;
-                for (char *line = copy, *next; line && *line && n < ELEMENTSOF(iov); line = next) {
-                        next = strchr(line, '\n');
-                        if (next)
-                                *next++ = 0;
-                        if (*line)
-                                iov[n++] = (struct iovec){line, strlen(line)};
-                }
-        }
-        if (sd_journal_sendv(iov, (int)n) < 0)
-                write_console(level, message + 8);
-        return 0;
 }
 
 int log_event_strv(int level, const char *message_id, char *const *fields, const char *message)

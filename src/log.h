@@ -24,7 +24,6 @@ const char *log_level_to_string(int level);
 
 /* Context for every message of this process: the pool it works for (NULL for the supervisor) */
 void log_set_pool(const char *pool);
-const char *log_get_pool(void);
 
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...)
         _printf_(6, 7);
@@ -32,14 +31,8 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 /* Workers add FPMD_WORKER_PID= to each message */
 void log_set_worker(bool worker);
 
-/* A structured entry: "FIELD=value" strings as iovecs, MESSAGE= included by the caller */
-int log_struct_iovec(int level, const struct iovec *iov, size_t n);
-
-/* An event with a MESSAGE_ID (see units/fpmd.catalog) and extra fields, given as "KEY=value" lines separated by
- * '\n' (NULL for none); the message is formatted. Without a journal only the message is shown. */
-int log_event(int level, const char *message_id, const char *fields, const char *format, ...) _printf_(4, 5);
-int log_eventv(int level, const char *message_id, const char *fields, const char *format, va_list ap) _printf_(4, 0);
-/* Same with fields as a NULL-terminated array of "KEY=value" strings, whose values may hold newlines */
+/* An event with a MESSAGE_ID (see units/fpmd.catalog, NULL for none) and fields as a NULL-terminated array of
+ * "KEY=value" strings, whose values may hold newlines. Without a journal only the message is shown. */
 int log_event_strv(int level, const char *message_id, char *const *fields, const char *message);
 
 #define log_full_errno(level, error, ...)                                                                            \

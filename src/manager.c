@@ -500,17 +500,48 @@ static int pool_spawn_one(Pool *p)
         return 0;
 }
 
-/* An event of the pool in the journal, with FPMD_POOL= and the fields given as "KEY=value\n" lines */
-_printf_(5, 6) static void log_pool_event(
-        const Pool *p, int level, const char *id, const char *fields, const char *format, ...)
+/* An event of the pool in the journal: FPMD_POOL=, and FPMD_WORKER_PID= when a worker is named (pid > 0) */
+_printf_(5, 6) static void log_pool_event(const Pool *p, int level, const char *id, pid_t pid, const char *format, ...)
 {
-        char f[2048];
+        _cleanup_free_ char *message = NULL;
+        char f_pool[96], f_pid[48];
+        char *fields[] = {f_pool, pid > 0 ? f_pid : NULL, NULL};
         va_list ap;
+        int r;
 
-        snprintf(f, sizeof(f), "FPMD_POOL=%s\n%s", pool_name(p), fields ? fields : "");
         va_start(ap, format);
-        (void)log_eventv(level, id, f, format, ap);
+        r = vasprintf(&message, format, ap);
         va_end(ap);
+        if (r < 0) {
+                log_oom();
+                return;
+        }
+        snprintf(f_pool, sizeof(f_pool), "FPMD_POOL=%s", pool_name(p));
+        snprintf(f_pid, sizeof(f_pid), "FPMD_WORKER_PID=%d", (int)pid);
+        (void)log_event_strv(level, id, fields, message);
+}
+
+/* The fields of a worker's request in the journal; the scoreboard's strings are bounded, so are these */
+typedef struct RequestFields {
+        char pool[96], pid[48], script[SCOREBOARD_STR_MAX + 24], method[48], uri[SCOREBOARD_STR_MAX + 24], duration[48];
+        char *strv[8]; /* the above, then room for one more and the NULL */
+} RequestFields;
+
+static void request_fields(RequestFields *f, const Pool *p, const ScoreboardSlot *s, usec_t duration)
+{
+        snprintf(f->pool, sizeof(f->pool), "FPMD_POOL=%s", pool_name(p));
+        snprintf(f->pid, sizeof(f->pid), "FPMD_WORKER_PID=%d", (int)s->pid);
+        snprintf(f->script, sizeof(f->script), "SCRIPT_FILENAME=%s", s->script);
+        snprintf(f->method, sizeof(f->method), "REQUEST_METHOD=%s", s->method);
+        snprintf(f->uri, sizeof(f->uri), "REQUEST_URI=%s", s->uri);
+        snprintf(f->duration, sizeof(f->duration), "DURATION_USEC=%llu", (unsigned long long)duration);
+        f->strv[0] = f->pool;
+        f->strv[1] = f->pid;
+        f->strv[2] = f->script;
+        f->strv[3] = f->method;
+        f->strv[4] = f->uri;
+        f->strv[5] = f->duration;
+        f->strv[6] = f->strv[7] = NULL;
 }
 
 static void pool_reached_max_children(Pool *p)
@@ -519,7 +550,7 @@ static void pool_reached_max_children(Pool *p)
                 return;
         p->max_children_logged = true;
         __atomic_fetch_add(&p->scoreboard->max_children_reached, 1, __ATOMIC_RELAXED);
-        log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_MAX_CHILDREN_REACHED, NULL,
+        log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_MAX_CHILDREN_REACHED, 0,
                 "[pool %s] server reached pm.max_children setting (%u), consider raising it", pool_name(p),
                 p->config->pm.max_children);
 }
@@ -684,25 +715,17 @@ static int on_listen_ready(sd_event_source *s, int fd, uint32_t revents, void *u
 static void log_slot_request(
         const Pool *p, const ScoreboardSlot *s, usec_t d, const char *message_id, const char *what, const char *then)
 {
-        _cleanup_free_ char *message = NULL, *f_pool = NULL, *f_pid = NULL, *f_script = NULL, *f_method = NULL,
-                            *f_uri = NULL, *f_dur = NULL;
+        _cleanup_free_ char *message = NULL;
+        RequestFields f;
 
         if (asprintf(&message, "[pool %s] child %d, script '%s' (request: \"%s %s%s%s\") %s (%.6f sec), %s",
                     pool_name(p), (int)s->pid, s->script, s->method, s->uri, s->query[0] ? "?" : "", s->query, what,
-                    (double)d / 1e6, then) < 0 ||
-                asprintf(&f_pool, "FPMD_POOL=%s", pool_name(p)) < 0 ||
-                asprintf(&f_pid, "FPMD_WORKER_PID=%d", (int)s->pid) < 0 ||
-                asprintf(&f_script, "SCRIPT_FILENAME=%s", s->script) < 0 ||
-                asprintf(&f_method, "REQUEST_METHOD=%s", s->method) < 0 ||
-                asprintf(&f_uri, "REQUEST_URI=%s", s->uri) < 0 ||
-                asprintf(&f_dur, "DURATION_USEC=%llu", (unsigned long long)d) < 0) {
+                    (double)d / 1e6, then) < 0) {
                 log_oom();
                 return;
         }
-        {
-                char *fields[] = {f_pool, f_pid, f_script, f_method, f_uri, f_dur, NULL};
-                (void)log_event_strv(LOG_WARNING, message_id, fields, message);
-        }
+        request_fields(&f, p, s, d);
+        (void)log_event_strv(LOG_WARNING, message_id, f.strv, message);
 }
 
 /* request_terminate_timeout and request_slowlog_timeout, from the scoreboard */
@@ -759,9 +782,9 @@ static void pool_collect_traces(Pool *p)
         for (unsigned i = 0; i < sb->n_slots; i++) {
                 ScoreboardSlot *s = &sb->slots[i];
                 SlotInfo *info = &p->slots[i];
-                _cleanup_free_ char *message = NULL, *f_pool = NULL, *f_pid = NULL, *f_script = NULL, *f_uri = NULL,
-                                    *f_method = NULL, *f_dur = NULL, *f_trace = NULL;
+                _cleanup_free_ char *message = NULL, *f_trace = NULL;
                 char trace[sizeof(s->trace)];
+                RequestFields f;
                 bool got;
 
                 if (!info->trace_pending)
@@ -778,20 +801,13 @@ static void pool_collect_traces(Pool *p)
 
                 if (asprintf(&message, "[pool %s] pid %d\nscript_filename = %s\n%s", pool_name(p), (int)s->pid,
                             s->script, trace) < 0 ||
-                        asprintf(&f_pool, "FPMD_POOL=%s", pool_name(p)) < 0 ||
-                        asprintf(&f_pid, "FPMD_WORKER_PID=%d", (int)s->pid) < 0 ||
-                        asprintf(&f_script, "SCRIPT_FILENAME=%s", s->script) < 0 ||
-                        asprintf(&f_uri, "REQUEST_URI=%s", s->uri) < 0 ||
-                        asprintf(&f_method, "REQUEST_METHOD=%s", s->method) < 0 ||
-                        asprintf(&f_dur, "DURATION_USEC=%llu", (unsigned long long)info->trace_duration) < 0 ||
                         asprintf(&f_trace, "PHP_BACKTRACE=%s", trace) < 0) {
                         log_oom();
                         continue;
                 }
-                {
-                        char *fields[] = {f_pool, f_pid, f_script, f_uri, f_method, f_dur, f_trace, NULL};
-                        (void)log_event_strv(LOG_NOTICE, FPMD_MESSAGE_SLOW_REQUEST, fields, message);
-                }
+                request_fields(&f, p, s, info->trace_duration);
+                f.strv[6] = f_trace;
+                (void)log_event_strv(LOG_NOTICE, FPMD_MESSAGE_SLOW_REQUEST, f.strv, message);
         }
 }
 
@@ -839,7 +855,7 @@ static void pool_record_fault(Pool *p)
         if (now - oldest > c->emergency_restart_interval)
                 return;
 
-        log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_EMERGENCY_RESTART, NULL,
+        log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_EMERGENCY_RESTART, 0,
                 "[pool %s] %u children died by signal within %.0f s, emergency restart of the pool (fresh PHP "
                 "and opcache).",
                 pool_name(p), c->emergency_restart_threshold, (double)c->emergency_restart_interval / 1e6);
@@ -857,10 +873,7 @@ static void pool_worker_exited(Pool *p, int slot, pid_t pid, int status)
         }
 
         if (WIFSIGNALED(status) && !info.killed_by_timeout && info.stop_sent == 0) {
-                char f[64];
-
-                snprintf(f, sizeof(f), "FPMD_WORKER_PID=%d", (int)pid);
-                log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_WORKER_CRASHED, f,
+                log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_WORKER_CRASHED, pid,
                         "[pool %s] child %d exited on signal %d (%s)%s", pool_name(p), (int)pid, WTERMSIG(status),
                         sigabbrev_np(WTERMSIG(status)) ?: "?", WCOREDUMP(status) ? " - core dumped" : "");
                 pool_record_fault(p);
@@ -1009,7 +1022,7 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                         break;
                 p->state = POOL_RUNNING;
                 p->leader_failures = 0;
-                log_pool_event(p, LOG_INFO, FPMD_MESSAGE_POOL_STARTED, NULL, "[pool %s] PHP started in leader %d.",
+                log_pool_event(p, LOG_INFO, FPMD_MESSAGE_POOL_STARTED, 0, "[pool %s] PHP started in leader %d.",
                         pool_name(p), (int)p->leader);
                 if (p->config->pm.mode == PM_ONDEMAND)
                         (void)sd_event_add_io(p->manager->event, &p->listen_source, p->listen_fd, EPOLLIN | EPOLLET,
@@ -1228,20 +1241,17 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 
 /* ---- reload ---- */
 
-static Pool *manager_find_pool(Manager *m, const char *name)
-{
-        for (size_t i = 0; i < m->n_pools; i++)
-                if (streq(pool_name(m->pools[i]), name))
-                        return m->pools[i];
-        return NULL;
-}
-
 static Pool *manager_find_pool_in(Pool **pools, size_t n, const char *name)
 {
         for (size_t i = 0; i < n; i++)
                 if (streq(pool_name(pools[i]), name))
                         return pools[i];
         return NULL;
+}
+
+static Pool *manager_find_pool(Manager *m, const char *name)
+{
+        return manager_find_pool_in(m->pools, m->n_pools, name);
 }
 
 static bool pool_unchanged(const Pool *p, const Config *c, const PoolConfig *pc)

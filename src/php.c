@@ -1553,7 +1553,6 @@ void php_handle_request(Request *r, const WorkerContext *w)
         _cleanup_free_ char *script = NULL;
 
         current = r;
-        worker_ctx = w;
         body_fd = -1;
         stderr_started = false;
         SG(server_context) = r;

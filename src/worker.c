@@ -34,11 +34,6 @@ static volatile sig_atomic_t stop_requested;
 static int listen_fd_copy = -1;
 static const WorkerContext *worker;
 
-bool worker_stop_requested(void)
-{
-        return stop_requested;
-}
-
 /* The worker keeps these signals blocked and reads them from a signalfd; this handler is what PHP's zend_signal
  * records at startup (see worker_install_signal_handlers()) */
 static void on_stop_signal(int sig)
@@ -122,16 +117,21 @@ static int conn_queue(Conn *c, const void *data, size_t len)
         return 0;
 }
 
+/* Moves the unparsed tail to the front, so a whole record always fits behind it */
+static void conn_compact(Conn *c)
+{
+        if (c->in_off == 0)
+                return;
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->in_off = 0;
+}
+
 static int conn_fill(Conn *c)
 {
         ssize_t n;
 
-        /* Keep the unparsed tail at the front so a whole record always fits behind it */
-        if (c->in_off > 0) {
-                memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-                c->in_len -= c->in_off;
-                c->in_off = 0;
-        }
+        conn_compact(c);
         if (c->in_len == c->in_size)
                 return -ENOBUFS;
 
@@ -337,11 +337,7 @@ static void request_refuse_pending(Request *r)
         /* stdin_ptr points into the buffer: it must not move */
         if (r->stdin_avail > 0 || c->broken || c->eof)
                 return;
-        if (c->in_off > 0) {
-                memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-                c->in_len -= c->in_off;
-                c->in_off = 0;
-        }
+        conn_compact(c);
         n = recv(c->fd, c->in + c->in_len, c->in_size - c->in_len, MSG_DONTWAIT);
         if (n > 0)
                 c->in_len += (size_t)n;

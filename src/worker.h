@@ -63,6 +63,3 @@ int request_write(Request *r, uint8_t type, const void *data, size_t len);
 int request_flush(Request *r);
 /* Closes the streams and sends END_REQUEST; the connection closes unless the peer asked to keep it */
 int request_end(Request *r, uint32_t app_status);
-
-/* Whether the worker was asked to stop (finish the request in flight, then exit) */
-bool worker_stop_requested(void);
