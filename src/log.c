@@ -109,67 +109,25 @@ static void write_console(int level, const char *message)
         (void)!writev(STDERR_FILENO, iov, 3);
 }
 
-int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...)
+/* The one writer of journal entries: MESSAGE, PRIORITY, MESSAGE_ID, SYSLOG_IDENTIFIER, this process's context
+ * (FPMD_POOL=, FPMD_WORKER_PID=), then the caller's fields */
+int log_struct(int level, const char *message_id, const char *identifier, char *const *fields, const char *message)
 {
-        char buf[4096];
-        va_list ap;
-
-        error = abs(error);
-        /* %m in the format means the error passed in, as in systemd */
-        errno = error;
-        va_start(ap, format);
-        vsnprintf(buf, sizeof(buf), format, ap);
-        va_end(ap);
-
-        if (target == LOG_TARGET_JOURNAL) {
-                char prio[16], cfile[512], cline[32], cfunc[256], perr[32], ppool[300], pworker[48];
-                struct iovec iov[10];
-                size_t n = 0;
-
-                snprintf(prio, sizeof(prio), "PRIORITY=%d", level);
-                snprintf(cfile, sizeof(cfile), "CODE_FILE=%s", file);
-                snprintf(cline, sizeof(cline), "CODE_LINE=%d", line);
-                snprintf(cfunc, sizeof(cfunc), "CODE_FUNC=%s", func);
-                char msg[sizeof(buf) + 8];
-                snprintf(msg, sizeof(msg), "MESSAGE=%s", buf);
-                iov[n++] = (struct iovec){msg, strlen(msg)};
-                iov[n++] = (struct iovec){prio, strlen(prio)};
-                iov[n++] = (struct iovec){cfile, strlen(cfile)};
-                iov[n++] = (struct iovec){cline, strlen(cline)};
-                iov[n++] = (struct iovec){cfunc, strlen(cfunc)};
-                if (error > 0) {
-                        snprintf(perr, sizeof(perr), "ERRNO=%d", error);
-                        iov[n++] = (struct iovec){perr, strlen(perr)};
-                }
-                if (pool_name) {
-                        snprintf(ppool, sizeof(ppool), "FPMD_POOL=%s", pool_name);
-                        iov[n++] = (struct iovec){ppool, strlen(ppool)};
-                }
-                if (in_worker) {
-                        snprintf(pworker, sizeof(pworker), "FPMD_WORKER_PID=%d", (int)getpid());
-                        iov[n++] = (struct iovec){pworker, strlen(pworker)};
-                }
-                if (sd_journal_sendv(iov, (int)n) >= 0)
-                        return -error;
-        }
-
-        write_console(level, buf);
-        return -error;
-}
-
-int log_event_strv(int level, const char *message_id, char *const *fields, const char *message)
-{
+        char prio[16], id[64], ident[96], ppool[300], pworker[48];
         _cleanup_free_ char *m = NULL;
-        char prio[16], id[64];
-        struct iovec iov[32];
+        struct iovec iov[40];
         size_t n = 0;
 
-        if (level > max_level)
-                return 0;
         if (target != LOG_TARGET_JOURNAL) {
-                write_console(level, message);
+                /* An entry of its own stream (the access log) reads as a line of its log file */
+                if (identifier) {
+                        struct iovec out[2] = {{(char *)message, strlen(message)}, {(char *)"\n", 1}};
+                        (void)!writev(STDERR_FILENO, out, 2);
+                } else
+                        write_console(level, message);
                 return 0;
         }
+
         if (asprintf(&m, "MESSAGE=%s", message) < 0)
                 return -ENOMEM;
         iov[n++] = (struct iovec){m, strlen(m)};
@@ -179,9 +137,77 @@ int log_event_strv(int level, const char *message_id, char *const *fields, const
                 snprintf(id, sizeof(id), "MESSAGE_ID=%s", message_id);
                 iov[n++] = (struct iovec){id, strlen(id)};
         }
-        for (size_t i = 0; fields && fields[i] && n < ELEMENTSOF(iov); i++)
+        if (identifier) {
+                snprintf(ident, sizeof(ident), "SYSLOG_IDENTIFIER=%s", identifier);
+                iov[n++] = (struct iovec){ident, strlen(ident)};
+        }
+        if (pool_name) {
+                snprintf(ppool, sizeof(ppool), "FPMD_POOL=%s", pool_name);
+                iov[n++] = (struct iovec){ppool, strlen(ppool)};
+        }
+        if (in_worker) {
+                snprintf(pworker, sizeof(pworker), "FPMD_WORKER_PID=%d", (int)getpid());
+                iov[n++] = (struct iovec){pworker, strlen(pworker)};
+        }
+        for (size_t i = 0; fields && fields[i] && n < ELEMENTSOF(iov); i++) {
+                /* A field the caller gives wins over the context's (FPMD_POOL= of another pool's event) */
+                const char *eq = strchr(fields[i], '=');
+                size_t klen = eq ? (size_t)(eq - fields[i]) + 1 : 0;
+
+                for (size_t j = 0; klen > 0 && j < n; j++)
+                        if (iov[j].iov_len >= klen && memcmp(iov[j].iov_base, fields[i], klen) == 0) {
+                                iov[j] = iov[--n];
+                                break;
+                        }
                 iov[n++] = (struct iovec){fields[i], strlen(fields[i])};
+        }
         if (sd_journal_sendv(iov, (int)n) < 0)
                 write_console(level, message);
         return 0;
+}
+
+int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...)
+{
+        char buf[4096], cfile[512], cline[32], cfunc[256], perr[32];
+        char *fields[] = {cfile, cline, cfunc, error != 0 ? perr : NULL, NULL};
+        va_list ap;
+
+        error = abs(error);
+        /* %m in the format means the error passed in, as in systemd */
+        errno = error;
+        va_start(ap, format);
+        vsnprintf(buf, sizeof(buf), format, ap);
+        va_end(ap);
+
+        snprintf(cfile, sizeof(cfile), "CODE_FILE=%s", file);
+        snprintf(cline, sizeof(cline), "CODE_LINE=%d", line);
+        snprintf(cfunc, sizeof(cfunc), "CODE_FUNC=%s", func);
+        snprintf(perr, sizeof(perr), "ERRNO=%d", error);
+        (void)log_struct(level, NULL, NULL, fields, buf); /* log_full_errno() filtered by level */
+        return -error;
+}
+
+void log_fields_add(LogFields *f, const char *key, const char *format, ...)
+{
+        _cleanup_free_ char *value = NULL;
+        va_list ap;
+        int r;
+
+        if (f->n + 1 >= ELEMENTSOF(f->items))
+                return;
+        va_start(ap, format);
+        r = vasprintf(&value, format, ap);
+        va_end(ap);
+        if (r < 0 || asprintf(&f->items[f->n], "%s=%s", key, value) < 0) {
+                f->items[f->n] = NULL;
+                return;
+        }
+        f->n++;
+}
+
+void log_fields_done(LogFields *f)
+{
+        for (size_t i = 0; i < f->n; i++)
+                free(f->items[i]);
+        *f = (LogFields){};
 }

@@ -31,9 +31,25 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 /* Workers add FPMD_WORKER_PID= to each message */
 void log_set_worker(bool worker);
 
-/* An event with a MESSAGE_ID (see units/fpmd.catalog, NULL for none) and fields as a NULL-terminated array of
- * "KEY=value" strings, whose values may hold newlines. Without a journal only the message is shown. */
-int log_event_strv(int level, const char *message_id, char *const *fields, const char *message);
+/* The one writer of structured entries: an entry with a MESSAGE_ID (see units/fpmd.catalog, NULL for none), a
+ * SYSLOG_IDENTIFIER of its own (NULL: the process's; with one, the console shows the message bare, as a line of
+ * a log file) and fields as a NULL-terminated array of "KEY=value" strings whose values may hold newlines, plus
+ * this process's FPMD_POOL= and FPMD_WORKER_PID=. Without a journal only the message is shown. Not filtered by
+ * log_level: PHP's messages and the access log always go out; log_event() is fpmd's own, filtered. */
+int log_struct(int level, const char *message_id, const char *identifier, char *const *fields, const char *message);
+/* Fields of a structured entry, built one "KEY=value" at a time; items stays NULL-terminated */
+typedef struct LogFields {
+        char *items[24];
+        size_t n;
+} LogFields;
+_printf_(3, 4) void log_fields_add(LogFields *f, const char *key, const char *format, ...);
+void log_fields_done(LogFields *f);
+
+#define log_event(level, message_id, fields, message)                                                      \
+        ({                                                                                                 \
+                int _l_ = (level);                                                                         \
+                log_get_max_level() >= _l_ ? log_struct(_l_, (message_id), NULL, (fields), (message)) : 0; \
+        })
 
 #define log_full_errno(level, error, ...)                                                                            \
         ({                                                                                                           \

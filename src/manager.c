@@ -518,7 +518,7 @@ _printf_(5, 6) static void log_pool_event(const Pool *p, int level, const char *
         }
         snprintf(f_pool, sizeof(f_pool), "FPMD_POOL=%s", pool_name(p));
         snprintf(f_pid, sizeof(f_pid), "FPMD_WORKER_PID=%d", (int)pid);
-        (void)log_event_strv(level, id, fields, message);
+        (void)log_event(level, id, fields, message);
 }
 
 /* The fields of a worker's request in the journal; the scoreboard's strings are bounded, so are these */
@@ -725,7 +725,7 @@ static void log_slot_request(
                 return;
         }
         request_fields(&f, p, s, d);
-        (void)log_event_strv(LOG_WARNING, message_id, f.strv, message);
+        (void)log_event(LOG_WARNING, message_id, f.strv, message);
 }
 
 /* request_terminate_timeout and request_slowlog_timeout, from the scoreboard */
@@ -807,7 +807,7 @@ static void pool_collect_traces(Pool *p)
                 }
                 request_fields(&f, p, s, info->trace_duration);
                 f.strv[6] = f_trace;
-                (void)log_event_strv(LOG_NOTICE, FPMD_MESSAGE_SLOW_REQUEST, f.strv, message);
+                (void)log_event(LOG_NOTICE, FPMD_MESSAGE_SLOW_REQUEST, f.strv, message);
         }
 }
 

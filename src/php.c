@@ -1,5 +1,5 @@
 /* php.c: fpmd's PHP SAPI "fpm-fcgi" on libphp embed: started once per pool, one request at a time per worker */
-#include <php.h>
+#include <main/php.h>
 #include <SAPI.h>
 #include <ext/standard/dl.h>
 #include <ext/standard/head.h>
@@ -23,9 +23,12 @@
 
 #include "accesslog.h"
 #include "fpmd-config.h"
+#include "listen.h"
 #include "log.h"
 #include "messages.h"
+#include "pathinfo.h"
 #include "php.h"
+#include "slowlog.h"
 #include "status.h"
 
 typedef struct FpmdGlobals {
@@ -39,12 +42,11 @@ typedef struct FpmdGlobals {
 
 static FpmdGlobals fpmd_globals;
 static const PoolConfig *pool;
-static const WorkerContext *worker_ctx;
+static PhpWorker worker_ctx; /* a copy: set in a worker, scoreboard NULL elsewhere */
 static Request *current;
-static int body_fd = -1;             /* REQUEST_BODY_FILE; -2: the body comes in STDIN records */
-static bool stderr_started;          /* FCGI_STDERR messages of one request are joined with "; " */
-static char *request_uri;            /* SCRIPT_NAME as PHP sees it, owned for the request */
-static char script_real[MAXPATHLEN]; /* the script's realpath when resolve_script() found it, else "" */
+static int body_fd = -1;        /* REQUEST_BODY_FILE; -2: the body comes in STDIN records */
+static bool stderr_started;     /* FCGI_STDERR messages of one request are joined with "; " */
+static PathinfoResult resolved; /* the script of the request and SCRIPT_NAME as PHP sees it */
 static HashTable user_ini_cache;
 static void (*import_process_environment)(zval *array);
 
@@ -238,11 +240,11 @@ static void sapi_fpmd_register_variables(zval *track_vars_array)
 
         /* PHP_SELF is SCRIPT_NAME followed by PATH_INFO */
         path_info = fpmd_globals.fix_pathinfo && current ? fcgi_params_get(&current->params, "PATH_INFO") : NULL;
-        sn_len = request_uri ? strlen(request_uri) : 0;
+        sn_len = resolved.script_name ? strlen(resolved.script_name) : 0;
         pi_len = path_info ? strlen(path_info) : 0;
         self = emalloc(sn_len + pi_len + 1);
         if (sn_len > 0)
-                memcpy(self, request_uri, sn_len);
+                memcpy(self, resolved.script_name, sn_len);
         if (pi_len > 0)
                 memcpy(self + sn_len, path_info, pi_len);
         self[sn_len + pi_len] = 0;
@@ -262,19 +264,28 @@ static zend_result sapi_fpmd_get_request_time(double *t)
 
 /* ---- logs ---- */
 
+/* PHP's errors and error_log(), with the request they belong to */
 static void journal_php_message(const char *message, int priority)
 {
-        const char *uri = current ? fcgi_params_get(&current->params, "REQUEST_URI") : NULL;
-        const char *method = current ? fcgi_params_get(&current->params, "REQUEST_METHOD") : NULL;
-        const char *script = SG(request_info).path_translated;
+        _cleanup_free_ char *text = NULL, *uri = NULL, *method = NULL, *script = NULL;
+        char *fields[4] = {};
 
-        if (log_to_journal()) {
-                sd_journal_send("MESSAGE=PHP message: %s", message, "PRIORITY=%d", priority, "FPMD_POOL=%s",
-                        pool ? pool->name : "", "FPMD_WORKER_PID=%d", (int)getpid(), "REQUEST_URI=%s", strempty(uri),
-                        "REQUEST_METHOD=%s", strempty(method), "SCRIPT_FILENAME=%s", strempty(script), NULL);
+        if (asprintf(&text, "PHP message: %s", message) < 0)
                 return;
-        }
-        log_full(MIN(priority, LOG_NOTICE) == priority ? priority : LOG_NOTICE, "PHP message: %s", message);
+        if (log_to_journal()) {
+                if (asprintf(&uri, "REQUEST_URI=%s",
+                            strempty(current ? fcgi_params_get(&current->params, "REQUEST_URI") : NULL)) < 0 ||
+                        asprintf(&method, "REQUEST_METHOD=%s",
+                                strempty(current ? fcgi_params_get(&current->params, "REQUEST_METHOD") : NULL)) < 0 ||
+                        asprintf(&script, "SCRIPT_FILENAME=%s", strempty(SG(request_info).path_translated)) < 0)
+                        return;
+                fields[0] = uri;
+                fields[1] = method;
+                fields[2] = script;
+        } else
+                /* On a terminal it shows however fpmd's log_level is set, as a notice at least */
+                priority = MIN(priority, LOG_NOTICE);
+        (void)log_struct(priority, NULL, NULL, fields, text);
 }
 
 static void sapi_fpmd_log_message(const char *message, int syslog_type)
@@ -425,10 +436,10 @@ static int status_take(StatusSnapshot *ret)
         unsigned waiting = 0, size = 0;
         bool tcp;
 
-        if (!worker_ctx)
+        if (!worker_ctx.scoreboard)
                 return -ENODATA;
-        tcp = listen_queue(worker_ctx->listen_fd, &waiting, &size) >= 0;
-        return status_snapshot(worker_ctx->scoreboard, now_usec(CLOCK_REALTIME), tcp ? (long long)waiting : -1,
+        tcp = listen_queue(worker_ctx.listen_fd, &waiting, &size) >= 0;
+        return status_snapshot(worker_ctx.scoreboard, now_usec(CLOCK_REALTIME), tcp ? (long long)waiting : -1,
                 tcp ? (long long)size : -1, ret);
 }
 
@@ -692,205 +703,34 @@ void php_shutdown(void)
 
 /* ---- one request ---- */
 
-/* PHP-FPM refuses a translated path with a ".." segment: some web server setups let them through */
-static bool path_is_valid(const char *path)
+static bool fs_realpath(const char *path, char ret[PATH_MAX], void *userdata)
 {
-        if (!path)
-                return false;
-        for (const char *p = strstr(path, ".."); p; p = strstr(p + 1, ".."))
-                if ((p == path || p[-1] == '/') && (p[2] == 0 || p[2] == '/'))
-                        return false;
-        return true;
+        (void)userdata;
+        /* PHP's realpath cache answers without a syscall once it has seen the path */
+        return tsrm_realpath(path, ret) != NULL;
 }
 
-static char *strjoin2(const char *a, size_t a_len, const char *b)
+static bool fs_is_file(const char *path, void *userdata)
 {
-        size_t b_len = b ? strlen(b) : 0;
-        char *s = malloc(a_len + b_len + 1);
+        struct stat st;
 
-        if (!s)
-                return NULL;
-        memcpy(s, a, a_len);
-        if (b_len > 0)
-                memcpy(s + a_len, b, b_len);
-        s[a_len + b_len] = 0;
-        return s;
+        (void)userdata;
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static char *param_dup(const FcgiParams *p, const char *name)
+/* The script of the request, and SCRIPT_NAME as PHP sees it, from the web server's params */
+static void resolve_script(FcgiParams *p)
 {
-        const char *v = fcgi_params_get(p, name);
-        return v ? strdup(v) : NULL;
-}
+        static const PathinfoFs fs = {.realpath = fs_realpath, .is_file = fs_is_file};
+        PathinfoOptions o = {
+                .fix_pathinfo = fpmd_globals.fix_pathinfo,
+                .discard_path = fpmd_globals.discard_path,
+                .doc_root = PG(doc_root),
+        };
 
-static void param_set(FcgiParams *p, const char *name, const char *value)
-{
-        if (fcgi_params_set(p, name, value) < 0)
+        pathinfo_result_done(&resolved);
+        if (pathinfo_resolve(p, &o, &fs, &resolved) < 0)
                 log_oom();
-}
-
-/* SCRIPT_FILENAME, SCRIPT_NAME, PATH_INFO and PATH_TRANSLATED as PHP-FPM computes them with cgi.fix_pathinfo:
- * when SCRIPT_FILENAME does not exist, the script is the longest existing file prefix of it and the rest is
- * path info. Every length is checked before use: taking path info from PATH_INFO when PATH_INFO is shorter
- * than what was cut off is CVE-2019-11043. Returns the script path to run (owned), or NULL. */
-static char *resolve_script(FcgiParams *p)
-{
-        /* The web server's values stay where the params were parsed for the whole request, also when a
-         * fcgi_params_set() replaces them: only SCRIPT_FILENAME is copied, it may be rewritten in place */
-        const char *orig_pi, *orig_sn, *orig_pt, *doc_root;
-        _cleanup_free_ char *sf = NULL;
-        bool apache = false;
-        char *script = NULL;
-        size_t len;
-
-        sf = param_dup(p, "SCRIPT_FILENAME");
-        orig_pt = fcgi_params_get(p, "PATH_TRANSLATED");
-        if (!sf && orig_pt)
-                sf = strdup(orig_pt);
-        orig_pi = fcgi_params_get(p, "PATH_INFO");
-        orig_sn = fcgi_params_get(p, "SCRIPT_NAME");
-        free(request_uri);
-        request_uri = NULL;
-        if (!sf) {
-                /* No script at all: still a SCRIPT_NAME, so the ping and status paths answer */
-                request_uri = orig_sn ? strdup(orig_sn) : NULL;
-                return NULL;
-        }
-
-        /* Apache mod_proxy_fcgi: "proxy:fcgi://host:port/path/script.php/info?query" */
-        if (strncasecmp(sf, "proxy:fcgi://", 13) == 0 || strncasecmp(sf, "proxy:balancer://", 17) == 0) {
-                char *s = strchr(sf, ':') + 3, *q;
-
-                s = strchr(s, '/');
-                if (s) {
-                        memmove(sf, s, strlen(s) + 1);
-                        apache = true;
-                }
-                q = strchr(sf, '?');
-                if (q)
-                        *q = 0;
-                param_set(p, "SCRIPT_FILENAME", sf);
-        }
-
-        if (!fpmd_globals.fix_pathinfo) {
-                request_uri = strdup(orig_pi ? orig_pi : strempty(orig_sn));
-                if (!fpmd_globals.discard_path && orig_pt)
-                        return strdup(orig_pt);
-                return strdup(sf);
-        }
-
-        doc_root = fcgi_params_get(p, "DOCUMENT_ROOT");
-        if (!doc_root && PG(doc_root)) {
-                param_set(p, "DOCUMENT_ROOT", PG(doc_root));
-                doc_root = fcgi_params_get(p, "DOCUMENT_ROOT");
-        }
-
-        len = strlen(sf);
-        script_real[0] = 0;
-        if (len > 0 && sf[len - 1] != '/') {
-                /* PHP's realpath cache answers without a syscall once it has seen the path */
-                if (tsrm_realpath(sf, script_real)) {
-                        request_uri = orig_sn ? strdup(orig_sn) : NULL;
-                        return TAKE_PTR(sf);
-                }
-        }
-
-        /* Walk back through the '/' until a prefix is a regular file */
-        _cleanup_free_ char *pt = strdup(sf);
-        char *slash;
-        bool found = false;
-
-        while (pt && (slash = strrchr(pt, '/'))) {
-                struct stat st;
-                size_t pt_len, cut_len, pi_len;
-                const char *new_pi = NULL, *cur_pi;
-                bool changed;
-
-                *slash = 0;
-                if (stat(pt, &st) < 0 || !S_ISREG(st.st_mode))
-                        continue;
-
-                found = true;
-                pt_len = strlen(pt);
-                cut_len = len - pt_len;
-                pi_len = orig_pi ? strlen(orig_pi) : 0;
-                if (apache) {
-                        new_pi = sf + pt_len;
-                        changed = cut_len != 0 && (!orig_pi || !streq(orig_pi, new_pi));
-                } else {
-                        new_pi = orig_pi && pi_len > cut_len ? orig_pi + pi_len - cut_len : NULL;
-                        changed = new_pi != NULL;
-                }
-                cur_pi = orig_pi;
-
-                if (changed) {
-                        _cleanup_free_ char *pi_copy = strdup(new_pi);
-
-                        if (orig_pi) {
-                                size_t prefix_len = new_pi >= orig_pi && new_pi <= orig_pi + pi_len
-                                                            ? (size_t)(new_pi - orig_pi)
-                                                            : pi_len;
-                                _cleanup_free_ char *prefix = strndup(orig_pi, prefix_len);
-
-                                param_set(p, "ORIG_PATH_INFO", orig_pi);
-                                if (prefix && (!orig_sn || !streq(orig_sn, prefix))) {
-                                        if (orig_sn)
-                                                param_set(p, "ORIG_SCRIPT_NAME", orig_sn);
-                                        param_set(p, "SCRIPT_NAME", prefix);
-                                        request_uri = TAKE_PTR(prefix);
-                                } else
-                                        request_uri = orig_sn ? strdup(orig_sn) : NULL;
-                        } else if (apache && orig_sn) {
-                                size_t sn_len = strlen(orig_sn);
-
-                                if (sn_len > cut_len && streq(orig_sn + sn_len - cut_len, new_pi)) {
-                                        param_set(p, "ORIG_SCRIPT_NAME", orig_sn);
-                                        request_uri = strndup(orig_sn, sn_len - cut_len);
-                                        if (request_uri)
-                                                param_set(p, "SCRIPT_NAME", request_uri);
-                                }
-                        }
-                        if (pi_copy)
-                                param_set(p, "PATH_INFO", pi_copy);
-                        cur_pi = fcgi_params_get(p, "PATH_INFO");
-                }
-
-                if (!streq(sf, pt)) {
-                        param_set(p, "ORIG_SCRIPT_FILENAME", sf);
-                        param_set(p, "SCRIPT_FILENAME", pt);
-                }
-
-                /* PATH_TRANSLATED = DOCUMENT_ROOT + PATH_INFO, or SCRIPT_FILENAME - SCRIPT_NAME + PATH_INFO */
-                if (doc_root) {
-                        size_t l = strlen(doc_root);
-                        _cleanup_free_ char *t = NULL;
-
-                        if (l > 0 && doc_root[l - 1] == '/')
-                                l--;
-                        t = strjoin2(doc_root, l, cur_pi);
-                        if (orig_pt)
-                                param_set(p, "ORIG_PATH_TRANSLATED", orig_pt);
-                        if (t)
-                                param_set(p, "PATH_TRANSLATED", t);
-                } else if (orig_sn && strstr(pt, orig_sn)) {
-                        _cleanup_free_ char *t = strjoin2(pt, pt_len - strlen(orig_sn), cur_pi);
-
-                        if (orig_pt)
-                                param_set(p, "ORIG_PATH_TRANSLATED", orig_pt);
-                        if (t)
-                                param_set(p, "PATH_TRANSLATED", t);
-                }
-                script = TAKE_PTR(pt);
-                break;
-        }
-
-        if (!found) {
-                param_set(p, "ORIG_SCRIPT_FILENAME", sf);
-                (void)fcgi_params_unset(p, "SCRIPT_FILENAME");
-        }
-        if (!request_uri && orig_sn)
-                request_uri = strdup(orig_sn);
-        return script;
 }
 
 /* PHP_VALUE / PHP_ADMIN_VALUE params: "name=value" lines, applied for this request only */
@@ -923,17 +763,19 @@ static void apply_value_param(const char *text, bool admin)
         }
 }
 
-static void init_request_info(Request *r, char *script)
+static void init_request_info(Request *r, const char *script)
 {
         FcgiParams *p = &r->params;
         const char *content_length, *auth;
 
         /* fpmd also refuses a ".." segment in SCRIPT_NAME: PHP_SELF must not name another path than the script */
         SG(request_info).path_translated =
-                path_is_valid(script) && (!request_uri || path_is_valid(request_uri)) ? estrdup(script) : NULL;
+                pathinfo_path_valid(script) && (!resolved.script_name || pathinfo_path_valid(resolved.script_name))
+                        ? estrdup(script)
+                        : NULL;
         SG(request_info).request_method = fcgi_params_get(p, "REQUEST_METHOD");
         SG(request_info).proto_num = 1000;
-        SG(request_info).request_uri = request_uri;
+        SG(request_info).request_uri = resolved.script_name;
         SG(request_info).query_string = (char *)fcgi_params_get(p, "QUERY_STRING");
         SG(request_info).content_type = fcgi_params_get(p, "CONTENT_TYPE");
         if (!SG(request_info).content_type)
@@ -985,14 +827,14 @@ static bool script_inside_doc_root(const char *script)
 {
         const char *doc_root = fcgi_params_get(&current->params, "DOCUMENT_ROOT"), *real_root;
         char real_buf[MAXPATHLEN];
-        const char *real_script = script_real;
+        const char *real_script = resolved.script_real;
         struct stat st;
         size_t l;
 
         const realpath_cache_bucket *b;
 
         /* resolve_script() resolved it already, unless the path info walk found it */
-        if (!real_script[0] || !streq(script, strempty(fcgi_params_get(&current->params, "SCRIPT_FILENAME")))) {
+        if (!real_script || !streq(script, strempty(fcgi_params_get(&current->params, "SCRIPT_FILENAME")))) {
                 if (!tsrm_realpath(script, real_buf))
                         return false;
                 real_script = real_buf;
@@ -1031,7 +873,7 @@ static void send_plain(int code, const char *body)
 
 static bool handle_ping(void)
 {
-        if (isempty(pool->ping_path) || !request_uri || !streq(request_uri, pool->ping_path))
+        if (isempty(pool->ping_path) || !resolved.script_name || !streq(resolved.script_name, pool->ping_path))
                 return false;
         sapi_add_header_ex(ZEND_STRL("Content-Type: text/plain"), 1, 1);
         sapi_add_header_ex(ZEND_STRL("Expires: Thu, 01 Jan 1970 00:00:00 GMT"), 1, 1);
@@ -1060,7 +902,7 @@ static bool handle_status(void)
         bool full;
         int r;
 
-        if (isempty(pool->status_path) || !request_uri || !streq(request_uri, pool->status_path))
+        if (isempty(pool->status_path) || !resolved.script_name || !streq(resolved.script_name, pool->status_path))
                 return false;
         status_parse_query(SG(request_info).query_string, &format, &full);
         r = status_take(&snap);
@@ -1082,7 +924,7 @@ static bool handle_status(void)
         return true;
 }
 
-static void slot_request_start(const Request *r, const WorkerContext *w, const char *script)
+static void slot_request_start(const Request *r, const PhpWorker *w, const char *script)
 {
         ScoreboardSlot *s = &w->scoreboard->slots[w->slot];
 
@@ -1094,7 +936,7 @@ static void slot_request_start(const Request *r, const WorkerContext *w, const c
         s->content_length = cl ? strtoull(cl, NULL, 10) : 0;
         scoreboard_set_str(s->method, sizeof(s->method), fcgi_params_get(&r->params, "REQUEST_METHOD"));
         /* As PHP-FPM's status page and log lines: SCRIPT_NAME, the query apart */
-        scoreboard_set_str(s->uri, sizeof(s->uri), request_uri);
+        scoreboard_set_str(s->uri, sizeof(s->uri), resolved.script_name);
         scoreboard_set_str(s->query, sizeof(s->query), fcgi_params_get(&r->params, "QUERY_STRING"));
         scoreboard_set_str(s->script, sizeof(s->script), script);
         scoreboard_set_str(s->user, sizeof(s->user), fcgi_params_get(&r->params, "REMOTE_USER"));
@@ -1102,7 +944,7 @@ static void slot_request_start(const Request *r, const WorkerContext *w, const c
         scoreboard_note_active(w->scoreboard);
 }
 
-static void slot_request_end(const WorkerContext *w, size_t memory)
+static void slot_request_end(const PhpWorker *w, size_t memory)
 {
         ScoreboardSlot *s = &w->scoreboard->slots[w->slot];
 
@@ -1117,221 +959,10 @@ static void slot_request_end(const WorkerContext *w, size_t memory)
 
 static size_t request_memory;
 
-/* ---- slowlog: the worker's own backtrace, taken in a signal handler ---- */
-
-static int trace_pipe[2] = {-1, -1};
-static volatile sig_atomic_t trace_interrupted; /* the trace signal arrived: sleep() goes on */
-static ScoreboardSlot *trace_slot;
-static unsigned trace_depth;
-
-/* Copies memory that may be unmapped: the kernel's copy through a pipe fails with EFAULT where a plain read would
- * crash the worker in the middle of its request */
-_Static_assert(sizeof(zend_op_array) <= 1024 && sizeof(zend_class_entry) <= 1024, "peek() reads them whole");
-
-static bool peek(void *dst, const void *src, size_t n)
+int php_worker_init(const PhpWorker *w)
 {
-        char drain[1024];
-
-        if (!src || n > sizeof(drain))
-                return false;
-        while (read(trace_pipe[0], drain, sizeof(drain)) > 0)
-                ;
-        if (write(trace_pipe[1], src, n) != (ssize_t)n)
-                return false;
-        return read(trace_pipe[0], dst, n) == (ssize_t)n;
-}
-
-typedef struct TraceBuf {
-        char *p;
-        size_t left;
-} TraceBuf;
-
-static void tb_mem(TraceBuf *b, const char *s, size_t n)
-{
-        n = MIN(n, b->left);
-        memcpy(b->p, s, n);
-        b->p += n;
-        b->left -= n;
-}
-
-static void tb_str(TraceBuf *b, const char *s)
-{
-        tb_mem(b, s, strlen(s));
-}
-
-static void tb_num(TraceBuf *b, uint64_t v, unsigned base, unsigned width)
-{
-        char d[24];
-        unsigned n = 0;
-
-        do {
-                d[sizeof(d) - 1 - n++] = "0123456789abcdef"[v % base];
-                v /= base;
-        } while (v > 0 && n < sizeof(d));
-        while (n < width && n < sizeof(d))
-                d[sizeof(d) - 1 - n++] = '0';
-        tb_mem(b, d + sizeof(d) - n, n);
-}
-
-/* A zend_string's text, read safely, at most max bytes */
-static void tb_zstr(TraceBuf *b, const zend_string *zs, size_t max)
-{
-        zend_string head;
-        char text[256];
-        size_t n;
-
-        if (!peek(&head, zs, sizeof(head))) {
-                tb_str(b, "???");
-                return;
-        }
-        n = MIN(MIN(ZSTR_LEN(&head), max), sizeof(text));
-        if (peek(text, ZSTR_VAL(zs), n))
-                tb_mem(b, text, n);
-        else
-                tb_str(b, "???");
-}
-
-/* The file and line where a frame runs: its own for user code, its caller's for an internal function */
-static void tb_location(TraceBuf *b, const zend_execute_data *ex)
-{
-        for (unsigned hops = 0; ex && hops < 64; hops++) {
-                zend_execute_data frame;
-                zend_op_array op;
-                zend_op opline;
-
-                if (!peek(&frame, ex, sizeof(frame)) || !frame.func)
-                        break;
-                if (peek(&op, frame.func, sizeof(op)) && ZEND_USER_CODE(op.type)) {
-                        tb_zstr(b, op.filename, 200);
-                        tb_str(b, ":");
-                        tb_num(b, frame.opline && peek(&opline, frame.opline, sizeof(opline)) ? opline.lineno : 0, 10,
-                                0);
-                        return;
-                }
-                ex = frame.prev_execute_data;
-        }
-        tb_str(b, "unknown:0");
-}
-
-/* PHP-FPM's slowlog lines: "[0x<frame>] function() file:line", innermost first */
-static void on_trace_signal(int sig)
-{
-        ScoreboardSlot *s = trace_slot;
-        const zend_execute_data *ex;
-        int saved = errno;
-        TraceBuf b;
-
-        (void)sig;
-        if (!s || trace_pipe[0] < 0)
-                return;
-        b = (TraceBuf){s->trace, sizeof(s->trace) - 1};
-        ex = EG(current_execute_data);
-        for (unsigned depth = 0; ex && depth < trace_depth; depth++) {
-                zend_execute_data frame;
-                zend_function f;
-
-                if (!peek(&frame, ex, sizeof(frame)))
-                        break;
-                tb_str(&b, "[0x");
-                tb_num(&b, (uintptr_t)ex, 16, 16);
-                tb_str(&b, "] ");
-                if (frame.func && peek(&f, frame.func, sizeof(f.common))) {
-                        zend_class_entry ce;
-
-                        if (f.common.scope && peek(&ce, f.common.scope, sizeof(ce))) {
-                                tb_zstr(&b, ce.name, 100);
-                                tb_str(&b, "::");
-                        }
-                        if (f.common.function_name)
-                                tb_zstr(&b, f.common.function_name, 100);
-                        else
-                                tb_str(&b, "{main}");
-                } else
-                        tb_str(&b, "???");
-                tb_str(&b, "() ");
-                tb_location(&b, ex);
-                tb_str(&b, "\n");
-                ex = frame.prev_execute_data;
-        }
-        *b.p = 0;
-        trace_interrupted = 1;
-        __atomic_add_fetch(&s->trace_seq, 1, __ATOMIC_RELEASE);
-        errno = saved;
-}
-
-/* The trace signal interrupts a nanosleep() in progress, which the kernel never restarts after a handler. PHP's
- * sleep() and usleep() are replaced by versions that go on sleeping when it was that signal, so a script does not
- * notice the slowlog; another signal still ends them early, as in PHP. */
-static bool sleep_resumes(void)
-{
-        if (!trace_interrupted)
-                return false;
-        trace_interrupted = 0;
-        return true;
-}
-
-static PHP_FUNCTION(fpmd_sleep)
-{
-        struct timespec ts;
-        zend_long seconds;
-
-        ZEND_PARSE_PARAMETERS_START(1, 1)
-        Z_PARAM_LONG(seconds)
-        ZEND_PARSE_PARAMETERS_END();
-
-        if (seconds < 0) {
-                zend_argument_value_error(1, "must be greater than or equal to 0");
-                RETURN_THROWS();
-        }
-        ts = (struct timespec){.tv_sec = (time_t)seconds};
-        while (nanosleep(&ts, &ts) < 0)
-                if (errno != EINTR || !sleep_resumes())
-                        RETURN_LONG((zend_long)ts.tv_sec + (ts.tv_nsec > 0));
-        RETURN_LONG(0);
-}
-
-static PHP_FUNCTION(fpmd_usleep)
-{
-        struct timespec ts;
-        zend_long usec;
-
-        ZEND_PARSE_PARAMETERS_START(1, 1)
-        Z_PARAM_LONG(usec)
-        ZEND_PARSE_PARAMETERS_END();
-
-        if (usec < 0) {
-                zend_argument_value_error(1, "must be greater than or equal to 0");
-                RETURN_THROWS();
-        }
-        ts = (struct timespec){.tv_sec = (time_t)(usec / 1000000), .tv_nsec = (long)(usec % 1000000) * 1000};
-        while (nanosleep(&ts, &ts) < 0)
-                if (errno != EINTR || !sleep_resumes())
-                        return;
-}
-
-static void replace_function(const char *name, zif_handler handler)
-{
-        zend_function *f = zend_hash_str_find_ptr(CG(function_table), name, strlen(name));
-
-        if (f && f->type == ZEND_INTERNAL_FUNCTION)
-                f->internal_function.handler = handler;
-}
-
-int php_worker_init(const WorkerContext *w)
-{
-        struct sigaction sa = {.sa_handler = on_trace_signal, .sa_flags = SA_RESTART};
-
-        worker_ctx = w;
-        trace_slot = &w->scoreboard->slots[w->slot];
-        replace_function("sleep", zif_fpmd_sleep);
-        replace_function("usleep", zif_fpmd_usleep);
-        trace_depth = MAX(w->pool->request_slowlog_trace_depth, 1u);
-        if (pipe2(trace_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-                return log_warning_errno(errno, "Failed to set up the slowlog's backtraces, ignoring: %m");
-        sigemptyset(&sa.sa_mask);
-        if (sigaction(SCOREBOARD_TRACE_SIGNAL, &sa, NULL) < 0)
-                return log_warning_errno(errno, "Failed to set up the slowlog's backtraces, ignoring: %m");
-        return 0;
+        worker_ctx = *w;
+        return slowlog_init(&w->scoreboard->slots[w->slot], MAX(w->pool->request_slowlog_trace_depth, 1u));
 }
 
 /* The request's CPU time, user and system, measured when its response is complete (as PHP-FPM) */
@@ -1364,20 +995,11 @@ static const char *access_header(void *userdata, const char *name)
         return NULL;
 }
 
-static void journal_field(struct iovec *iov, size_t *n, char **bufs, const char *key, const char *value)
-{
-        if (asprintf(&bufs[*n], "%s=%s", key, strempty(value)) < 0)
-                return;
-        iov[*n] = (struct iovec){bufs[*n], strlen(bufs[*n])};
-        (*n)++;
-}
-
 /* One entry per request: structured fields for journalctl filters, MESSAGE from access_format */
-static void access_log_write(Request *r, const WorkerContext *w, size_t memory)
+static void access_log_write(Request *r, size_t memory)
 {
-        const ScoreboardSlot *slot = &w->scoreboard->slots[w->slot];
         SocketAddress peer = {.len = sizeof(peer.storage)};
-        char ip[SOCKET_ADDRESS_STRING_MAX] = "", num[8][32];
+        char ip[SOCKET_ADDRESS_STRING_MAX] = "";
         _cleanup_free_ char *line = NULL;
         const char *cl = fcgi_params_get(&r->params, "CONTENT_LENGTH");
         usec_t now = now_usec(CLOCK_REALTIME);
@@ -1387,7 +1009,7 @@ static void access_log_write(Request *r, const WorkerContext *w, size_t memory)
                 .ppid = (long)getppid(),
                 .auth_user = SG(request_info).auth_user,
                 .method = SG(request_info).request_method,
-                .request_uri = request_uri,
+                .request_uri = resolved.script_name,
                 .query_string = SG(request_info).query_string,
                 .script = SG(request_info).path_translated ? SG(request_info).path_translated
                                                            : fcgi_params_get(&r->params, "SCRIPT_FILENAME"),
@@ -1403,9 +1025,7 @@ static void access_log_write(Request *r, const WorkerContext *w, size_t memory)
                 .header = access_header,
                 .userdata = r,
         };
-        struct iovec iov[20];
-        char *bufs[20] = {};
-        size_t n = 0;
+        _cleanup_(log_fields_done) LogFields f = {};
 
         /* PHP-FPM's %R is the address of the FastCGI peer (the web server), "-" on a unix socket */
         if (getpeername(r->conn->fd, &peer.sa, &peer.len) == 0 &&
@@ -1421,42 +1041,23 @@ static void access_log_write(Request *r, const WorkerContext *w, size_t memory)
                 }
                 e.client_ip = ip;
         }
-        (void)slot;
 
         if (access_format(pool->access_format, &e, &line) < 0)
                 return;
 
-        if (!log_to_journal()) {
-                struct iovec out[2] = {{line, strlen(line)}, {(char *)"\n", 1}};
-                (void)!writev(STDERR_FILENO, out, 2);
-                return;
+        if (log_to_journal()) {
+                log_fields_add(&f, "REQUEST_METHOD", "%s", strempty(e.method));
+                log_fields_add(&f, "REQUEST_URI", "%s", strempty(fcgi_params_get(&r->params, "REQUEST_URI")));
+                log_fields_add(&f, "QUERY_STRING", "%s", strempty(e.query_string));
+                log_fields_add(&f, "SCRIPT_FILENAME", "%s", strempty(e.script));
+                log_fields_add(&f, "REMOTE_ADDR", "%s", strempty(fcgi_params_get(&r->params, "REMOTE_ADDR")));
+                log_fields_add(&f, "STATUS", "%d", e.status);
+                log_fields_add(&f, "DURATION_USEC", "%llu", (unsigned long long)e.duration_usec);
+                log_fields_add(&f, "MEMORY_PEAK", "%llu", (unsigned long long)e.memory_peak);
+                log_fields_add(&f, "CPU_USEC", "%llu", (unsigned long long)(e.cpu_user_usec + e.cpu_system_usec));
+                log_fields_add(&f, "CONTENT_LENGTH", "%llu", (unsigned long long)e.content_length);
         }
-
-        journal_field(iov, &n, bufs, "MESSAGE", line);
-        journal_field(iov, &n, bufs, "PRIORITY", "6");
-        journal_field(iov, &n, bufs, "MESSAGE_ID", FPMD_MESSAGE_ACCESS);
-        journal_field(iov, &n, bufs, "SYSLOG_IDENTIFIER", "fpmd-access");
-        journal_field(iov, &n, bufs, "FPMD_POOL", pool->name);
-        snprintf(num[0], sizeof(num[0]), "%d", (int)getpid());
-        journal_field(iov, &n, bufs, "FPMD_WORKER_PID", num[0]);
-        journal_field(iov, &n, bufs, "REQUEST_METHOD", e.method);
-        journal_field(iov, &n, bufs, "REQUEST_URI", fcgi_params_get(&r->params, "REQUEST_URI"));
-        journal_field(iov, &n, bufs, "QUERY_STRING", e.query_string);
-        journal_field(iov, &n, bufs, "SCRIPT_FILENAME", e.script);
-        journal_field(iov, &n, bufs, "REMOTE_ADDR", fcgi_params_get(&r->params, "REMOTE_ADDR"));
-        snprintf(num[1], sizeof(num[1]), "%d", e.status);
-        journal_field(iov, &n, bufs, "STATUS", num[1]);
-        snprintf(num[2], sizeof(num[2]), "%llu", (unsigned long long)e.duration_usec);
-        journal_field(iov, &n, bufs, "DURATION_USEC", num[2]);
-        snprintf(num[3], sizeof(num[3]), "%llu", (unsigned long long)e.memory_peak);
-        journal_field(iov, &n, bufs, "MEMORY_PEAK", num[3]);
-        snprintf(num[4], sizeof(num[4]), "%llu", (unsigned long long)(e.cpu_user_usec + e.cpu_system_usec));
-        journal_field(iov, &n, bufs, "CPU_USEC", num[4]);
-        snprintf(num[5], sizeof(num[5]), "%llu", (unsigned long long)e.content_length);
-        journal_field(iov, &n, bufs, "CONTENT_LENGTH", num[5]);
-        (void)sd_journal_sendv(iov, (int)n);
-        for (size_t i = 0; i < n; i++)
-                free(bufs[i]);
+        (void)log_struct(LOG_INFO, FPMD_MESSAGE_ACCESS, "fpmd-access", f.items, line);
 }
 
 /* Separate from php_handle_request() so nothing of the caller is live across the longjmp of a bailout */
@@ -1535,7 +1136,7 @@ static void run_request(Request *r)
                 request_memory = zend_memory_peak_usage(1);
                 request_measure_cpu();
                 if (pool->access_log)
-                        access_log_write(r, worker_ctx, request_memory);
+                        access_log_write(r, request_memory);
                 if (body_fd >= 0)
                         close(body_fd);
                 body_fd = -1;
@@ -1548,23 +1149,21 @@ static void run_request(Request *r)
         zend_end_try();
 }
 
-void php_handle_request(Request *r, const WorkerContext *w)
+void php_handle_request(Request *r)
 {
-        _cleanup_free_ char *script = NULL;
-
         current = r;
         body_fd = -1;
         stderr_started = false;
         SG(server_context) = r;
 
-        script = resolve_script(&r->params);
-        slot_request_start(r, w, script);
-        init_request_info(r, script);
+        resolve_script(&r->params);
+        slot_request_start(r, &worker_ctx, resolved.script);
+        init_request_info(r, resolved.script);
 
         run_request(r);
 
         (void)request_end(r, 0);
-        slot_request_end(w, request_memory);
+        slot_request_end(&worker_ctx, request_memory);
         SG(server_context) = NULL;
         current = NULL;
 }

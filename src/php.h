@@ -2,16 +2,25 @@
 #pragma once
 
 #include "config.h"
-#include "worker.h"
+#include "request.h"
+#include "scoreboard.h"
 
 /* In the pool leader: PHP with the pool's php.ini and values; workers forked after it share opcache */
 int php_startup(const Config *c, const PoolConfig *pool);
 void php_shutdown(void);
 
+/* What the SAPI of a worker works with: its pool, its socket (for the status page) and its scoreboard slot */
+typedef struct PhpWorker {
+        const PoolConfig *pool;
+        int listen_fd;
+        Scoreboard *scoreboard;
+        unsigned slot;
+} PhpWorker;
+
 /* In a worker, before its first request: the slowlog's backtrace handler */
-int php_worker_init(const WorkerContext *w);
+int php_worker_init(const PhpWorker *w);
 
 /* In a worker: runs one request whose PARAMS are read, up to and including END_REQUEST */
-void php_handle_request(Request *r, const WorkerContext *w);
+void php_handle_request(Request *r);
 
 const char *php_version_string(void);
