@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <linux/magic.h>
 
@@ -180,6 +181,10 @@ int cgroup_setup(Cgroups *c)
 
 void cgroup_done(Cgroups *c)
 {
+        for (size_t i = 0; i < c->n_retired; i++)
+                free(c->retired[i].leaf);
+        c->retired = mfree(c->retired);
+        c->n_retired = 0;
         c->root = mfree(c->root);
 }
 
@@ -245,15 +250,14 @@ static void pool_apply_limits(Cgroups *c, const char *dir, const char *pool, con
         }
 }
 
-int cgroup_pool_create(
-        Cgroups *c, const char *pool, const CgroupConfig *limits, unsigned generation, char **ret_path, int *ret_fd)
+int cgroup_pool_create(Cgroups *c, const char *pool, const CgroupConfig *limits, char **ret_path, int *ret_fd)
 {
         _cleanup_free_ char *dir = NULL, *leaf = NULL;
         int fd;
 
         if (!c->root)
                 return -EOPNOTSUPP;
-        if (asprintf(&dir, "%s/pool-%s", c->root, pool) < 0 || asprintf(&leaf, "%s/gen-%u", dir, generation) < 0)
+        if (asprintf(&dir, "%s/pool-%s", c->root, pool) < 0 || asprintf(&leaf, "%s/gen-%u", dir, ++c->generation) < 0)
                 return log_oom();
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return log_warning_errno(errno, "[pool %s] failed to create its cgroup %s: %m", pool, dir);
@@ -313,17 +317,74 @@ int cgroup_kill_and_remove(const char *leaf)
         return 0;
 }
 
-int cgroup_pool_remove(const Cgroups *c, const char *pool)
+void cgroup_retire(Cgroups *c, char *leaf)
 {
-        _cleanup_free_ char *dir = NULL;
+        RetiredCgroup *l;
 
-        if (!c->root)
-                return 0;
-        if (asprintf(&dir, "%s/pool-%s", c->root, pool) < 0)
-                return -ENOMEM;
-        if (rmdir(dir) < 0 && errno != ENOENT)
-                return -errno;
-        return 0;
+        if (!leaf)
+                return;
+        if (rmdir(leaf) == 0 || errno == ENOENT) {
+                free(leaf);
+                return;
+        }
+        l = realloc(c->retired, (c->n_retired + 1) * sizeof(*l));
+        if (!l) {
+                free(leaf);
+                return;
+        }
+        c->retired = l;
+        c->retired[c->n_retired++] = (RetiredCgroup){leaf, now_usec(CLOCK_MONOTONIC)};
+}
+
+/* ROOT/pool-NAME goes with its last generation's leaf, unless the pool is still configured */
+static void remove_pool_folder(const char *leaf, bool (*in_use)(const char *pool, void *userdata), void *userdata)
+{
+        _cleanup_free_ char *dir = strdup(leaf);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        const char *name;
+
+        if (!slash)
+                return;
+        *slash = 0;
+        name = strrchr(dir, '/');
+        if (!name || !strneq(name + 1, "pool-", 5) || (in_use && in_use(name + 6, userdata)))
+                return;
+        (void)rmdir(dir);
+}
+
+void cgroup_sweep(
+        Cgroups *c, usec_t grace, bool force, bool (*in_use)(const char *pool, void *userdata), void *userdata)
+{
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        for (size_t i = 0; i < c->n_retired;) {
+                RetiredCgroup *l = &c->retired[i];
+                int r = force || now - l->since > grace ? cgroup_kill_and_remove(l->leaf)
+                                                        : (rmdir(l->leaf) < 0 && errno != ENOENT ? -errno : 0);
+
+                if (r < 0) {
+                        i++;
+                        continue;
+                }
+                remove_pool_folder(l->leaf, in_use, userdata);
+                free(l->leaf);
+                memmove(l, l + 1, (c->n_retired - i - 1) * sizeof(*l));
+                c->n_retired--;
+        }
+}
+
+void cgroup_wait(Cgroups *c, usec_t timeout)
+{
+        usec_t end = now_usec(CLOCK_MONOTONIC) + timeout;
+
+        while (c->n_retired > 0 && now_usec(CLOCK_MONOTONIC) < end) {
+                while (waitpid(-1, NULL, WNOHANG) > 0)
+                        ;
+                (void)poll(NULL, 0, 10);
+                cgroup_sweep(c, 0, true, NULL, NULL);
+        }
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
 }
 
 pid_t cgroup_fork_into(int fd)

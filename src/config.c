@@ -996,19 +996,44 @@ static int pool_config_check(Parser *p, PoolConfig *pc, const config_setting_t *
         return 0;
 }
 
+/* The settings inside "pool = { ... };" */
+static int pool_config_parse(Parser *p, const char *file, const config_setting_t *pool, PoolConfig *ret)
+{
+        _cleanup_(pool_config_done) PoolConfig pc = {};
+        int r;
+
+        r = pool_config_init(&pc, file);
+        if (r < 0)
+                return r;
+        if (!config_setting_is_group(pool))
+                return parse_error(p, pool, "'pool' must be a group");
+
+        pc.line = (int)config_setting_source_line(pool);
+
+        r = parse_group(p, pool, NULL, pool_settings, ELEMENTSOF(pool_settings), &pc);
+        if (r < 0)
+                return r;
+
+        if (!pc.name)
+                return parse_error(p, pool, "pool has no 'name'");
+
+        r = pool_config_check(p, &pc, pool);
+        if (r < 0)
+                return r;
+
+        *ret = pc;
+        pc = (PoolConfig){};
+        return 0;
+}
+
 static int pool_config_load(Parser *p, const char *file, PoolConfig *ret)
 {
         _cleanup_(config_destroyp) config_t lc;
-        _cleanup_(pool_config_done) PoolConfig pc = {};
         const config_setting_t *root, *pool = NULL;
         int r;
 
         config_init(&lc);
         p->file = file;
-
-        r = pool_config_init(&pc, file);
-        if (r < 0)
-                return r;
 
         r = read_file(p, &lc, file);
         if (r < 0)
@@ -1031,25 +1056,7 @@ static int pool_config_load(Parser *p, const char *file, PoolConfig *ret)
         }
         if (!pool)
                 return parse_error(p, NULL, "no pool defined (expected 'pool = { ... };')");
-        if (!config_setting_is_group(pool))
-                return parse_error(p, pool, "'pool' must be a group");
-
-        pc.line = (int)config_setting_source_line(pool);
-
-        r = parse_group(p, pool, NULL, pool_settings, ELEMENTSOF(pool_settings), &pc);
-        if (r < 0)
-                return r;
-
-        if (!pc.name)
-                return parse_error(p, pool, "pool has no 'name'");
-
-        r = pool_config_check(p, &pc, pool);
-        if (r < 0)
-                return r;
-
-        *ret = pc;
-        pc = (PoolConfig){};
-        return 0;
+        return pool_config_parse(p, file, pool, ret);
 }
 
 static int pool_file_filter(const struct dirent *de)
@@ -1169,18 +1176,10 @@ static int resolve_include_dir(const char *file, const char *dir, char **ret)
         return 0;
 }
 
-int config_load(const char *path, const char *default_php_ini, Config **ret, char **ret_error)
+static int config_new(const char *path, const char *default_php_ini, Config **ret)
 {
-        _cleanup_(config_destroyp) config_t lc;
-        _cleanup_(config_freep) Config *c = NULL;
-        _cleanup_free_ char *include_dir = NULL;
-        const config_setting_t *include_dir_setting;
-        Parser p = {.file = path};
-        int r;
+        _cleanup_(config_freep) Config *c = calloc(1, sizeof(Config));
 
-        config_init(&lc);
-
-        c = calloc(1, sizeof(Config));
         if (!c)
                 return -ENOMEM;
         *c = (Config){
@@ -1197,6 +1196,24 @@ int config_load(const char *path, const char *default_php_ini, Config **ret, cha
                 if (!c->php_ini)
                         return -ENOMEM;
         }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int config_load(const char *path, const char *default_php_ini, Config **ret, char **ret_error)
+{
+        _cleanup_(config_destroyp) config_t lc;
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *include_dir = NULL;
+        const config_setting_t *include_dir_setting;
+        Parser p = {.file = path};
+        int r;
+
+        config_init(&lc);
+
+        r = config_new(path, default_php_ini, &c);
+        if (r < 0)
+                return r;
 
         r = read_file(&p, &lc, path);
         if (r >= 0 && config_lookup(&lc, "pool"))
@@ -1239,6 +1256,19 @@ Config *config_free(Config *c)
         free(c->include_dir);
         free(c->php_ini);
         return mfree(c);
+}
+
+Config *config_ref(Config *c)
+{
+        c->n_ref++;
+        return c;
+}
+
+Config *config_unref(Config *c)
+{
+        if (c && --c->n_ref == 0)
+                config_free(c);
+        return NULL;
 }
 
 const PoolConfig *config_find_pool(const Config *c, const char *name)
@@ -1292,4 +1322,240 @@ bool pool_config_equal(const PoolConfig *a, const PoolConfig *b)
                key_value_list_equal(&a->php_admin_flag, &b->php_admin_flag) && a->rlimit_files == b->rlimit_files &&
                a->rlimit_core == b->rlimit_core && cgroup_config_equal(&a->cgroup, &b->cgroup) &&
                a->process_dumpable == b->process_dumpable && a->allow_root == b->allow_root;
+}
+
+/* ---- one pool as one libconfig text, for its leader ---- */
+
+static void format_string(FILE *f, const char *s)
+{
+        fputc('"', f);
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+
+                if (c == '"' || c == '\\')
+                        fprintf(f, "\\%c", c);
+                else if (c == '\n')
+                        fputs("\\n", f);
+                else if (c == '\t')
+                        fputs("\\t", f);
+                else if (c == '\r')
+                        fputs("\\r", f);
+                else if (c < 0x20 || c == 0x7f)
+                        fprintf(f, "\\x%02x", c);
+                else
+                        fputc(c, f);
+        }
+        fputc('"', f);
+}
+
+static void format_integer(FILE *f, long long v)
+{
+        /* libconfig reads a number beyond 32 bits only with the L suffix */
+        fprintf(f, v > INT_MAX || v < INT_MIN ? "%lldL" : "%lld", v);
+}
+
+/* Dotted ini names back into nested groups; names sharing a group are next to each other, as parsing left them */
+static void format_ini_items(FILE *f, const KeyValue *items, size_t n, size_t prefix_len, bool flag, int indent)
+{
+        for (size_t i = 0; i < n;) {
+                const char *name = items[i].key + prefix_len;
+                const char *dot = strchr(name, '.');
+
+                if (!dot) {
+                        fprintf(f, "%*s%s = ", indent, "", name);
+                        if (flag)
+                                fputs(streq(items[i].value, "1") ? "true" : "false", f);
+                        else
+                                format_string(f, items[i].value);
+                        fputs(";\n", f);
+                        i++;
+                        continue;
+                }
+
+                size_t len = (size_t)(dot - name), j = i;
+                while (j < n && strneq(items[j].key + prefix_len, name, len + 1))
+                        j++;
+                fprintf(f, "%*s%.*s = {\n", indent, "", (int)len, name);
+                format_ini_items(f, items + i, j - i, prefix_len + len + 1, flag, indent + 2);
+                fprintf(f, "%*s};\n", indent, "");
+                i = j;
+        }
+}
+
+/* One setting as "name = value;", nothing for a value that is unset */
+static void format_setting(FILE *f, const Setting *e, const void *base, const char *name, int indent)
+{
+        const void *field = (const uint8_t *)base + e->offset;
+
+        switch (e->type) {
+        case SETTING_STRING:
+        case SETTING_STRING_OPT:
+        case SETTING_DIRECTORY:
+        case SETTING_ABS_PATH:
+        case SETTING_URI_PATH:
+        case SETTING_POOL_NAME:
+                if (!*(char *const *)field)
+                        return;
+                fprintf(f, "%*s%s = ", indent, "", name);
+                format_string(f, *(char *const *)field);
+                break;
+        case SETTING_BOOL:
+                fprintf(f, "%*s%s = %s", indent, "", name, *(const bool *)field ? "true" : "false");
+                break;
+        case SETTING_INT:
+        case SETTING_RLIMIT:
+                if (*(const int *)field == -1 && (e->type == SETTING_RLIMIT || e->min > -1))
+                        return; /* unchanged */
+                fprintf(f, "%*s%s = ", indent, "", name);
+                if (*(const int *)field == -2 && e->type == SETTING_RLIMIT)
+                        fputs("\"unlimited\"", f);
+                else
+                        format_integer(f, *(const int *)field);
+                break;
+        case SETTING_UNSIGNED:
+                fprintf(f, "%*s%s = ", indent, "", name);
+                format_integer(f, *(const unsigned *)field);
+                break;
+        case SETTING_UINT64:
+        case SETTING_SIZE:
+                if (*(const uint64_t *)field == CGROUP_LIMIT_UNSET)
+                        return;
+                fprintf(f, "%*s%s = ", indent, "", name);
+                format_integer(f, (long long)*(const uint64_t *)field);
+                break;
+        case SETTING_PERCENT:
+                if (*(const uint64_t *)field == CGROUP_LIMIT_UNSET)
+                        return;
+                fprintf(f, "%*s%s = \"%llu%%\"", indent, "", name, (unsigned long long)*(const uint64_t *)field);
+                break;
+        case SETTING_DURATION:
+                /* Durations are read in milliseconds at the finest */
+                fprintf(f, "%*s%s = \"%llums\"", indent, "", name,
+                        (unsigned long long)(*(const usec_t *)field / USEC_PER_MSEC));
+                break;
+        case SETTING_MODE:
+                fprintf(f, "%*s%s = \"0%o\"", indent, "", name, *(const unsigned *)field);
+                break;
+        case SETTING_PM_MODE:
+                fprintf(f, "%*s%s = \"%s\"", indent, "", name, pm_mode_to_string(*(const PmMode *)field));
+                break;
+        case SETTING_LOG_LEVEL:
+                fprintf(f, "%*s%s = \"%s\"", indent, "", name, log_level_to_string(*(const int *)field));
+                break;
+        case SETTING_STRINGS:
+        case SETTING_EXTENSIONS: {
+                const StringList *l = field;
+
+                fprintf(f, "%*s%s = [", indent, "", name);
+                for (size_t i = 0; i < l->n; i++) {
+                        fputs(i > 0 ? ", " : " ", f);
+                        format_string(f, l->items[i]);
+                }
+                fputs(" ]", f);
+                break;
+        }
+        case SETTING_ENV:
+        case SETTING_INI_VALUES:
+        case SETTING_INI_FLAGS: {
+                const KeyValueList *l = field;
+
+                fprintf(f, "%*s%s = {\n", indent, "", name);
+                if (e->type == SETTING_ENV)
+                        for (size_t i = 0; i < l->n; i++) {
+                                fprintf(f, "%*s%s = ", indent + 2, "", l->items[i].key);
+                                format_string(f, l->items[i].value);
+                                fputs(";\n", f);
+                        }
+                else
+                        format_ini_items(f, l->items, l->n, 0, e->type == SETTING_INI_FLAGS, indent + 2);
+                fprintf(f, "%*s}", indent, "");
+                break;
+        }
+        }
+        fputs(";\n", f);
+}
+
+/* A table's settings, "a.b" inside a group "a" written once: the tables keep a group's settings together */
+static void format_table(FILE *f, const Setting *table, size_t n, const void *base, int indent)
+{
+        for (size_t i = 0; i < n;) {
+                const char *dot = strchr(table[i].path, '.');
+
+                if (!dot) {
+                        format_setting(f, &table[i], base, table[i].path, indent);
+                        i++;
+                        continue;
+                }
+
+                size_t len = (size_t)(dot - table[i].path) + 1, j = i;
+                fprintf(f, "%*s%.*s = {\n", indent, "", (int)len - 1, table[i].path);
+                for (; j < n && strneq(table[j].path, table[i].path, len); j++)
+                        format_setting(f, &table[j], base, table[j].path + len, indent + 2);
+                fprintf(f, "%*s};\n", indent, "");
+                i = j;
+        }
+}
+
+int config_format_pool(const Config *c, const PoolConfig *p, char **ret)
+{
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        if (!f)
+                return -ENOMEM;
+        format_table(f, global_settings, ELEMENTSOF(global_settings), c, 0);
+        fputs("pool = {\n", f);
+        format_table(f, pool_settings, ELEMENTSOF(pool_settings), p, 2);
+        fputs("};\n", f);
+        if (fclose(f) != 0) {
+                free(text);
+                return -ENOMEM;
+        }
+        *ret = text;
+        return 0;
+}
+
+int config_load_single(const char *path, Config **ret, char **ret_error)
+{
+        _cleanup_(config_destroyp) config_t lc;
+        _cleanup_(config_freep) Config *c = NULL;
+        const config_setting_t *root, *pool = NULL;
+        Parser p = {.file = path};
+        int r;
+
+        config_init(&lc);
+        r = config_new(path, NULL, &c);
+        if (r < 0)
+                return r;
+        r = read_file(&p, &lc, path);
+        root = config_root_setting(&lc);
+        for (int i = 0; r >= 0 && i < config_setting_length(root); i++) {
+                const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+                const char *name = config_setting_name(s);
+                const Setting *e = setting_find(global_settings, ELEMENTSOF(global_settings), name);
+
+                if (streq(name, "pool"))
+                        pool = s;
+                else if (e)
+                        r = parse_setting(&p, s, name, e, c);
+                else
+                        r = unknown_setting(&p, s, name, global_settings, ELEMENTSOF(global_settings));
+        }
+        if (r >= 0 && !pool)
+                r = parse_error(&p, NULL, "no pool defined (expected 'pool = { ... };')");
+        if (r >= 0) {
+                c->pools = calloc(1, sizeof(PoolConfig));
+                r = c->pools ? pool_config_parse(&p, path, pool, c->pools) : -ENOMEM;
+                if (r >= 0)
+                        c->n_pools = 1;
+        }
+        if (r < 0) {
+                if (ret_error && p.error)
+                        *ret_error = TAKE_PTR(p.error);
+                free(p.error);
+                return r;
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
 }

@@ -135,7 +135,16 @@ typedef struct Config {
 int config_load(const char *path, const char *default_php_ini, Config **ret, char **ret_error);
 Config *config_free(Config *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
+/* The supervisor's references: pools of older generations keep their configuration alive */
+Config *config_ref(Config *c);
+Config *config_unref(Config *c); /* frees it with the last reference; returns NULL */
 
 const PoolConfig *config_find_pool(const Config *c, const char *name);
+
+/* One pool of a configuration as one libconfig text, its global settings and "pool = { ... };", that
+ * config_load_single() reads back to equal structs: how the supervisor hands a leader its pool */
+int config_format_pool(const Config *c, const PoolConfig *p, char **ret);
+/* Reads such a file: the global settings and exactly one pool */
+int config_load_single(const char *path, Config **ret, char **ret_error);
 /* Whether two pools' settings are the same (a reload keeps such a pool running untouched) */
 bool pool_config_equal(const PoolConfig *a, const PoolConfig *b);

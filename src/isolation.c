@@ -44,7 +44,7 @@ static int resolve_user(const PoolConfig *p, Isolation *i)
         return 0;
 }
 
-int isolation_plan(const PoolConfig *p, Isolation *ret)
+int isolation_plan(const PoolConfig *p, bool announce, Isolation *ret)
 {
         Isolation i = {.rlimit_files = p->rlimit_files, .rlimit_core = p->rlimit_core, .dumpable = p->process_dumpable};
         bool privileged = geteuid() == 0;
@@ -53,7 +53,7 @@ int isolation_plan(const PoolConfig *p, Isolation *ret)
         if (!privileged) {
                 struct passwd *pw = getpwuid(geteuid());
 
-                if (p->user || p->group)
+                if (announce && (p->user || p->group))
                         log_notice("[pool %s] 'user' and 'group' are ignored: fpmd runs unprivileged, so the pool "
                                    "runs as '%s' too.",
                                 p->name, pw ? pw->pw_name : "?");
@@ -67,7 +67,8 @@ int isolation_plan(const PoolConfig *p, Isolation *ret)
                                 "[pool %s] would run PHP as root: set 'user' (and 'group'), or 'allow_root = true;' "
                                 "if that is really meant.",
                                 p->name);
-                log_warning("[pool %s] runs PHP as root (allow_root = true).", p->name);
+                if (announce)
+                        log_warning("[pool %s] runs PHP as root (allow_root = true).", p->name);
                 i.user = strdup("root");
         } else {
                 r = resolve_user(p, &i);

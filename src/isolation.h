@@ -19,8 +19,9 @@ typedef struct Isolation {
         bool dumpable;
 } Isolation;
 
-/* In the supervisor: resolves names and decides, with clear errors (a pool as root needs allow_root) */
-int isolation_plan(const PoolConfig *p, Isolation *ret);
+/* Resolves names and decides, with clear errors (a pool as root needs allow_root); announce: also the notices
+ * and warnings about the plan, which the supervisor gives and a leader, planning again, leaves out */
+int isolation_plan(const PoolConfig *p, bool announce, Isolation *ret);
 /* In a worker, before its first request; every failure is fatal for the worker */
 int isolation_apply(const Isolation *i);
 void isolation_done(Isolation *i);

@@ -8,7 +8,6 @@
 #include "isolation.h"
 #include "log.h"
 #include "manager.h"
-#include "php.h"
 
 static void help(void)
 {
@@ -41,7 +40,7 @@ static int test_config(const char *path)
         for (size_t i = 0; i < c->n_pools; i++) {
                 Isolation iso;
 
-                if (isolation_plan(&c->pools[i], &iso) < 0) {
+                if (isolation_plan(&c->pools[i], true, &iso) < 0) {
                         fprintf(stderr, "fpmd: configuration file %s test failed\n", path);
                         return 1;
                 }
@@ -133,7 +132,7 @@ int main(int argc, char *argv[])
                         test = true;
                         break;
                 case ARG_VERSION:
-                        printf("fpmd %s\nPHP %s\nlibsystemd %s\nlibconfig %s\n", FPMD_VERSION, php_version_string(),
+                        printf("fpmd %s\nPHP %s\nlibsystemd %s\nlibconfig %s\n", FPMD_VERSION, FPMD_PHP_VERSION,
                                 FPMD_LIBSYSTEMD_VERSION, FPMD_LIBCONFIG_VERSION);
                         return 0;
                 case 'h':

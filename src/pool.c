@@ -1,240 +1,933 @@
-/* pool.c: a pool's leader process: PHP started once, workers forked on the supervisor's request */
+/* pool.c: the supervisor's view of one generation of a pool: its socket, scoreboard, leader and workers */
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <systemd/sd-event.h>
+#include <systemd/sd-daemon.h>
 
+#include "channel.h"
+#include "isolation.h"
 #include "log.h"
-#include "php.h"
+#include "messages.h"
 #include "pool.h"
-#include "worker.h"
 
-typedef struct Leader {
-        const PoolLeaderArgs *args;
-        sd_event *event;
-        bool stopping;
-        unsigned n_workers;
-} Leader;
+#define LEADER_RESTART_MAX_DELAY_USEC (30 * USEC_PER_SEC)
+/* The supervisor's tick: slowest, and the slack a kill gets before the pool counts as wedged */
+#define TICK_MAX_USEC (1 * USEC_PER_SEC)
+/* fpmd-leader's command line: a leader of another build refuses to start */
+#define LEADER_PROTOCOL      "1"
+#define LEADER_FD_CTL        3
+#define LEADER_FD_LISTEN     4
+#define LEADER_FD_SCOREBOARD 5
+#define LEADER_FD_CONFIG     6
 
-int pool_message_send(int fd, PoolMessageType type, int slot, pid_t pid, int status)
+/* ---- settings ---- */
+
+/* The php.ini and the ini files of the folder PHP scans: a pool whose PHP setup changed is restarted on reload
+ * even when its own settings did not */
+static uint64_t php_fingerprint(const Config *c, const PoolConfig *p)
 {
-        PoolMessage m = {.type = type, .slot = slot, .pid = pid, .status = status};
+        const char *ini = p->php_ini ? p->php_ini : c->php_ini;
+        _cleanup_free_ char *dir = NULL;
+        uint64_t h = 1469598103934665603ULL;
+        struct dirent **names = NULL;
+        struct stat st;
+        int n;
 
-        if (send(fd, &m, sizeof(m), MSG_NOSIGNAL) < 0)
-                return -errno;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ULL)
+        if (!ini)
+                return h;
+        for (const char *s = ini; *s; s++)
+                MIX((unsigned char)*s);
+        if (stat(ini, &st) == 0) {
+                MIX(st.st_mtim.tv_sec);
+                MIX(st.st_mtim.tv_nsec);
+                MIX(st.st_size);
+        }
+        const char *slash = strrchr(ini, '/');
+        if (!slash || asprintf(&dir, "%.*s/conf.d", (int)(slash - ini), ini) < 0)
+                return h;
+        n = scandir(dir, &names, NULL, alphasort);
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL;
+
+                if (asprintf(&path, "%s/%s", dir, names[i]->d_name) >= 0 && stat(path, &st) == 0) {
+                        for (const char *s = names[i]->d_name; *s; s++)
+                                MIX((unsigned char)*s);
+                        MIX(st.st_mtim.tv_sec);
+                        MIX(st.st_mtim.tv_nsec);
+                        MIX(st.st_size);
+                }
+                free(names[i]);
+        }
+        free(names);
+#undef MIX
+        return h;
+}
+
+const char *pool_name(const Pool *p)
+{
+        return p->config->name;
+}
+
+bool pool_unchanged(const Pool *p, const Config *c, const PoolConfig *pc)
+{
+        return pool_config_equal(p->config, pc) && p->php_fingerprint == php_fingerprint(c, pc) &&
+               p->state != POOL_FAILED;
+}
+
+/* ---- life ---- */
+
+Pool *pool_free(Pool *p)
+{
+        if (!p)
+                return NULL;
+        cgroup_retire(p->owner->cgroups, TAKE_PTR(p->cgroup));
+        p->ctl_source = sd_event_source_disable_unref(p->ctl_source);
+        p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
+        p->listen_source = sd_event_source_disable_unref(p->listen_source);
+        safe_close(p->ctl_fd);
+        safe_close(p->listen_fd);
+        if (p->scoreboard)
+                munmap(p->scoreboard, scoreboard_size(p->n_slots));
+        safe_close(p->scoreboard_fd);
+        free(p->slots);
+        free(p->faults);
+        config_unref(p->config_owner);
+        return mfree(p);
+}
+
+/* The socket is kept across generations when the address is the same; a new backlog applies at once */
+static bool listen_same(const PoolConfig *a, const PoolConfig *b)
+{
+        if (!a->listen.address || !b->listen.address)
+                return !a->listen.address && !b->listen.address;
+        return streq(a->listen.address, b->listen.address);
+}
+
+static int pool_open_socket(Pool *p, const Pool *previous, bool *ret_bound)
+{
+        const PoolConfig *c = p->config;
+        int fd, r;
+
+        *ret_bound = false;
+        if (previous && (previous->listen_from_systemd || listen_same(previous->config, c))) {
+                p->listen_fd = fcntl(previous->listen_fd, F_DUPFD_CLOEXEC, 3);
+                if (p->listen_fd < 0)
+                        return log_error_errno(errno, "[pool %s] failed to keep the socket: %m", c->name);
+                p->listen_from_systemd = previous->listen_from_systemd;
+                if (!p->listen_from_systemd && c->listen.backlog != previous->config->listen.backlog)
+                        (void)listen(p->listen_fd, c->listen.backlog > 0 ? c->listen.backlog : 511);
+        } else if ((fd = listen_fds_take(p->owner->systemd_fds, c->name)) >= 0) {
+                log_info("[pool %s] using the socket systemd passed.", c->name);
+                if (c->listen.address && listen_fd_matches(fd, c->listen.address) == 0)
+                        log_notice("[pool %s] the socket systemd passed is not bound to listen.address %s, which "
+                                   "is ignored.",
+                                c->name, c->listen.address);
+                p->listen_fd = fd;
+                p->listen_from_systemd = true;
+        } else if (c->listen.address) {
+                r = listen_open(&c->listen, &p->listen_fd);
+                if (r < 0)
+                        return r;
+                log_info("[pool %s] listening on %s.", c->name, c->listen.address);
+                *ret_bound = true;
+        } else
+                return log_error_errno(EINVAL,
+                        "[pool %s] has no socket: systemd passed none named \"%s\" and listen.address is not set.",
+                        c->name, c->name);
+
+        /* Workers wait for it in epoll and accept without blocking: another one may have taken the connection */
+        r = fcntl(p->listen_fd, F_GETFL);
+        if (r < 0 || fcntl(p->listen_fd, F_SETFL, r | O_NONBLOCK) < 0)
+                return log_error_errno(errno, "[pool %s] failed to make the socket non-blocking: %m", c->name);
         return 0;
 }
 
-static int leader_spawn(Leader *l, int slot)
+int pool_new(const PoolOwner *owner, Config *config, const PoolConfig *c, const Pool *previous, Pool **ret)
 {
-        const PoolLeaderArgs *a = l->args;
-        pid_t pid;
+        _cleanup_(pool_freep) Pool *p = NULL;
+        AllowedClients allowed = {};
+        Isolation isolation = {};
+        int r;
 
-        if (slot < 0 || (unsigned)slot >= a->scoreboard->n_slots)
-                return log_error_errno(EINVAL, "Supervisor asked for worker slot %d out of range.", slot);
-
-        a->scoreboard->slots[slot].state = WORKER_STARTING;
-        pid = fork();
-        if (pid < 0) {
-                a->scoreboard->slots[slot].state = WORKER_FREE;
-                log_error_errno(errno, "Failed to fork a worker: %m");
-                return pool_message_send(a->ctl_fd, POOL_MSG_EXITED, slot, 0, 0);
+        p = calloc(1, sizeof(Pool));
+        if (!p)
+                return log_oom();
+        *p = (Pool){
+                .owner = owner,
+                .config_owner = config_ref(config),
+                .config = c,
+                .listen_fd = -1,
+                .ctl_fd = -1,
+                .scoreboard_fd = -1,
+                .n_slots = c->pm.max_children,
+        };
+        pm_state_init(&p->pm);
+        p->php_fingerprint = php_fingerprint(config, c);
+        p->slots = calloc(p->n_slots, sizeof(SlotInfo));
+        if (!p->slots)
+                return log_oom();
+        if (config->emergency_restart_threshold > 0) {
+                p->faults = calloc(config->emergency_restart_threshold, sizeof(usec_t));
+                if (!p->faults)
+                        return log_oom();
         }
-        if (pid == 0) {
-                WorkerContext w = {
-                        .config = a->config,
-                        .pool = a->pool,
-                        .listen_fd = a->listen_fd,
-                        .allowed = a->allowed,
-                        .isolation = a->isolation,
-                        .scoreboard = a->scoreboard,
-                        .slot = (unsigned)slot,
+
+        /* What the leader will do with these settings is checked here, where a bad one can still be refused */
+        r = allowed_clients_parse(&c->listen.allowed_clients, &allowed);
+        allowed_clients_done(&allowed);
+        if (r < 0)
+                return r;
+        r = isolation_plan(c, true, &isolation);
+        isolation_done(&isolation);
+        if (r < 0)
+                return r;
+
+        r = pool_open_socket(p, previous, &p->listen_bound);
+        if (r < 0)
+                return r;
+
+        /* The leader and every worker count against pids.max */
+        if (c->cgroup.pids_max != CGROUP_LIMIT_UNSET && c->cgroup.pids_max < (uint64_t)c->pm.max_children + 1)
+                log_warning("[pool %s] cgroup pids_max = %llu is lower than pm.max_children + 1 (%u): the pool "
+                            "cannot have more than %llu worker%s.",
+                        c->name, (unsigned long long)c->cgroup.pids_max, c->pm.max_children + 1,
+                        c->cgroup.pids_max > 0 ? (unsigned long long)c->cgroup.pids_max - 1 : 0ULL,
+                        c->cgroup.pids_max == 2 ? "" : "s");
+
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+void pool_store_socket(const Pool *p, bool replace)
+{
+        _cleanup_free_ char *state = NULL;
+
+        if (!p->listen_bound)
+                return;
+        if (replace)
+                (void)sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=%s", pool_name(p));
+        if (asprintf(&state, "FDSTORE=1\nFDNAME=%s", pool_name(p)) >= 0)
+                (void)sd_pid_notify_with_fds(0, false, state, &p->listen_fd, 1);
+}
+
+void pool_unstore_socket(const Pool *p)
+{
+        if (!p->listen_from_systemd)
+                (void)sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=%s", pool_name(p));
+}
+
+/* ---- workers ---- */
+
+/* The state of a slot for decisions: the supervisor's record says whether a worker holds it; what the worker
+ * is doing comes from the scoreboard, bounded */
+static WorkerState slot_state(const Pool *p, unsigned i)
+{
+        int32_t s;
+
+        if (!p->slots[i].taken)
+                return WORKER_FREE;
+        if (p->slots[i].pid == 0 || !p->scoreboard)
+                return WORKER_STARTING;
+        s = p->scoreboard->slots[i].state;
+        /* Free while we still count it: it exited and the leader's word is on its way */
+        if (s == WORKER_FREE)
+                return WORKER_EXITING;
+        return s > WORKER_FREE && s < _WORKER_STATE_MAX ? (WorkerState)s : WORKER_STARTING;
+}
+
+void pool_counts(const Pool *p, ScoreboardCounts *ret)
+{
+        ScoreboardCounts c = {};
+
+        for (unsigned i = 0; i < p->n_slots; i++) {
+                WorkerState s = slot_state(p, i);
+
+                if (s == WORKER_FREE)
+                        continue;
+                c.total++;
+                if (s != WORKER_STARTING)
+                        c.started++;
+                if (p->scoreboard)
+                        c.requests += p->scoreboard->slots[i].requests;
+                if (s == WORKER_IDLE || s == WORKER_STARTING)
+                        c.idle++;
+                else if (s != WORKER_EXITING)
+                        c.active++;
+        }
+        *ret = c;
+}
+
+bool pool_serving(const Pool *p)
+{
+        ScoreboardCounts c;
+
+        if (p->state != POOL_RUNNING)
+                return false;
+        pool_counts(p, &c);
+        return c.started >= pm_initial_workers(&p->config->pm);
+}
+
+/* A new generation serves: the one it replaces may finish its requests and go */
+void pool_check_served(Pool *p)
+{
+        if (p->served || !pool_serving(p))
+                return;
+        p->served = true;
+        p->owner->serving(p, p->owner->userdata);
+}
+
+static bool pool_stopping(const Pool *p)
+{
+        return p->owner->stopping(p->owner->userdata);
+}
+
+static int pool_spawn_one(Pool *p)
+{
+        unsigned slot;
+
+        for (slot = 0; slot < p->n_slots; slot++)
+                if (!p->slots[slot].taken)
+                        break;
+        if (slot == p->n_slots)
+                return -ENOSPC;
+        p->slots[slot] = (SlotInfo){.taken = true};
+        p->scoreboard->slots[slot].state = WORKER_STARTING;
+        p->scoreboard->slots[slot].idle_since_usec = now_usec(CLOCK_MONOTONIC);
+        if (channel_send(p->ctl_fd, CHANNEL_SPAWN, (int)slot, 0, 0) < 0) {
+                p->slots[slot].taken = false;
+                p->scoreboard->slots[slot].state = WORKER_FREE;
+                return -EIO;
+        }
+        return 0;
+}
+
+/* Signals go through the leader, to its own child of that slot, never to a pid read from shared memory */
+static void pool_signal(Pool *p, unsigned slot, int sig)
+{
+        if (p->ctl_fd >= 0 && p->slots[slot].pid > 0)
+                (void)channel_send(p->ctl_fd, CHANNEL_SIGNAL, (int)slot, p->slots[slot].pid, sig);
+}
+
+static void pool_ask_stop(Pool *p, unsigned slot)
+{
+        if (p->slots[slot].taken && p->slots[slot].stop_sent == 0) {
+                p->slots[slot].stop_sent = now_usec(CLOCK_MONOTONIC);
+                pool_signal(p, slot, SIGTERM);
+        }
+}
+
+/* An event of the pool in the journal: FPMD_POOL=, and FPMD_WORKER_PID= when a worker is named (pid > 0) */
+_printf_(5, 6) static void log_pool_event(const Pool *p, int level, const char *id, pid_t pid, const char *format, ...)
+{
+        _cleanup_(log_fields_done) LogFields f = {};
+        _cleanup_free_ char *message = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&message, format, ap);
+        va_end(ap);
+        if (r < 0) {
+                log_oom();
+                return;
+        }
+        log_fields_add(&f, "FPMD_POOL", "%s", pool_name(p));
+        if (pid > 0)
+                log_fields_add(&f, "FPMD_WORKER_PID", "%d", (int)pid);
+        (void)log_event(level, id, f.items, message);
+}
+
+/* The fields of a worker's request in the journal: the scoreboard's strings are the worker's, display only */
+static void request_fields(LogFields *f, const Pool *p, unsigned slot, usec_t duration)
+{
+        const ScoreboardSlot *s = &p->scoreboard->slots[slot];
+
+        log_fields_add(f, "FPMD_POOL", "%s", pool_name(p));
+        log_fields_add(f, "FPMD_WORKER_PID", "%d", (int)p->slots[slot].pid);
+        log_fields_add(f, "SCRIPT_FILENAME", "%.*s", (int)sizeof(s->script), s->script);
+        log_fields_add(f, "REQUEST_METHOD", "%.*s", (int)sizeof(s->method), s->method);
+        log_fields_add(f, "REQUEST_URI", "%.*s", (int)sizeof(s->uri), s->uri);
+        log_fields_add(f, "DURATION_USEC", "%llu", (unsigned long long)duration);
+}
+
+/* PHP-FPM's line about a worker's request ("... executing too slow (1.000123 sec), logging"), with the request's
+ * fields for the journal; values may hold newlines, so the fields go as separate strings */
+static void log_slot_request(
+        const Pool *p, unsigned slot, usec_t d, const char *message_id, const char *what, const char *then)
+{
+        const ScoreboardSlot *s = &p->scoreboard->slots[slot];
+        _cleanup_(log_fields_done) LogFields f = {};
+        _cleanup_free_ char *message = NULL;
+
+        if (asprintf(&message, "[pool %s] child %d, script '%.*s' (request: \"%.*s %.*s%s%.*s\") %s (%.6f sec), %s",
+                    pool_name(p), (int)p->slots[slot].pid, (int)sizeof(s->script), s->script, (int)sizeof(s->method),
+                    s->method, (int)sizeof(s->uri), s->uri, s->query[0] ? "?" : "", (int)sizeof(s->query), s->query,
+                    what, (double)d / 1e6, then) < 0) {
+                log_oom();
+                return;
+        }
+        request_fields(&f, p, slot, d);
+        (void)log_event(LOG_WARNING, message_id, f.items, message);
+}
+
+/* ---- the process manager ---- */
+
+/* Peaks for the status page: the most workers busy at once, the longest accept queue seen */
+static void pool_sample(Pool *p)
+{
+        Scoreboard *sb = p->scoreboard;
+        ScoreboardCounts c;
+        unsigned waiting, size;
+        uint64_t mem, cpu;
+
+        if (!sb)
+                return;
+        pool_counts(p, &c);
+        if (c.active > sb->max_active)
+                sb->max_active = c.active;
+        if (listen_queue(p->listen_fd, &waiting, &size) >= 0 && waiting > sb->max_listen_queue)
+                sb->max_listen_queue = waiting;
+        if (cgroup_pool_stats(p->owner->cgroups, pool_name(p), &mem, &cpu) >= 0) {
+                sb->cgroup_memory = mem;
+                sb->cgroup_cpu_usec = cpu;
+        }
+}
+
+static bool listen_queue_waiting(int fd)
+{
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+        return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+}
+
+/* tick: whether idle workers may be stopped now (once per tick) or only missing ones started (after an exit);
+ * waiting: a connection is known to wait (ondemand) */
+static void pool_maintain(Pool *p, bool tick, int waiting)
+{
+        const PmConfig *pm = &p->config->pm;
+        _cleanup_free_ PmSlot *slots = NULL;
+        PmDecision d;
+
+        if (p->state != POOL_RUNNING || pool_stopping(p))
+                return;
+        slots = calloc(p->n_slots, sizeof(PmSlot));
+        if (!slots)
+                return;
+        for (unsigned i = 0; i < p->n_slots; i++)
+                slots[i] = (PmSlot){
+                        .state = slot_state(p, i),
+                        .idle_since = p->scoreboard->slots[i].idle_since_usec,
+                        .stop_asked = p->slots[i].stop_sent != 0,
                 };
+        if (waiting < 0)
+                waiting = pm->mode == PM_ONDEMAND && listen_queue_waiting(p->listen_fd);
 
-                /* The worker must not keep the leader's channel: its end tells the supervisor the leader died */
-                safe_close(a->ctl_fd);
-                _exit(worker_run(&w));
+        pm_decide(&p->pm,
+                &(PmInput){
+                        .config = pm,
+                        .slots = slots,
+                        .now = now_usec(CLOCK_MONOTONIC),
+                        .tick = tick,
+                        .waiting = waiting,
+                        /* Workers that die right after their start: one new one per tick, not a fork loop */
+                        .throttled = p->quick_failures > 3,
+                },
+                &d);
+
+        if (d.max_children) {
+                __atomic_fetch_add(&p->scoreboard->max_children_reached, 1, __ATOMIC_RELAXED);
+                log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_MAX_CHILDREN_REACHED, 0,
+                        "[pool %s] server reached pm.max_children setting (%u), consider raising it", pool_name(p),
+                        pm->max_children);
         }
-
-        a->scoreboard->slots[slot].pid = pid;
-        l->n_workers++;
-        return pool_message_send(a->ctl_fd, POOL_MSG_SPAWNED, slot, pid, 0);
+        if (d.busy)
+                log_notice("[pool %s] seems busy (you may need to increase pm.start_servers, or "
+                           "pm.min/max_spare_servers), spawning %u children, there are %u idle, and %u total children",
+                        pool_name(p), d.spawn, d.idle, d.total);
+        if (d.stop >= 0)
+                pool_ask_stop(p, (unsigned)d.stop);
+        for (unsigned i = 0; i < d.spawn; i++)
+                if (pool_spawn_one(p) < 0)
+                        break;
 }
 
-static void leader_stop_workers(Leader *l)
+/* ondemand: the listening socket became readable, i.e. a connection waits */
+static int on_listen_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-        const Scoreboard *sb = l->args->scoreboard;
-
-        for (unsigned i = 0; i < sb->n_slots; i++)
-                if (sb->slots[i].state != WORKER_FREE && sb->slots[i].pid > 0)
-                        (void)kill(sb->slots[i].pid, SIGTERM);
+        (void)s;
+        (void)fd;
+        (void)revents;
+        pool_maintain(userdata, false, true);
+        return 0;
 }
 
-static void leader_maybe_exit(Leader *l)
+/* ---- requests: timeouts and the slowlog ---- */
+
+void pool_check_requests(Pool *p)
 {
-        if (l->stopping && l->n_workers == 0)
-                sd_event_exit(l->event, 0);
+        const PoolConfig *c = p->config;
+        Scoreboard *sb = p->scoreboard;
+        usec_t now;
+
+        if (!sb || (c->request_terminate_timeout == 0 && c->request_slowlog_timeout == 0))
+                return;
+        now = now_usec(CLOCK_MONOTONIC);
+        for (unsigned i = 0; i < p->n_slots; i++) {
+                SlotInfo *info = &p->slots[i];
+                usec_t start = sb->slots[i].request_mono_usec, d;
+
+                if (info->pid <= 0 || slot_state(p, i) != WORKER_RUNNING || start == 0)
+                        continue;
+                d = now > start ? now - start : 0;
+
+                if (c->request_slowlog_timeout > 0 && d > c->request_slowlog_timeout && info->slow_logged != start) {
+                        info->slow_logged = start;
+                        __atomic_fetch_add(&sb->slow_requests, 1, __ATOMIC_RELAXED);
+                        log_slot_request(p, i, d, NULL, "executing too slow", "logging");
+                        /* The worker writes its own backtrace into its slot; collected on the next ticks */
+                        if (c->slowlog) {
+                                info->trace_seq = __atomic_load_n(&sb->slots[i].trace_seq, __ATOMIC_ACQUIRE);
+                                info->trace_pending = true;
+                                info->trace_asked = now;
+                                info->trace_duration = d;
+                                pool_signal(p, i, SCOREBOARD_TRACE_SIGNAL);
+                        }
+                }
+                if (c->request_terminate_timeout > 0 && d > c->request_terminate_timeout && info->kill_sent == 0) {
+                        info->kill_sent = now;
+                        log_slot_request(p, i, d, FPMD_MESSAGE_REQUEST_TIMED_OUT, "execution timed out", "terminating");
+                        pool_signal(p, i, SIGKILL);
+                }
+        }
+}
+
+/* The slowlog: one journal entry per slow request, in PHP-FPM's slowlog layout, with the backtrace the worker
+ * wrote; the request keeps running */
+static void pool_collect_traces(Pool *p)
+{
+        Scoreboard *sb = p->scoreboard;
+        usec_t now;
+
+        if (!sb || !p->config->slowlog)
+                return;
+        now = now_usec(CLOCK_MONOTONIC);
+        for (unsigned i = 0; i < p->n_slots; i++) {
+                ScoreboardSlot *s = &sb->slots[i];
+                SlotInfo *info = &p->slots[i];
+                _cleanup_(log_fields_done) LogFields f = {};
+                _cleanup_free_ char *message = NULL;
+                char trace[sizeof(s->trace)];
+                bool got;
+
+                if (!info->trace_pending)
+                        continue;
+                got = __atomic_load_n(&s->trace_seq, __ATOMIC_ACQUIRE) != info->trace_seq;
+                if (!got && now - info->trace_asked < 2 * USEC_PER_SEC)
+                        continue;
+                info->trace_pending = false;
+                if (got) {
+                        memcpy(trace, s->trace, sizeof(trace));
+                        trace[sizeof(trace) - 1] = 0;
+                } else
+                        strcpy(trace, "(no backtrace: the worker did not answer)\n");
+
+                if (asprintf(&message, "[pool %s] pid %d\nscript_filename = %.*s\n%s", pool_name(p), (int)info->pid,
+                            (int)sizeof(s->script), s->script, trace) < 0) {
+                        log_oom();
+                        continue;
+                }
+                request_fields(&f, p, i, info->trace_duration);
+                log_fields_add(&f, "PHP_BACKTRACE", "%s", trace);
+                (void)log_event(LOG_NOTICE, FPMD_MESSAGE_SLOW_REQUEST, f.items, message);
+        }
+}
+
+void pool_tick(Pool *p)
+{
+        pool_check_requests(p);
+        pool_collect_traces(p);
+        pool_sample(p);
+        pool_maintain(p, true, -1);
+}
+
+/* ---- faults ---- */
+
+static void pool_record_fault(Pool *p)
+{
+        const Config *c = p->config_owner;
+        usec_t now = now_usec(CLOCK_MONOTONIC), oldest;
+
+        if (c->emergency_restart_threshold == 0 || c->emergency_restart_interval == 0 || !p->faults || p->replaces ||
+                pool_stopping(p))
+                return;
+        p->faults[p->fault_next] = now;
+        p->fault_next = (p->fault_next + 1) % c->emergency_restart_threshold;
+        if (p->n_faults < c->emergency_restart_threshold)
+                p->n_faults++;
+        if (p->n_faults < c->emergency_restart_threshold)
+                return;
+        oldest = p->faults[p->fault_next]; /* the ring's next slot holds the oldest of the last N */
+        if (now - oldest > c->emergency_restart_interval)
+                return;
+
+        log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_EMERGENCY_RESTART, 0,
+                "[pool %s] %u children died by signal within %.0f s, emergency restart of the pool (fresh PHP "
+                "and opcache).",
+                pool_name(p), c->emergency_restart_threshold, (double)c->emergency_restart_interval / 1e6);
+        p->n_faults = 0;
+        p->owner->restart(p, p->owner->userdata);
+}
+
+static void pool_worker_exited(Pool *p, int slot, pid_t pid, int status)
+{
+        SlotInfo info;
+
+        /* The leader's word on its own child: slot and pid must be the ones it reported at the fork */
+        if (slot < 0 || (unsigned)slot >= p->n_slots || p->slots[slot].pid != pid || pid <= 0) {
+                log_warning("[pool %s] the leader reported the exit of child %d in slot %d, which is not ours, "
+                            "ignoring.",
+                        pool_name(p), (int)pid, slot);
+                return;
+        }
+        info = p->slots[slot];
+        p->slots[slot] = (SlotInfo){};
+
+        if (WIFSIGNALED(status) && info.kill_sent == 0 && info.stop_sent == 0) {
+                log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_WORKER_CRASHED, pid,
+                        "[pool %s] child %d exited on signal %d (%s)%s", pool_name(p), (int)pid, WTERMSIG(status),
+                        sigabbrev_np(WTERMSIG(status)) ?: "?", WCOREDUMP(status) ? " - core dumped" : "");
+                pool_record_fault(p);
+        } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+                log_warning("[pool %s] child %d exited with code %d", pool_name(p), (int)pid, WEXITSTATUS(status));
+        else
+                log_debug("[pool %s] child %d exited", pool_name(p), (int)pid);
+
+        if (pool_stopping(p) || p->state != POOL_RUNNING)
+                return;
+
+        /* Workers dying right away (bad chroot, a crashing extension) are respawned once per tick, not in a
+         * fork loop */
+        if ((WIFEXITED(status) && WEXITSTATUS(status) != 0) || (WIFSIGNALED(status) && info.kill_sent == 0)) {
+                if (++p->quick_failures > 3)
+                        return;
+        } else
+                p->quick_failures = 0;
+        pool_maintain(p, false, -1);
+}
+
+/* ---- the leader ---- */
+
+static void pool_close_leader(Pool *p)
+{
+        p->ctl_source = sd_event_source_disable_unref(p->ctl_source);
+        p->listen_source = sd_event_source_disable_unref(p->listen_source);
+        p->ctl_fd = safe_close(p->ctl_fd);
+}
+
+static void pool_leader_ready(Pool *p)
+{
+        if (p->state == POOL_STOPPING)
+                return;
+        p->state = POOL_RUNNING;
+        p->leader_failures = 0;
+        log_pool_event(p, LOG_INFO, FPMD_MESSAGE_POOL_STARTED, 0, "[pool %s] PHP started in leader %d.", pool_name(p),
+                (int)p->leader);
+        if (p->config->pm.mode == PM_ONDEMAND)
+                (void)sd_event_add_io(
+                        p->owner->event, &p->listen_source, p->listen_fd, EPOLLIN | EPOLLET, on_listen_ready, p);
+        pool_maintain(p, false, -1);
+        pool_check_served(p);
 }
 
 static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-        Leader *l = userdata;
-        PoolMessage m;
-        ssize_t n;
-
-        (void)s;
-        (void)revents;
-        n = recv(fd, &m, sizeof(m), MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return 0;
-        if (n <= 0) {
-                /* The supervisor is gone: finish what runs, then go too */
-                log_warning("Lost the supervisor, stopping the pool.");
-                l->stopping = true;
-                sd_event_source_set_enabled(s, SD_EVENT_OFF);
-                leader_stop_workers(l);
-                leader_maybe_exit(l);
-                return 0;
-        }
-        if (n != sizeof(m))
-                return 0;
-
-        switch (m.type) {
-        case POOL_MSG_SPAWN:
-                if (!l->stopping)
-                        (void)leader_spawn(l, m.slot);
-                break;
-        case POOL_MSG_PING:
-                (void)pool_message_send(l->args->ctl_fd, POOL_MSG_PONG, m.slot, getpid(), 0);
-                break;
-        case POOL_MSG_STOP:
-                l->stopping = true;
-                leader_stop_workers(l);
-                leader_maybe_exit(l);
-                break;
-        default:
-                log_warning("Unexpected message %d from the supervisor, ignoring.", m.type);
-        }
-        return 0;
-}
-
-static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
-{
-        Leader *l = userdata;
-        Scoreboard *sb = l->args->scoreboard;
-
-        (void)s;
-        (void)si;
-        for (;;) {
-                int status;
-                pid_t pid = waitpid(-1, &status, WNOHANG);
-
-                if (pid <= 0)
-                        break;
-                for (unsigned i = 0; i < sb->n_slots; i++) {
-                        if (sb->slots[i].pid != pid)
-                                continue;
-                        sb->slots[i].pid = 0;
-                        sb->slots[i].state = WORKER_FREE;
-                        if (l->n_workers > 0)
-                                l->n_workers--;
-                        (void)pool_message_send(l->args->ctl_fd, POOL_MSG_EXITED, (int)i, pid, status);
-                        break;
-                }
-        }
-        leader_maybe_exit(l);
-        return 0;
-}
-
-static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
-{
-        Leader *l = userdata;
-
-        (void)s;
-        (void)si;
-        l->stopping = true;
-        leader_stop_workers(l);
-        leader_maybe_exit(l);
-        return 0;
-}
-
-/* clear_env empties the environment; env = {} sets values, "$NAME" taking the supervisor's NAME */
-static int leader_setup_environment(const PoolConfig *p)
-{
-        _cleanup_strv_free_ char **values = calloc(p->env.n + 1, sizeof(char *));
-
-        if (!values)
-                return log_oom();
-        for (size_t i = 0; i < p->env.n; i++) {
-                const char *v = p->env.items[i].value;
-                if (v[0] == '$')
-                        v = getenv(v + 1);
-                values[i] = strdup(v ? v : "");
-                if (!values[i])
-                        return log_oom();
-        }
-        if (p->clear_env)
-                clearenv();
-        for (size_t i = 0; i < p->env.n; i++)
-                setenv(p->env.items[i].key, values[i], 1);
-        return 0;
-}
-
-int pool_leader_run(const PoolLeaderArgs *a)
-{
-        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
-        Leader l = {.args = a};
-        pid_t parent = getppid();
-        sigset_t mask;
+        Pool *p = userdata;
+        ChannelMessage msg;
         int r;
 
-        /* Blocked first: from here the leader reads them from its event loop, whatever their handlers */
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGCHLD);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGQUIT);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        worker_install_signal_handlers();
-
-        log_set_pool(a->pool->name);
-        /* Its own process group: Ctrl-C in a terminal reaches the supervisor, which stops pools in order */
-        (void)setpgid(0, 0);
-        (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
+        (void)revents;
+        r = channel_receive(fd, &msg);
+        if (r == 0)
                 return 0;
-
-        r = php_startup(a->config, a->pool);
         if (r < 0) {
-                (void)pool_message_send(a->ctl_fd, POOL_MSG_FAILED, -1, getpid(), r);
-                return 1;
+                /* The leader is gone; SIGCHLD tells how */
+                p->ctl_source = sd_event_source_disable_unref(s);
+                return 0;
         }
-        r = leader_setup_environment(a->pool);
-        if (r < 0)
-                return 1;
 
-        r = sd_event_new(&event);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create the leader's event loop: %m"), 1;
-        l.event = event;
-        r = sd_event_add_io(event, NULL, a->ctl_fd, EPOLLIN, on_ctl, &l);
-        if (r >= 0)
-                r = sd_event_add_signal(event, NULL, SIGCHLD, on_sigchld, &l);
-        if (r >= 0)
-                r = sd_event_add_signal(event, NULL, SIGTERM, on_stop_signal, &l);
-        if (r >= 0)
-                r = sd_event_add_signal(event, NULL, SIGINT, on_stop_signal, &l);
-        if (r >= 0)
-                r = sd_event_add_signal(event, NULL, SIGQUIT, on_stop_signal, &l);
-        if (r < 0)
-                return log_error_errno(r, "Failed to set up the leader's event loop: %m"), 1;
+        switch (msg.type) {
+        case CHANNEL_READY:
+                pool_leader_ready(p);
+                break;
+        case CHANNEL_FAILED:
+                log_error("[pool %s] PHP failed to start; see the messages above.", pool_name(p));
+                break;
+        case CHANNEL_SPAWNED:
+                if (msg.slot < 0 || (unsigned)msg.slot >= p->n_slots || !p->slots[msg.slot].taken || msg.pid <= 0)
+                        break;
+                p->slots[msg.slot].pid = msg.pid;
+                log_debug("[pool %s] child %d started", pool_name(p), msg.pid);
+                if (!p->served)
+                        p->owner->settle(p->owner->userdata);
+                break;
+        case CHANNEL_SPAWN_FAILED:
+                if (msg.slot < 0 || (unsigned)msg.slot >= p->n_slots || !p->slots[msg.slot].taken ||
+                        p->slots[msg.slot].pid != 0)
+                        break;
+                p->slots[msg.slot] = (SlotInfo){};
+                /* As a worker that could not start: the next tick tries again, one at a time */
+                p->quick_failures = MAX(p->quick_failures + 1, 4u);
+                log_pool_event(p, LOG_WARNING, NULL, 0, "[pool %s] could not start a worker: %s", pool_name(p),
+                        strerror(msg.status < 0 ? -msg.status : EIO));
+                break;
+        case CHANNEL_EXITED:
+                pool_worker_exited(p, msg.slot, msg.pid, msg.status);
+                break;
+        case CHANNEL_PONG:
+                p->pong_received = msg.slot;
+                break;
+        default:
+                log_warning("[pool %s] unexpected message %d from the leader, ignoring.", pool_name(p), msg.type);
+        }
+        return 0;
+}
 
-        r = pool_message_send(a->ctl_fd, POOL_MSG_READY, -1, getpid(), 0);
-        if (r < 0)
-                return log_error_errno(r, "Failed to tell the supervisor PHP is up: %m"), 1;
+/* A sealed memfd with the pool's settings as libconfig text, for the leader to read */
+static int pool_config_fd(const Pool *p)
+{
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = -1;
+        size_t len;
+        int r;
 
-        r = sd_event_loop(event);
-        return r < 0 ? 1 : 0;
+        r = config_format_pool(p->config_owner, p->config, &text);
+        if (r < 0)
+                return r;
+        len = strlen(text);
+        fd = memfd_create("fpmd-pool-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        if (write(fd, text, len) != (ssize_t)len)
+                return -EIO;
+        (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+        return TAKE_FD(fd);
+}
+
+/* In the child between fork and exec: the leader's fds at their fixed numbers, nothing else open, the
+ * supervisor's signal mask and systemd's variables gone. Async-signal-safe calls only. */
+_noreturn_ static void exec_leader(const Pool *p, const int fds[4], const char *parent)
+{
+        int high[4];
+        sigset_t none;
+        char *argv[] = {(char *)"fpmd-leader", (char *)"--protocol", (char *)LEADER_PROTOCOL, (char *)"--parent",
+                (char *)parent, (char *)"--pool", (char *)pool_name(p), NULL};
+
+        /* Above every target first, so no dup2() below overwrites one still to be moved */
+        for (int i = 0; i < 4; i++) {
+                high[i] = fcntl(fds[i], F_DUPFD, 100);
+                if (high[i] < 0)
+                        _exit(127);
+        }
+        for (int i = 0; i < 4; i++)
+                if (dup2(high[i], LEADER_FD_CTL + i) < 0)
+                        _exit(127);
+        (void)close_range(LEADER_FD_CONFIG + 1, ~0U, 0);
+
+        sigemptyset(&none);
+        (void)sigprocmask(SIG_SETMASK, &none, NULL);
+        (void)unsetenv("NOTIFY_SOCKET");
+        (void)unsetenv("WATCHDOG_USEC");
+        (void)unsetenv("WATCHDOG_PID");
+        execv(p->owner->leader_path, argv);
+        _exit(127);
+}
+
+int pool_start(Pool *p)
+{
+        _cleanup_close_ int cgroup_fd = -1, config_fd = -1;
+        char parent[32];
+        int pair[2], r;
+        pid_t pid;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+                return log_error_errno(errno, "[pool %s] failed to create the leader's channel: %m", pool_name(p));
+
+        /* A fresh scoreboard: workers of a previous leader may still be finishing in the old one */
+        if (p->scoreboard)
+                munmap(p->scoreboard, scoreboard_size(p->n_slots));
+        p->scoreboard = NULL;
+        p->scoreboard_fd = safe_close(p->scoreboard_fd);
+        r = scoreboard_new(
+                pool_name(p), pm_mode_to_string(p->config->pm.mode), p->n_slots, &p->scoreboard, &p->scoreboard_fd);
+        if (r >= 0) {
+                config_fd = pool_config_fd(p);
+                if (config_fd < 0)
+                        r = log_error_errno(
+                                config_fd, "[pool %s] failed to write the leader's settings: %m", pool_name(p));
+        }
+        if (r < 0) {
+                safe_close(pair[0]);
+                safe_close(pair[1]);
+                return r;
+        }
+        memset(p->slots, 0, sizeof(SlotInfo) * p->n_slots);
+
+        /* A leaf per leader: a new generation's can be killed without touching the old one's, and back */
+        cgroup_retire(p->owner->cgroups, TAKE_PTR(p->cgroup));
+        if (cgroup_enabled(p->owner->cgroups))
+                (void)cgroup_pool_create(p->owner->cgroups, pool_name(p), &p->config->cgroup, &p->cgroup, &cgroup_fd);
+
+        snprintf(parent, sizeof(parent), "%d", (int)getpid());
+        pid = cgroup_fork_into(cgroup_fd);
+        if (pid < 0) {
+                r = log_error_errno(errno, "[pool %s] failed to fork the leader: %m", pool_name(p));
+                safe_close(pair[0]);
+                safe_close(pair[1]);
+                return r;
+        }
+        if (pid == 0)
+                exec_leader(p, (int[]){pair[1], p->listen_fd, p->scoreboard_fd, config_fd}, parent);
+
+        safe_close(pair[1]);
+        p->ctl_fd = pair[0];
+        p->leader = pid;
+        p->state = POOL_STARTING;
+        p->served = false;
+        pm_state_init(&p->pm);
+        r = sd_event_add_io(p->owner->event, &p->ctl_source, p->ctl_fd, EPOLLIN, on_ctl, p);
+        if (r < 0)
+                return log_error_errno(r, "[pool %s] failed to watch the leader: %m", pool_name(p));
+        log_debug("[pool %s] leader %d started.", pool_name(p), (int)pid);
+        return 0;
+}
+
+void pool_kill(Pool *p)
+{
+        /* cgroup.kill reaches a worker that left the process group too (posix_setsid()) */
+        if (p->cgroup)
+                (void)cgroup_kill_and_remove(p->cgroup);
+        /* Not reaped yet, so the group is still our child's */
+        if (p->leader > 0)
+                (void)kill(-p->leader, SIGKILL);
+}
+
+void pool_stop(Pool *p, bool wait)
+{
+        p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
+        p->listen_source = sd_event_source_disable_unref(p->listen_source);
+        p->state = POOL_STOPPING;
+        if (p->leader <= 0)
+                return;
+        if (!wait)
+                pool_kill(p);
+        else if (p->ctl_fd < 0 || channel_send(p->ctl_fd, CHANNEL_STOP, -1, 0, 0) < 0)
+                (void)kill(-p->leader, SIGTERM);
+}
+
+static int on_leader_restart(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Pool *p = userdata;
+
+        (void)s;
+        (void)usec;
+        p->restart_timer = sd_event_source_unref(p->restart_timer);
+        if (!pool_stopping(p))
+                (void)pool_start(p);
+        return 0;
+}
+
+void pool_leader_exited(Pool *p, int status)
+{
+        usec_t delay;
+
+        p->leader = 0;
+        pool_close_leader(p);
+        cgroup_retire(p->owner->cgroups, TAKE_PTR(p->cgroup));
+
+        if (pool_stopping(p) || p->state == POOL_STOPPING) {
+                log_info("[pool %s] stopped.", pool_name(p));
+                p->owner->gone(p, p->owner->userdata);
+                return;
+        }
+
+        /* A new generation that cannot start: the previous one keeps serving */
+        if (p->replaces && !p->served) {
+                log_error(
+                        "[pool %s] the new generation failed to start; the previous one keeps serving.", pool_name(p));
+                p->owner->gone(p, p->owner->userdata);
+                return;
+        }
+
+        p->leader_failures++;
+        delay = MIN(USEC_PER_SEC << MIN(p->leader_failures - 1, 5u), LEADER_RESTART_MAX_DELAY_USEC);
+        log_error("[pool %s] leader exited unexpectedly (%s %d); the pool is failed, restarting it in %llu s.",
+                pool_name(p), WIFSIGNALED(status) ? "signal" : "code",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+                (unsigned long long)(delay / USEC_PER_SEC));
+        p->state = POOL_FAILED;
+        (void)sd_event_add_time_relative(
+                p->owner->event, &p->restart_timer, CLOCK_MONOTONIC, delay, 0, on_leader_restart, p);
+        p->owner->changed(p->owner->userdata);
+}
+
+/* ---- what the supervisor shows ---- */
+
+int pool_status_line(const Pool *p, char *buf, size_t size)
+{
+        ScoreboardCounts c;
+
+        pool_counts(p, &c);
+        return snprintf(buf, size, "%s: %u active, %u idle, %llu req, %llu slow%s", pool_name(p), c.active, c.idle,
+                (unsigned long long)c.requests, p->scoreboard ? (unsigned long long)p->scoreboard->slow_requests : 0ULL,
+                p->state == POOL_FAILED ? " (failed)"
+                : p->quick_failures > 3 ? " (workers failing)"
+                                        : "");
+}
+
+/* Wedged: every worker was told to be killed for request_terminate_timeout, and none has exited since: nothing
+ * of the pool serves. From our own records, so no worker can fake it. */
+static bool pool_wedged(const Pool *p)
+{
+        usec_t now = now_usec(CLOCK_MONOTONIC), slack = 2 * TICK_MAX_USEC + p->owner->watchdog_usec;
+        unsigned wedged = 0, total = 0;
+
+        if (p->config->request_terminate_timeout == 0 || p->state != POOL_RUNNING)
+                return false;
+        for (unsigned i = 0; i < p->n_slots; i++) {
+                if (!p->slots[i].taken)
+                        continue;
+                total++;
+                if (p->slots[i].kill_sent > 0 && now - p->slots[i].kill_sent > slack)
+                        wedged++;
+        }
+        return total > 0 && wedged == total;
+}
+
+const char *pool_unhealthy(const Pool *p)
+{
+        if (p->state != POOL_RUNNING || p->ctl_fd < 0)
+                return NULL;
+        if (p->ping_sent != 0 && p->pong_received != p->ping_sent)
+                return "its leader does not answer";
+        if (pool_wedged(p))
+                return "all its workers are stuck past request_terminate_timeout";
+        return NULL;
+}
+
+void pool_heartbeat(Pool *p, int32_t n)
+{
+        if (p->state != POOL_RUNNING || p->ctl_fd < 0)
+                return;
+        if (p->ping_sent == 0 || p->pong_received == p->ping_sent) {
+                p->ping_sent = n;
+                (void)channel_send(p->ctl_fd, CHANNEL_PING, n, 0, 0);
+        }
 }

@@ -83,6 +83,22 @@ int scoreboard_open(int fd, const Scoreboard **ret, size_t *ret_size)
         return 0;
 }
 
+int scoreboard_map(int fd, unsigned n_slots, Scoreboard **ret)
+{
+        struct stat st;
+        void *p;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((size_t)st.st_size < scoreboard_size(n_slots))
+                return -EBADMSG;
+        p = mmap(NULL, scoreboard_size(n_slots), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        *ret = p;
+        return 0;
+}
+
 Scoreboard *scoreboard_free(Scoreboard *s)
 {
         if (s)

@@ -74,6 +74,8 @@ int scoreboard_new(const char *pool, const char *pm, unsigned n_slots, Scoreboar
 Scoreboard *scoreboard_free(Scoreboard *s);
 /* Maps another process's scoreboard read-only from its memfd */
 int scoreboard_open(int fd, const Scoreboard **ret, size_t *ret_size);
+/* A leader's read-write mapping of its pool's scoreboard of n_slots (its own setting, never the shared header) */
+int scoreboard_map(int fd, unsigned n_slots, Scoreboard **ret);
 
 #define SCOREBOARD_MEMFD_PREFIX "fpmd-scoreboard:"
 size_t scoreboard_size(unsigned n_slots);

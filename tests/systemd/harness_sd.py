@@ -469,9 +469,10 @@ class Container:
         return {int(pid): ProcInfo(int(pid), *fields) for pid, fields in out.items()}
 
     def fpmd_procs(self):
-        """{pid: ProcInfo} of the fpmd processes inside (php-fpm of the machine's own units excluded)."""
+        """{pid: ProcInfo} of the fpmd processes inside: the supervisor, leaders (fpmd-leader) and workers (php-fpm of
+        the machine's own units excluded)."""
         return {pid: p for pid, p in self.proc_table().items()
-                if p.argv and os.path.basename(p.argv[0]) == "fpmd"}
+                if p.argv and os.path.basename(p.argv[0]) in ("fpmd", "fpmd-leader")}
 
     def main_pid(self, unit="fpmd.service"):
         return int(self.prop(unit, "MainPID") or 0)

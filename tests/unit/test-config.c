@@ -555,6 +555,43 @@ START_TEST(test_error_files)
 }
 END_TEST
 
+/* What a leader reads is what the supervisor loaded: every fixture's every pool through text and back */
+START_TEST(test_format_round_trip)
+{
+        static const char *const fixtures[] = {
+                "full/fpmd.conf", "minimal/fpmd.conf", "nested/fpmd.conf", "order/fpmd.conf"};
+
+        for (size_t i = 0; i < ELEMENTSOF(fixtures); i++) {
+                _cleanup_(config_freep) Config *c = load(fixtures[i]);
+
+                for (size_t j = 0; j < c->n_pools; j++) {
+                        _cleanup_(config_freep) Config *back = NULL;
+                        _cleanup_free_ char *text = NULL, *error = NULL;
+                        char path[] = "/tmp/fpmd-test-config-XXXXXX";
+                        int fd = mkstemp(path);
+
+                        ck_assert_int_ge(fd, 0);
+                        ck_assert_int_eq(config_format_pool(c, &c->pools[j], &text), 0);
+                        ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+                        close(fd);
+                        ck_assert_msg(config_load_single(path, &back, &error) == 0, "%s pool %s: %s\n%s", fixtures[i],
+                                c->pools[j].name, strna(error), text);
+                        unlink(path);
+                        ck_assert_uint_eq(back->n_pools, 1);
+                        ck_assert_msg(pool_config_equal(&c->pools[j], &back->pools[0]), "%s pool %s:\n%s", fixtures[i],
+                                c->pools[j].name, text);
+                        ck_assert_int_eq(back->log_level, c->log_level);
+                        ck_assert_str_eq(back->include_dir, c->include_dir);
+                        ck_assert_str_eq(strna(back->php_ini), strna(c->php_ini));
+                        ck_assert_uint_eq(back->emergency_restart_threshold, c->emergency_restart_threshold);
+                        ck_assert_uint_eq(back->emergency_restart_interval, c->emergency_restart_interval);
+                        ck_assert_uint_eq(back->process_control_timeout, c->process_control_timeout);
+                        ck_assert_int_eq(back->watchdog, c->watchdog);
+                }
+        }
+}
+END_TEST
+
 START_TEST(test_free_null)
 {
         ck_assert_ptr_null(config_free(NULL));
@@ -575,6 +612,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_pool_config_equal);
         tcase_add_test(tc, test_pm_mode_strings);
         tcase_add_test(tc, test_shipped_configuration);
+        tcase_add_test(tc, test_format_round_trip);
         tcase_add_test(tc, test_free_null);
         suite_add_tcase(s, tc);
 
