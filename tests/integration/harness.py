@@ -828,7 +828,7 @@ http {{
     default_type application/octet-stream;
 
     upstream php {{
-        server 127.0.0.1:{fport};
+        server {upstream};
         keepalive 8;
     }}
 
@@ -860,7 +860,13 @@ http {{
 {extra}
     }}
 }}
-""".format(d=d, fport=self.server.port, port=self.port, docroot=self.ws.docroot, extra=self.extra_server)
+""".format(d=d, upstream=self.upstream(), port=self.port, docroot=self.ws.docroot, extra=self.extra_server)
+
+    def upstream(self):
+        """unix:PATH for a pool on a unix socket (pool setting "listen"), else 127.0.0.1:PORT."""
+        unix_path = getattr(self.server, "unix_path", None)
+        path = unix_path() if unix_path else None
+        return "unix:" + path if path else "127.0.0.1:%d" % self.server.port
 
     def start(self, timeout=10):
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
