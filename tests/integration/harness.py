@@ -1474,6 +1474,22 @@ class FcgiRecorder:
         return "FastCGI recorder on %s" % self.address()
 
 
+def connected_unix_inodes(path):
+    """Inodes of the accepted (server side) connections on the unix socket path, from /proc/net/unix (state
+    03, connected, and the path: the client's end has none)."""
+    out = set()
+    try:
+        with open("/proc/net/unix") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 8 and fields[7] == path and fields[5] == "03":
+                    out.add(fields[6])
+    except OSError:
+        pass
+    return out
+
+
 def parse_pair_list(data):
     """FastCGI name-value pairs -> [(name bytes, value bytes)] in the order sent (parse_pairs keeps the last)."""
     out, i = [], 0

@@ -153,6 +153,23 @@ class ApacheReuseUnix(ApacheCase, harness.TestCase):
     UNIX = True
     EXPECT = DEBIAN
 
+    def test_fastcgi_connection_reused(self):
+        # enablereuse=on: Apache sends FCGI_KEEP_CONN and keeps its connection to the pool between requests;
+        # the server keeps it open and serves the next request on it. One HTTP connection is served by one
+        # Apache process, so the ten requests share one FastCGI connection.
+        path = self.server.unix_path()
+        seen = []
+        conn = self.web.connection()
+        try:
+            for _ in range(10):
+                r = self.web.request("GET", "/hello.php", conn=conn)
+                self.assertEqual((r.status, r.body), (200, b"hello\n"))
+                seen.append(frozenset(harness.connected_unix_inodes(path)))
+        finally:
+            conn.close()
+        self.assertEqual(len(set(seen)), 1, seen)
+        self.assertEqual(len(seen[0]), 1, seen)
+
 
 class ApacheAliasUnix(ApacheCase, harness.TestCase):
     VARIANT = "alias"
