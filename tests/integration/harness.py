@@ -6,8 +6,8 @@ Every test runs against one of two servers, chosen by the environment:
     SERVER=php-fpm  Debian's PHP-FPM 8.2 ($PHP_FPM, default /usr/sbin/php-fpm8.2), the reference
 
 A test describes its pool once as a Python dict; Server writes it as fpmd's libconfig files or as a
-php-fpm.conf.  Clients: cgi-fcgi (libfcgi-bin), a real nginx started on loopback, and FcgiClient, a raw
-FastCGI client that builds records byte by byte.
+php-fpm.conf.  Clients: cgi-fcgi (libfcgi-bin), real web servers started on loopback (Nginx, Apache, Caddy,
+Lighttpd), and FcgiClient, a raw FastCGI client that builds records byte by byte.
 
 Exit status of a test file: 0 pass, 1 fail, 77 skip (missing privilege only).
 """
@@ -60,6 +60,21 @@ def log(msg):
 def fpmd_only(reason):
     """Decorator: an expectation that holds for fpmd only (PHP-FPM differs or does not have the feature)."""
     return unittest.skipUnless(IS_FPMD, "fpmd-only: " + reason)
+
+
+def can_connect(address, timeout=0.5):
+    """True when something accepts connections on address ("/unix/socket/path" or "HOST:PORT")."""
+    try:
+        if address.startswith("/"):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(timeout)
+                s.connect(address)
+        else:
+            host, _, port = address.rpartition(":")
+            socket.create_connection((host, int(port)), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def free_port():
@@ -240,6 +255,10 @@ POOL_DEFAULTS = {
     "env": {},
     # fpmd only: security = { allow_php_value_params = ...; } (PHP-FPM always honours PHP_VALUE)
     "allow_php_value_params": None,
+    # A unix socket path to listen on instead of 127.0.0.1:port (Server.port is then unused), with its mode:
+    # 0666 so a web server whose workers run as www-data can connect (PHP-FPM's default is 0660, root's).
+    "listen": None,
+    "listen_mode": "0666",
 }
 
 GLOBAL_DEFAULTS = {
@@ -277,8 +296,12 @@ class Server:
             f.write("php_ini = %s;\n" % _libconfig_str(PHP_INI))
             f.write('process_control_timeout = "%ds";\n' % self.glob["process_control_timeout"])
         p = self.pool
-        lines = ["pool = {", '  name = "www";',
-                 '  listen = { address = "127.0.0.1:%d"; };' % self.port,
+        if p["listen"]:
+            listen = '  listen = { address = %s; mode = %s; };' % (_libconfig_str(p["listen"]),
+                                                                   _libconfig_str(p["listen_mode"]))
+        else:
+            listen = '  listen = { address = "127.0.0.1:%d"; };' % self.port
+        lines = ["pool = {", '  name = "www";', listen,
                  '  pm = { mode = "static"; max_children = %d; };' % p["max_children"],
                  "  php_ini = %s;" % _libconfig_str(PHP_INI),
                  "  clear_env = %s;" % ("true" if p["clear_env"] else "false")]
@@ -315,8 +338,10 @@ class Server:
                  "process_control_timeout = %ds" % self.glob["process_control_timeout"],
                  "",
                  "[www]",
-                 "listen = 127.0.0.1:%d" % self.port,
-                 "pm = static",
+                 "listen = " + (p["listen"] or "127.0.0.1:%d" % self.port)]
+        if p["listen"]:
+            lines.append("listen.mode = " + p["listen_mode"])
+        lines += ["pm = static",
                  "pm.max_children = %d" % p["max_children"],
                  "clear_env = " + ("yes" if p["clear_env"] else "no"),
                  "catch_workers_output = yes",
@@ -362,14 +387,11 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError("%s exited with status %s before accepting; its output:\n%s"
                                    % (self.kind, self.proc.returncode, self.log_text()))
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    break
-            except OSError:
-                pass
+            if can_connect(self.address()):
+                break
             if time.monotonic() >= deadline:
-                raise RuntimeError("%s did not accept on 127.0.0.1:%d within %ds; its output:\n%s"
-                                   % (self.kind, self.port, timeout, self.log_text()))
+                raise RuntimeError("%s did not accept on %s within %ds; its output:\n%s"
+                                   % (self.kind, self.address(), timeout, self.log_text()))
             time.sleep(0.05)
 
     def _wait_started(self):
@@ -379,6 +401,14 @@ class Server:
     @property
     def pid(self):
         return self.proc.pid
+
+    def unix_path(self, name="www"):
+        """The unix socket the pool listens on (pool setting "listen"), or None: it listens on 127.0.0.1:port."""
+        return self.pool["listen"]
+
+    def address(self):
+        """Where the pool listens: a unix socket path, or "127.0.0.1:PORT"."""
+        return self.unix_path() or "127.0.0.1:%d" % self.port
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -444,7 +474,7 @@ class Server:
             return ""
 
     def describe(self):
-        return "%s on 127.0.0.1:%d (log %s)" % (self.kind, self.port, self.log_path)
+        return "%s on %s (log %s)" % (self.kind, self.address(), self.log_path)
 
 
 class PhpFpmServer(Server):
@@ -798,7 +828,7 @@ http {{
     default_type application/octet-stream;
 
     upstream php {{
-        server 127.0.0.1:{fport};
+        server {upstream};
         keepalive 8;
     }}
 
@@ -830,7 +860,13 @@ http {{
 {extra}
     }}
 }}
-""".format(d=d, fport=self.server.port, port=self.port, docroot=self.ws.docroot, extra=self.extra_server)
+""".format(d=d, upstream=self.upstream(), port=self.port, docroot=self.ws.docroot, extra=self.extra_server)
+
+    def upstream(self):
+        """unix:PATH for a pool on a unix socket (pool setting "listen"), else 127.0.0.1:PORT."""
+        unix_path = getattr(self.server, "unix_path", None)
+        path = unix_path() if unix_path else None
+        return "unix:" + path if path else "127.0.0.1:%d" % self.server.port
 
     def start(self, timeout=10):
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
@@ -899,6 +935,578 @@ http {{
         finally:
             if own:
                 conn.close()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The other web servers PHP-FPM users run, Debian 12's packages: Apache 2.4 + mod_proxy_fcgi, Caddy 2.6
+# php_fastcgi, lighttpd 1.4 mod_fastcgi. Each runs in the foreground on a free 127.0.0.1 port with its config,
+# pid and logs in a folder of the workspace, and proxies PHP to a server: a Server (TCP or unix socket, see the
+# pool setting "listen") or an FcgiRecorder.
+
+APACHE = os.environ.get("APACHE", "/usr/sbin/apache2")
+APACHE_MODULES = "/usr/lib/apache2/modules"
+CADDY = os.environ.get("CADDY", "/usr/bin/caddy")
+LIGHTTPD = os.environ.get("LIGHTTPD", "/usr/sbin/lighttpd")
+# Debian's web servers run their workers as www-data (Apache's User, lighttpd's server.username)
+WEB_USER = "www-data"
+
+
+def make_alias_dir(ws, name="app"):
+    """A folder outside the docroot for an Alias (Debian's phpMyAdmin/Roundcube layout): info.php, index.php
+    and sub/info.php copied from the fixtures. Returns its path."""
+    d = ws.path(name)
+    for f in ("info.php", "index.php", "sub/info.php"):
+        os.makedirs(os.path.dirname(os.path.join(d, f)), exist_ok=True)
+        shutil.copy(os.path.join(PHP_DIR, f), os.path.join(d, f))
+    return d
+
+
+class WebServer:
+    """Base of Apache, Caddy and Lighttpd: a real web server in the foreground (its own session), on a free
+    127.0.0.1 port, files in ws/NAME-PORT/, in front of server (anything with address(): a Server, an
+    FcgiRecorder). Subclasses give conf() and argv()."""
+
+    NAME = "webserver"
+    BINARY = None
+    LOGS = ("stdout.log", "error.log")
+
+    def __init__(self, ws, server):
+        self.ws = ws
+        self.server = server
+        self.port = free_port()
+        self.dir = ws.path("%s-%d" % (self.NAME, self.port))
+        self.conf_path = None
+        self.proc = None
+        _processes.append(self)
+
+    def conf(self):
+        raise NotImplementedError
+
+    def argv(self):
+        raise NotImplementedError
+
+    def env(self):
+        """A clean environment, as an init system gives: Apache passes its PATH on to PHP as a param."""
+        return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+
+    @staticmethod
+    def fcgi_target(server):
+        """("tcp", "127.0.0.1", port) or ("unix", path): where PHP is proxied."""
+        addr = server.address()
+        if addr.startswith("/"):
+            return ("unix", addr)
+        host, _, port = addr.rpartition(":")
+        return ("tcp", host, int(port))
+
+    def start(self, timeout=10):
+        if not os.access(self.BINARY, os.X_OK):
+            raise RuntimeError("missing %s (.ci/install-deps installs apache2, caddy, lighttpd)" % self.BINARY)
+        os.makedirs(self.dir, exist_ok=True)
+        if os.geteuid() == 0:
+            # The workers may run as www-data: they must reach the docroot, the Alias folder and a unix socket
+            # of the workspace (mkdtemp makes it 0700). Traverse only; the files themselves are 0644.
+            os.chmod(self.ws.dir, 0o711)
+        with open(self.conf_path, "w") as f:
+            f.write(self.conf())
+        out = open(os.path.join(self.dir, "stdout.log"), "ab")
+        self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                     start_new_session=True, env=self.env(), cwd=self.dir)
+        out.close()
+        self.started = _proc_stat(self.proc.pid)[2]
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited with %s:\n%s" % (self.NAME, self.proc.returncode, self.log_text()))
+            if can_connect("127.0.0.1:%d" % self.port):
+                return self
+            if time.monotonic() >= deadline:
+                raise RuntimeError("%s did not accept within %ds:\n%s" % (self.NAME, timeout, self.log_text()))
+            time.sleep(0.05)
+
+    STOP_SIGNAL = signal.SIGTERM
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(self.STOP_SIGNAL)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        kill_group(self.proc.pid, self.started)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def log_text(self):
+        out = ""
+        for name in self.LOGS:
+            try:
+                with open(os.path.join(self.dir, name), "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            if text:
+                out += "== %s ==\n%s" % (name, text)
+        return out
+
+    def describe(self):
+        return "%s on 127.0.0.1:%d (dir %s, in front of %s)" % (self.NAME, self.port, self.dir,
+                                                               self.server.address())
+
+    def connection(self, timeout=60):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, conn=None, timeout=60):
+        """One HTTP/1.1 request, path sent as given (not normalised); returns a Response."""
+        own = conn is None
+        if own:
+            conn = self.connection(timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            data = r.read()
+            return Response(r.status, r.getheaders(), data)
+        finally:
+            if own:
+                conn.close()
+
+
+class Apache(WebServer):
+    """Apache 2.4 (apache2 -DFOREGROUND -f CONF, mpm_event, LoadModule lines from /usr/lib/apache2/modules)
+    with mod_proxy_fcgi, as Debian's apache2 package and its php8.2-fpm.conf set it up. variant:
+
+      proxypassmatch  the Apache manual's ProxyPassMatch "^/(.*\\.php(/.*)?)$" "fcgi://HOST:PORT/DOCROOT/$1"
+                      (a TCP server)
+      sethandler      Debian's /etc/apache2/conf-available/php8.2-fpm.conf: <FilesMatch ".+\\.ph(?:ar|p|tml)$">
+                      SetHandler "proxy:unix:SOCK|fcgi://localhost" (a unix socket server)
+      generic         sethandler plus ProxyFCGIBackendType GENERIC
+      reuse           sethandler plus <Proxy "fcgi://localhost"> ProxySet enablereuse=on </Proxy>
+      alias           sethandler plus Alias /app ALIAS_DIR, a folder outside DocumentRoot (make_alias_dir)
+      generic-alias   alias plus ProxyFCGIBackendType GENERIC (SCRIPT_FILENAME without "proxy:fcgi://...")
+
+    As root the workers run as www-data (User/Group, as Debian's apache2.conf)."""
+
+    NAME = "apache"
+    BINARY = APACHE
+    LOGS = ("stdout.log", "error.log", "access.log")
+    VARIANTS = ("proxypassmatch", "sethandler", "generic", "reuse", "alias", "generic-alias")
+    MODULES = ("mpm_event", "authz_core", "authz_host", "alias", "dir", "mime", "setenvif", "env", "proxy",
+               "proxy_fcgi")
+
+    def __init__(self, ws, server, variant="sethandler", extra=""):
+        if variant not in self.VARIANTS:
+            raise ValueError("unknown Apache variant %r" % variant)
+        WebServer.__init__(self, ws, server)
+        self.variant = variant
+        self.extra = extra
+        self.alias_dir = make_alias_dir(ws) if variant.endswith("alias") else None
+        self.conf_path = os.path.join(self.dir, "apache2.conf")
+        self.NAME = "apache-" + variant
+
+    def handler_conf(self):
+        target = self.fcgi_target(self.server)
+        if self.variant == "proxypassmatch":
+            if target[0] != "tcp":
+                raise ValueError("the ProxyPassMatch variant proxies to fcgi://HOST:PORT: give it a TCP server")
+            return ('ProxyPassMatch "^/(.*\\.php(/.*)?)$" "fcgi://%s:%d%s/$1"\n'
+                    % (target[1], target[2], self.ws.docroot))
+        if target[0] == "unix":
+            handler = "proxy:unix:%s|fcgi://localhost" % target[1]
+        else:
+            handler = "proxy:fcgi://%s:%d" % target[1:]
+        lines = [
+            "# Debian's /etc/apache2/conf-available/php8.2-fpm.conf",
+            '<IfModule setenvif_module>',
+            'SetEnvIfNoCase ^Authorization$ "(.+)" HTTP_AUTHORIZATION=$1',
+            '</IfModule>',
+            '<FilesMatch ".+\\.ph(?:ar|p|tml)$">',
+            '    SetHandler "%s"' % handler,
+            '</FilesMatch>',
+            '<FilesMatch ".+\\.phps$">',
+            '    Require all denied',
+            '</FilesMatch>',
+            '<FilesMatch "^\\.ph(?:ar|p|ps|tml)$">',
+            '    Require all denied',
+            '</FilesMatch>',
+        ]
+        if self.variant.startswith("generic"):
+            lines.append("ProxyFCGIBackendType GENERIC")
+        if self.variant == "reuse":
+            lines += ['<Proxy "fcgi://localhost">', "    ProxySet enablereuse=on", "</Proxy>"]
+        if self.alias_dir:
+            lines += ["# Debian's phpMyAdmin/Roundcube layout: an application folder outside DocumentRoot",
+                      "Alias /app %s" % self.alias_dir,
+                      "<Directory %s>" % self.alias_dir,
+                      "    Options FollowSymLinks",
+                      "    DirectoryIndex index.php",
+                      "    Require all granted",
+                      "</Directory>"]
+        return "\n".join(lines) + "\n"
+
+    def conf(self):
+        d = self.dir
+        user = ""
+        if os.geteuid() == 0:
+            user = "User %s\nGroup %s\n" % (WEB_USER, WEB_USER)
+        modules = "".join("LoadModule %s_module %s/mod_%s.so\n" % (m, APACHE_MODULES, m) for m in self.MODULES)
+        return """\
+ServerRoot "{d}"
+DefaultRuntimeDir "{d}/run"
+PidFile "{d}/apache2.pid"
+Listen 127.0.0.1:{port}
+ServerName localhost
+{modules}{user}
+# Debian's apache2.conf, mods-available/mpm_event.conf (smaller), dir.conf and mime.conf
+StartServers 1
+ServerLimit 2
+ThreadsPerChild 8
+MaxRequestWorkers 16
+Timeout 300
+KeepAlive On
+HostnameLookups Off
+ErrorLog "{d}/error.log"
+LogLevel warn
+LogFormat "%h %l %u %t \\"%r\\" %>s %O \\"%{{Referer}}i\\" \\"%{{User-Agent}}i\\"" combined
+CustomLog "{d}/access.log" combined
+TypesConfig /etc/mime.types
+DirectoryIndex index.html index.cgi index.pl index.php index.xhtml index.htm
+<Directory />
+    Options FollowSymLinks
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory {docroot}>
+    Options Indexes FollowSymLinks
+    AllowOverride None
+    Require all granted
+</Directory>
+<FilesMatch "^\\.ht">
+    Require all denied
+</FilesMatch>
+DocumentRoot {docroot}
+
+{handler}{extra}
+""".format(d=d, port=self.port, modules=modules, user=user, docroot=self.ws.docroot,
+           handler=self.handler_conf(), extra=self.extra)
+
+    def start(self, timeout=10):
+        os.makedirs(os.path.join(self.dir, "run"), exist_ok=True)
+        return WebServer.start(self, timeout)
+
+    def argv(self):
+        return [self.BINARY, "-DFOREGROUND", "-f", self.conf_path]
+
+
+class Caddy(WebServer):
+    """Caddy 2.6 (caddy run --adapter caddyfile) with php_fastcgi to a TCP server or unix//SOCK; admin off,
+    auto_https off, HOME and XDG folders in its own folder. Runs as the user running the tests. /app/* is an
+    application folder outside the docroot as Caddy's users serve one (handle_path /app/* { root * ALIAS_DIR
+    php_fastcgi ... }: the prefix is stripped)."""
+
+    NAME = "caddy"
+    BINARY = CADDY
+    LOGS = ("stdout.log", "access.log")
+    STOP_SIGNAL = signal.SIGINT
+
+    def __init__(self, ws, server, extra=""):
+        WebServer.__init__(self, ws, server)
+        self.extra = extra
+        self.alias_dir = make_alias_dir(ws)
+        self.conf_path = os.path.join(self.dir, "Caddyfile")
+
+    def upstream(self):
+        target = self.fcgi_target(self.server)
+        if target[0] == "unix":
+            return "unix/" + target[1]
+        return "%s:%d" % target[1:]
+
+    def conf(self):
+        return """\
+{{
+    admin off
+    auto_https off
+    storage file_system {d}/storage
+}}
+http://127.0.0.1:{port} {{
+    log {{
+        output file {d}/access.log
+    }}
+    handle_path /app/* {{
+        root * {alias}
+        php_fastcgi {upstream}
+    }}
+    handle {{
+        root * {docroot}
+        php_fastcgi {upstream}
+    }}
+{extra}
+}}
+""".format(d=self.dir, port=self.port, docroot=self.ws.docroot, alias=self.alias_dir, upstream=self.upstream(),
+           extra=self.extra)
+
+    def env(self):
+        env = WebServer.env(self)
+        env.update(HOME=self.dir, XDG_DATA_HOME=os.path.join(self.dir, "data"),
+                   XDG_CONFIG_HOME=os.path.join(self.dir, "config"))
+        return env
+
+    def argv(self):
+        return [self.BINARY, "run", "--adapter", "caddyfile", "--config", self.conf_path]
+
+
+class Lighttpd(WebServer):
+    """lighttpd 1.4 (lighttpd -D -f CONF) with mod_fastcgi as Debian's
+    /etc/lighttpd/conf-available/15-fastcgi-php-fpm.conf sets it: ".php" => "socket" => SOCK,
+    "broken-scriptfilename" => "enable"; for a TCP server "host"/"port" in place of "socket". The rest from
+    Debian's lighttpd.conf (modules, http-parseopts, index-file.names ...). As root it runs as www-data.
+    /app is an alias.url to a folder outside the docroot, as Debian's phpmyadmin package sets it up."""
+
+    NAME = "lighttpd"
+    BINARY = LIGHTTPD
+    LOGS = ("stdout.log", "error.log")
+    STOP_SIGNAL = signal.SIGINT  # graceful: finish the requests in flight
+
+    def __init__(self, ws, server, extra=""):
+        WebServer.__init__(self, ws, server)
+        self.extra = extra
+        self.alias_dir = make_alias_dir(ws)
+        self.conf_path = os.path.join(self.dir, "lighttpd.conf")
+
+    def conf(self):
+        target = self.fcgi_target(self.server)
+        if target[0] == "unix":
+            backend = '"socket" => "%s",' % target[1]
+        else:
+            backend = '"host" => "%s", "port" => %d,' % target[1:]
+        user = ""
+        if os.geteuid() == 0:
+            user = 'server.username = "%s"\nserver.groupname = "%s"\n' % (WEB_USER, WEB_USER)
+        return """\
+server.modules = (
+    "mod_indexfile",
+    "mod_access",
+    "mod_alias",
+    "mod_redirect",
+    "mod_fastcgi",
+)
+server.document-root = "{docroot}"
+server.upload-dirs = ( "{d}/uploads" )
+server.errorlog = "{d}/error.log"
+server.pid-file = "{d}/lighttpd.pid"
+{user}server.bind = "127.0.0.1"
+server.port = {port}
+server.http-parseopts = (
+  "header-strict"           => "enable",
+  "host-strict"             => "enable",
+  "host-normalize"          => "enable",
+  "url-normalize-unreserved"=> "enable",
+  "url-normalize-required"  => "enable",
+  "url-ctrls-reject"        => "enable",
+  "url-path-2f-decode"      => "enable",
+  "url-path-dotseg-remove"  => "enable",
+)
+index-file.names = ( "index.php", "index.html" )
+url.access-deny = ( "~", ".inc" )
+static-file.exclude-extensions = ( ".php", ".pl", ".fcgi" )
+mimetype.assign = ( ".html" => "text/html", ".txt" => "text/plain" )
+
+# Debian's conf-available/15-fastcgi-php-fpm.conf
+fastcgi.server += ( ".php" =>
+    ((
+        {backend}
+        "broken-scriptfilename" => "enable"
+    ))
+)
+# Debian's /etc/phpmyadmin/lighttpd.conf
+alias.url += ( "/app" => "{alias}" )
+{extra}
+server.modules += ( "mod_dirlisting", "mod_staticfile" )
+""".format(d=self.dir, docroot=self.ws.docroot, user=user, port=self.port, backend=backend, extra=self.extra,
+           alias=self.alias_dir)
+
+    def start(self, timeout=10):
+        os.makedirs(os.path.join(self.dir, "uploads"), exist_ok=True)
+        if os.geteuid() == 0:
+            # lighttpd opens its error log after it has become www-data
+            for p in (self.dir, os.path.join(self.dir, "uploads")):
+                shutil.chown(p, WEB_USER, WEB_USER)
+        return WebServer.start(self, timeout)
+
+    def argv(self):
+        return [self.BINARY, "-D", "-f", self.conf_path]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A FastCGI recorder: what a web server sends, exactly
+
+
+class FcgiRecorder:
+    """A FastCGI responder in Python that records every request's PARAMS (name, value) pairs, in order, as
+    bytes, and answers each with the same 200 response. Listens on a free 127.0.0.1 port, or on the unix socket
+    path given (mode 0666, so a web server's www-data workers can connect). Keeps a connection when the client
+    asks (FCGI_KEEP_CONN). Stand-in for a Server behind a web server: it has address() and unix_path()."""
+
+    RESPONSE = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nrecorded\n"
+
+    def __init__(self, ws, unix_path=None):
+        self.ws = ws
+        self._unix_path = unix_path
+        self.port = None if unix_path else free_port()
+        self.requests = []  # {"params": [(name, value)], "stdin": bytes, "conn": n, "keep_conn": bool}
+        self.connections = 0
+        self.errors = []
+        self._lock = threading.Lock()
+        self._sock = None
+        self._stopping = threading.Event()
+        _processes.append(self)
+
+    def unix_path(self, name="www"):
+        return self._unix_path
+
+    def address(self):
+        return self._unix_path or "127.0.0.1:%d" % self.port
+
+    def start(self):
+        if self._unix_path:
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._sock.bind(self._unix_path)
+            os.chmod(self._unix_path, 0o666)
+        else:
+            self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._sock.bind(("127.0.0.1", self.port))
+        self._sock.listen(64)
+        self._sock.settimeout(0.2)
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+        return self
+
+    def _accept_loop(self):
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+                n = self.connections
+            threading.Thread(target=self._serve, args=(conn, n), daemon=True).start()
+
+    @staticmethod
+    def _read_exact(conn, n, buf):
+        while len(buf) < n:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None, buf
+            buf += chunk
+        return buf[:n], buf[n:]
+
+    def _serve(self, conn, n):
+        conn.settimeout(60)
+        buf = b""
+        current = {}  # request id -> {"params": bytes, "stdin": bytes, "keep_conn": bool}
+        try:
+            while True:
+                head, buf = self._read_exact(conn, 8, buf)
+                if head is None:
+                    return
+                _, rtype, rid, clen, plen, _ = struct.unpack(">BBHHBB", head)
+                content, buf = self._read_exact(conn, clen + plen, buf)
+                if content is None:
+                    return
+                content = content[:clen]
+                if rtype == FCGI_BEGIN_REQUEST:
+                    _, flags = struct.unpack(">HB5x", content)
+                    current[rid] = {"params": b"", "stdin": b"", "keep_conn": bool(flags & FCGI_KEEP_CONN),
+                                    "params_done": False}
+                elif rtype == FCGI_GET_VALUES:
+                    conn.sendall(fcgi_record(FCGI_GET_VALUES_RESULT, 0))
+                elif rtype == FCGI_PARAMS and rid in current:
+                    if content:
+                        current[rid]["params"] += content
+                    else:
+                        current[rid]["params_done"] = True
+                elif rtype == FCGI_STDIN and rid in current:
+                    if content:
+                        current[rid]["stdin"] += content
+                        continue
+                    req = current.pop(rid)
+                    with self._lock:
+                        self.requests.append({"params": parse_pair_list(req["params"]), "stdin": req["stdin"],
+                                              "conn": n, "keep_conn": req["keep_conn"]})
+                    conn.sendall(fcgi_stream(FCGI_STDOUT, rid, self.RESPONSE)
+                                 + fcgi_record(FCGI_END_REQUEST, rid, struct.pack(">IB3x", 0, 0)))
+                    if not req["keep_conn"]:
+                        return
+                elif rtype == FCGI_ABORT_REQUEST:
+                    current.pop(rid, None)
+                    conn.sendall(fcgi_record(FCGI_END_REQUEST, rid, struct.pack(">IB3x", 0, 0)))
+        except Exception as e:  # shown with the logs of a failed test
+            self.errors.append("connection %d: %r" % (n, e))
+        finally:
+            conn.close()
+
+    def take(self):
+        """The requests recorded so far, forgotten by the recorder."""
+        with self._lock:
+            out, self.requests = self.requests, []
+        return out
+
+    def stop(self):
+        self._stopping.set()
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+            if self._unix_path:
+                try:
+                    os.unlink(self._unix_path)
+                except OSError:
+                    pass
+
+    def log_text(self):
+        return "\n".join(self.errors)
+
+    def describe(self):
+        return "FastCGI recorder on %s" % self.address()
+
+
+def connected_unix_inodes(path):
+    """Inodes of the accepted (server side) connections on the unix socket path, from /proc/net/unix (state
+    03, connected, and the path: the client's end has none)."""
+    out = set()
+    try:
+        with open("/proc/net/unix") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 8 and fields[7] == path and fields[5] == "03":
+                    out.add(fields[6])
+    except OSError:
+        pass
+    return out
+
+
+def parse_pair_list(data):
+    """FastCGI name-value pairs -> [(name bytes, value bytes)] in the order sent (parse_pairs keeps the last)."""
+    out, i = [], 0
+    while i < len(data):
+        lens = []
+        for _ in range(2):
+            if data[i] & 0x80:
+                lens.append(struct.unpack(">I", data[i:i + 4])[0] & 0x7FFFFFFF)
+                i += 4
+            else:
+                lens.append(data[i])
+                i += 1
+        name = data[i:i + lens[0]]
+        i += lens[0]
+        out.append((name, data[i:i + lens[1]]))
+        i += lens[1]
+    return out
 
 
 def server_connections(server):
