@@ -136,6 +136,11 @@ int config_load(const char *path, const char *default_php_ini, Config **ret, cha
 Config *config_free(Config *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
 
+/* The dotted names of every setting the global file, or a pool group, accepts ("pm.max_children"), one per i
+ * from 0, then NULL: the list man/fpmd.conf.5 documents (tests/unit/test-config-doc.c holds them together) */
+const char *config_global_setting_name(size_t i);
+const char *config_pool_setting_name(size_t i);
+
 const PoolConfig *config_find_pool(const Config *c, const char *name);
 /* Whether two pools' settings are the same (a reload keeps such a pool running untouched) */
 bool pool_config_equal(const PoolConfig *a, const PoolConfig *b);
