@@ -37,7 +37,7 @@ typedef struct Entry {
 typedef struct Page {
         Entry *entries;
         size_t n;
-        char *problems; /* lines that break the convention, one per line; NULL when none */
+        char *problems; /* the lines that break the convention, comma-separated; NULL when none */
 } Page;
 
 static void page_done(Page *p)
