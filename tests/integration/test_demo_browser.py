@@ -147,8 +147,10 @@ class DemoBrowser(harness.TestCase):
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--user-data-dir=" + profile, "--dump-dom", "http://127.0.0.1:%d%s" % (self.http_port, path)]
         t0 = time.monotonic()
+        # Its caches and settings (dconf, fontconfig) in the profile too, not in the user's home
+        env = dict(os.environ, HOME=profile, XDG_CACHE_HOME=profile + "/cache", XDG_CONFIG_HOME=profile + "/config")
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True)
+                             start_new_session=True, env=env)
         started = harness._proc_stat(p.pid)[2]
         try:
             out, err = p.communicate(timeout=90)
