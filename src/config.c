@@ -156,6 +156,16 @@ static const Setting pool_settings[] = {
         P("allow_root", SETTING_BOOL, allow_root),
 };
 
+const char *config_global_setting_name(size_t i)
+{
+        return i < ELEMENTSOF(global_settings) ? global_settings[i].path : NULL;
+}
+
+const char *config_pool_setting_name(size_t i)
+{
+        return i < ELEMENTSOF(pool_settings) ? pool_settings[i].path : NULL;
+}
+
 /* The file being read and the first thing wrong with it */
 typedef struct Parser {
         const char *file;

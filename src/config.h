@@ -139,6 +139,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
 Config *config_ref(Config *c);
 Config *config_unref(Config *c); /* frees it with the last reference; returns NULL */
 
+/* The dotted names of every setting the global file, or a pool group, accepts ("pm.max_children"), one per i
+ * from 0, then NULL: the list man/fpmd.conf.5 documents (tests/unit/test-config-doc.c holds them together) */
+const char *config_global_setting_name(size_t i);
+const char *config_pool_setting_name(size_t i);
+
 const PoolConfig *config_find_pool(const Config *c, const char *name);
 
 /* One pool of a configuration as one libconfig text, its global settings and "pool = { ... };", that
