@@ -67,6 +67,7 @@ typedef enum SettingType {
         SETTING_LOG_LEVEL,
         SETTING_STRINGS,    /* StringList */
         SETTING_EXTENSIONS, /* StringList of ".ext" */
+        SETTING_ROOTS,      /* StringList of absolute folders or "$DOCUMENT_ROOT" */
         SETTING_ENV,        /* KeyValueList of strings */
         SETTING_INI_VALUES, /* KeyValueList, nested groups flattened to dotted names */
         SETTING_INI_FLAGS,  /* as SETTING_INI_VALUES, with boolean values */
@@ -141,6 +142,7 @@ static const Setting pool_settings[] = {
         P("env", SETTING_ENV, env),
         P("security.limit_extensions", SETTING_EXTENSIONS, limit_extensions),
         P("security.allow_php_value_params", SETTING_BOOL, allow_php_value_params),
+        P("security.script_roots", SETTING_ROOTS, script_roots),
         P("php_value", SETTING_INI_VALUES, php_value),
         P("php_admin_value", SETTING_INI_VALUES, php_admin_value),
         P("php_flag", SETTING_INI_FLAGS, php_flag),
@@ -407,7 +409,7 @@ static int parse_size_setting(Parser *p, const config_setting_t *s, const char *
         return 0;
 }
 
-static int parse_string_list(Parser *p, const config_setting_t *s, const char *path, bool extensions, StringList *ret)
+static int parse_string_list(Parser *p, const config_setting_t *s, const char *path, SettingType type, StringList *ret)
 {
         _cleanup_(string_list_done) StringList l = {};
         int n, r;
@@ -432,8 +434,10 @@ static int parse_string_list(Parser *p, const config_setting_t *s, const char *p
                 if (config_setting_type(e) != CONFIG_TYPE_STRING)
                         return parse_error(p, e, "'%s' must be a list of strings", path);
                 v = config_setting_get_string(e);
-                if (extensions && (v[0] != '.' || v[1] == '\0' || strchr(v, '/')))
+                if (type == SETTING_EXTENSIONS && (v[0] != '.' || v[1] == '\0' || strchr(v, '/')))
                         return invalid_value(p, e, path, v, "an extension like \".php\"");
+                if (type == SETTING_ROOTS && v[0] != '/' && !streq(v, "$DOCUMENT_ROOT"))
+                        return invalid_value(p, e, path, v, "an absolute folder or \"$DOCUMENT_ROOT\"");
 
                 r = string_list_add(&l, v);
                 if (r < 0)
@@ -733,7 +737,8 @@ static int parse_setting(Parser *p, const config_setting_t *s, const char *path,
 
         case SETTING_STRINGS:
         case SETTING_EXTENSIONS:
-                return parse_string_list(p, s, path, e->type == SETTING_EXTENSIONS, field);
+        case SETTING_ROOTS:
+                return parse_string_list(p, s, path, e->type, field);
 
         case SETTING_ENV:
                 return parse_env(p, s, path, field);
@@ -901,6 +906,7 @@ static void pool_config_done(PoolConfig *pc)
         free(pc->access_format);
         key_value_list_done(&pc->env);
         string_list_done(&pc->limit_extensions);
+        string_list_done(&pc->script_roots);
         key_value_list_done(&pc->php_value);
         key_value_list_done(&pc->php_admin_value);
         key_value_list_done(&pc->php_flag);
@@ -937,7 +943,8 @@ static int pool_config_init(PoolConfig *pc, const char *file)
         pc->access_format = strdup(DEFAULT_ACCESS_FORMAT);
         if (!pc->file || !pc->ping_response || !pc->access_format)
                 return -ENOMEM;
-        if (string_list_init(&pc->listen.allowed_clients) < 0 || string_list_init(&pc->limit_extensions) < 0)
+        if (string_list_init(&pc->listen.allowed_clients) < 0 || string_list_init(&pc->limit_extensions) < 0 ||
+                string_list_init(&pc->script_roots) < 0)
                 return -ENOMEM;
         if (string_list_add(&pc->limit_extensions, ".php") < 0 || string_list_add(&pc->limit_extensions, ".phar") < 0)
                 return -ENOMEM;
@@ -1326,6 +1333,7 @@ bool pool_config_equal(const PoolConfig *a, const PoolConfig *b)
                a->catch_workers_output == b->catch_workers_output && a->clear_env == b->clear_env &&
                a->allow_php_value_params == b->allow_php_value_params && key_value_list_equal(&a->env, &b->env) &&
                string_list_equal(&a->limit_extensions, &b->limit_extensions) &&
+               string_list_equal(&a->script_roots, &b->script_roots) &&
                key_value_list_equal(&a->php_value, &b->php_value) &&
                key_value_list_equal(&a->php_admin_value, &b->php_admin_value) &&
                key_value_list_equal(&a->php_flag, &b->php_flag) &&
@@ -1453,7 +1461,8 @@ static void format_setting(FILE *f, const Setting *e, const void *base, const ch
                 fprintf(f, "%*s%s = \"%s\"", indent, "", name, log_level_to_string(*(const int *)field));
                 break;
         case SETTING_STRINGS:
-        case SETTING_EXTENSIONS: {
+        case SETTING_EXTENSIONS:
+        case SETTING_ROOTS: {
                 const StringList *l = field;
 
                 fprintf(f, "%*s%s = [", indent, "", name);

@@ -97,6 +97,8 @@ typedef struct PoolConfig {
         bool allow_php_value_params; /* false: PHP_VALUE/PHP_ADMIN_VALUE FastCGI params are ignored */
         KeyValueList env;            /* values as written: "$NAME" is for the worker to take from fpmd's environment */
         StringList limit_extensions; /* ".php", ".phar"; an explicit empty list allows any */
+        StringList script_roots;     /* empty: a script may be anywhere, as in PHP-FPM; else only inside these
+                                      * folders ("$DOCUMENT_ROOT": the request's DOCUMENT_ROOT) */
 
         KeyValueList php_value;
         KeyValueList php_admin_value;

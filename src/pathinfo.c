@@ -77,6 +77,37 @@ static char *concat(const char *a, size_t a_len, const char *b)
         return s;
 }
 
+static int hex_digit(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* PHP's rawurldecode(): %XX to its byte, nothing else */
+static char *raw_url_decode(const char *s)
+{
+        char *out = malloc(strlen(s) + 1), *o = out;
+
+        if (!out)
+                return NULL;
+        for (; *s; s++) {
+                int hi, lo;
+
+                if (*s == '%' && (hi = hex_digit(s[1])) >= 0 && (lo = hex_digit(s[2])) >= 0) {
+                        *o++ = (char)(hi * 16 + lo);
+                        s += 2;
+                } else
+                        *o++ = *s;
+        }
+        *o = 0;
+        return out;
+}
+
 /* Apache's mod_proxy_fcgi and mod_proxy_balancer send "proxy:fcgi://host:port/path/script.php/info?query":
  * the path starts at the first '/' after the host (bug 54152, 62172) */
 static void cut_proxy_url(Walk *w)
@@ -184,11 +215,18 @@ static int found_script(Walk *w, const char *spt, size_t len, const char *pt, co
                         if (r < 0)
                                 return r;
                 } else if (w->apache && w->sn) {
-                        /* ProxyPass: SCRIPT_NAME holds the path info too, and loses it */
-                        size_t snlen = strlen(w->sn);
+                        /* ProxyPass: SCRIPT_NAME holds the path info too, and loses it. Apache sends
+                         * SCRIPT_FILENAME percent-encoded and SCRIPT_NAME decoded, so the path info is compared
+                         * both ways */
+                        _cleanup_free_ char *decoded = strchr(path_info, '%') ? raw_url_decode(path_info) : NULL;
+                        size_t snlen = strlen(w->sn), cut_at = SIZE_MAX;
 
-                        if (snlen > slen && streq(w->sn + snlen - slen, path_info)) {
-                                _cleanup_free_ char *cut = strndup(w->sn, snlen - slen);
+                        if (snlen > slen && streq(w->sn + snlen - slen, path_info))
+                                cut_at = snlen - slen;
+                        else if (decoded && snlen > strlen(decoded) && streq(w->sn + snlen - strlen(decoded), decoded))
+                                cut_at = snlen - strlen(decoded);
+                        if (cut_at != SIZE_MAX) {
+                                _cleanup_free_ char *cut = strndup(w->sn, cut_at);
 
                                 if (!cut)
                                         return -ENOMEM;

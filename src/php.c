@@ -804,54 +804,76 @@ static bool extension_allowed(const PoolConfig *p, const char *path)
         return false;
 }
 
-/* DOCUMENT_ROOT is the same for most requests: its realpath is kept as long as PHP keeps realpaths */
-static const char *doc_root_realpath(const char *doc_root)
+/* A folder's real path, kept as long as PHP keeps realpaths: DOCUMENT_ROOT is the same for most requests */
+static const char *root_realpath(const char *root)
 {
         static char last[MAXPATHLEN], real[MAXPATHLEN];
         static time_t expires;
         time_t now = (time_t)sapi_get_request_time();
 
-        if (now < expires && streq(last, doc_root))
+        if (now < expires && streq(last, root))
                 return real;
-        if (strlen(doc_root) >= sizeof(last) || !tsrm_realpath(doc_root, real)) {
+        if (strlen(root) >= sizeof(last) || !tsrm_realpath(root, real)) {
                 expires = 0;
                 return NULL;
         }
-        strcpy(last, doc_root);
+        strcpy(last, root);
         expires = now + MAX(zend_ini_long((char *)"realpath_cache_ttl", sizeof("realpath_cache_ttl") - 1, 0), 1);
         return real;
 }
 
-/* A script must be a regular file, and inside DOCUMENT_ROOT when the server names one */
-static bool script_inside_doc_root(const char *script)
+static bool path_inside(const char *real, const char *root)
 {
-        const char *doc_root = fcgi_params_get(&current->params, "DOCUMENT_ROOT"), *real_root;
-        char real_buf[MAXPATHLEN];
-        const char *real_script = resolved.script_real;
-        struct stat st;
+        const char *real_root = root_realpath(root);
         size_t l;
 
-        const realpath_cache_bucket *b;
-
-        /* resolve_script() resolved it already, unless the path info walk found it */
-        if (!real_script || !streq(script, strempty(fcgi_params_get(&current->params, "SCRIPT_FILENAME")))) {
-                if (!tsrm_realpath(script, real_buf))
-                        return false;
-                real_script = real_buf;
-        }
-        /* The realpath cache knows a folder from a file; only a miss costs a stat() */
-        b = realpath_cache_lookup(script, strlen(script), (time_t)sapi_get_request_time());
-        if (b ? b->is_dir : (stat(real_script, &st) < 0 || !S_ISREG(st.st_mode)))
-                return false;
-        if (isempty(doc_root))
-                return true;
-        real_root = doc_root_realpath(doc_root);
         if (!real_root)
                 return false;
         l = strlen(real_root);
         if (l == 1 && real_root[0] == '/')
                 return true;
-        return strncmp(real_script, real_root, l) == 0 && real_script[l] == '/';
+        return strncmp(real, real_root, l) == 0 && real[l] == '/';
+}
+
+typedef enum ScriptCheck {
+        SCRIPT_OK,
+        SCRIPT_MISSING,  /* nothing there: 404 "File not found." */
+        SCRIPT_NOT_FILE, /* a folder or a device: PHP-FPM cannot open it, 404 "No input file specified." */
+        SCRIPT_OUTSIDE,  /* outside security.script_roots: as missing */
+} ScriptCheck;
+
+/* PHP-FPM runs any regular file it is given (security.limit_extensions was checked before): under an Apache Alias
+ * outside DOCUMENT_ROOT, or a symlink into another tree. security.script_roots confines a pool to folders. */
+static ScriptCheck script_check(const char *script)
+{
+        const StringList *roots = &pool->script_roots;
+        const char *real_script = resolved.script_real;
+        const realpath_cache_bucket *b;
+        char real_buf[MAXPATHLEN];
+        struct stat st;
+
+        /* pathinfo_resolve() learned it, unless the path info walk found the script */
+        if (!real_script || !streq(script, strempty(fcgi_params_get(&current->params, "SCRIPT_FILENAME")))) {
+                if (!tsrm_realpath(script, real_buf))
+                        return SCRIPT_MISSING;
+                real_script = real_buf;
+        }
+        /* The realpath cache knows a folder from a file; only a miss costs a stat() */
+        b = realpath_cache_lookup(script, strlen(script), (time_t)sapi_get_request_time());
+        if (b ? b->is_dir : (stat(real_script, &st) < 0 || !S_ISREG(st.st_mode)))
+                return SCRIPT_NOT_FILE;
+        if (roots->n == 0)
+                return SCRIPT_OK;
+        for (size_t i = 0; i < roots->n; i++) {
+                const char *root = roots->items[i];
+
+                if (streq(root, "$DOCUMENT_ROOT"))
+                        root = fcgi_params_get(&current->params, "DOCUMENT_ROOT");
+                if (!isempty(root) && path_inside(real_script, root))
+                        return SCRIPT_OK;
+        }
+        log_notice("Refusing %s (%s): outside security.script_roots.", script, real_script);
+        return SCRIPT_OUTSIDE;
 }
 
 /* Messages PHP-FPM sends the web server on FCGI_STDERR (and we log) */
@@ -1060,6 +1082,16 @@ static void access_log_write(Request *r, size_t memory)
         (void)log_struct(LOG_INFO, FPMD_MESSAGE_ACCESS, "fpmd-access", f.items, line);
 }
 
+/* As PHP-FPM when the script cannot be opened */
+static void unable_to_open(int error)
+{
+        log_error("Unable to open primary script: %s (%s)", SG(request_info).path_translated, strerror(error));
+        if (error == EACCES)
+                send_plain(403, "Access denied.\n");
+        else
+                send_plain(404, "No input file specified.\n");
+}
+
 /* Separate from php_handle_request() so nothing of the caller is live across the longjmp of a bailout */
 static void run_request(Request *r)
 {
@@ -1108,19 +1140,21 @@ static void run_request(Request *r)
                         goto done;
                 }
 
-                if (!script_inside_doc_root(SG(request_info).path_translated)) {
-                        log_debug("Not a regular file inside the document root: %s", SG(request_info).path_translated);
+                switch (script_check(SG(request_info).path_translated)) {
+                case SCRIPT_OK:
+                        break;
+                case SCRIPT_NOT_FILE:
+                        unable_to_open(EISDIR);
+                        goto done;
+                default:
                         request_stderr("Primary script unknown");
                         send_plain(404, "File not found.\n");
                         goto done;
                 }
                 zend_stream_init_filename(&fh, SG(request_info).path_translated);
-                if (php_fopen_primary_script(&fh) == FAILURE) {
-                        if (errno == EACCES)
-                                send_plain(403, "Access denied.\n");
-                        else
-                                send_plain(404, "File not found.\n");
-                } else {
+                if (php_fopen_primary_script(&fh) == FAILURE)
+                        unable_to_open(errno);
+                else {
                         EG(exit_status) = 0;
                         php_execute_script(&fh);
                 }

@@ -226,7 +226,7 @@ class DemoBrowser(harness.TestCase):
         serve = self.serve
         procs = serve.processes()
         exes = sorted(set(os.path.basename(e) for e in (proc_exe(p) for p, _ in procs) if e))
-        self.assertEqual(exes, ["fpmd", "nginx"])
+        self.assertEqual(exes, ["fpmd", "fpmd-leader", "nginx"])  # supervisor; leader and workers; nginx
         self.assertTrue(os.path.isdir(serve.dir), serve.dir)
 
         t0 = time.monotonic()

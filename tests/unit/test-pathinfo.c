@@ -175,6 +175,14 @@ static const char *server_var(const FcgiParams *p, const PathinfoResult *r, cons
                 snprintf(buf, size, "%s%s", strempty(r->script_name), strempty(pi));
                 return buf;
         }
+        if (streq(name, "__FILE__")) {
+                /* The script PHP opened, by its real path */
+                _cleanup_free_ char *n = r->script ? normalize(r->script) : NULL;
+                if (!n)
+                        return NULL;
+                snprintf(buf, size, "%s", n);
+                return buf;
+        }
         return fcgi_params_get(p, name);
 }
 
@@ -262,6 +270,14 @@ START_TEST(test_manual_cases)
 }
 END_TEST
 
+/* Recorded behind Apache (ProxyPassMatch, SetHandler, GENERIC, reuse, Alias), Caddy and lighttpd by
+ * gen-pathinfo-cases.py: what each sent, and what PHP-FPM 8.2 made of it */
+START_TEST(test_recorded_cases)
+{
+        run_table("pathinfo-cases.txt");
+}
+END_TEST
+
 START_TEST(test_path_valid)
 {
         static const struct {
@@ -323,6 +339,7 @@ static Suite *pathinfo_suite(void)
         TCase *tc = tcase_create("core");
 
         tcase_add_test(tc, test_manual_cases);
+        tcase_add_test(tc, test_recorded_cases);
         tcase_add_test(tc, test_path_valid);
         tcase_add_test(tc, test_proxy_url_cut);
         suite_add_tcase(s, tc);
