@@ -120,6 +120,8 @@ static const Setting pool_settings[] = {
         P("chroot", SETTING_ABS_PATH, chroot),
         P("chdir", SETTING_ABS_PATH, chdir),
         P("php_ini", SETTING_STRING_OPT, php_ini),
+        P("php_ini_scan_dir", SETTING_STRING, php_ini_scan_dir),
+        P("allow_pcntl", SETTING_BOOL, allow_pcntl),
         P("pm.mode", SETTING_PM_MODE, pm.mode),
         P_RANGE("pm.max_children", SETTING_UNSIGNED, pm.max_children, 1, 65535),
         P_RANGE("pm.start_servers", SETTING_UNSIGNED, pm.start_servers, 1, 65535),
@@ -900,6 +902,7 @@ static void pool_config_done(PoolConfig *pc)
         free(pc->chroot);
         free(pc->chdir);
         free(pc->php_ini);
+        free(pc->php_ini_scan_dir);
         free(pc->status_path);
         free(pc->ping_path);
         free(pc->ping_response);
@@ -1288,6 +1291,31 @@ Config *config_unref(Config *c)
         return NULL;
 }
 
+const char *pool_php_ini(const Config *c, const PoolConfig *p)
+{
+        return p->php_ini ? p->php_ini : c->php_ini;
+}
+
+int pool_php_ini_scan_dir(const Config *c, const PoolConfig *p, char **ret)
+{
+        const char *ini = pool_php_ini(c, p), *slash, *env = getenv("PHP_INI_SCAN_DIR");
+        char *s = NULL;
+
+        if (p->php_ini_scan_dir)
+                s = strdup(p->php_ini_scan_dir);
+        else if (env)
+                s = strdup(env);
+        else if (!ini || !(slash = strrchr(ini, '/'))) {
+                *ret = NULL;
+                return 0;
+        } else if (asprintf(&s, "%.*s/conf.d", (int)(slash - ini), ini) < 0)
+                s = NULL;
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
 const PoolConfig *config_find_pool(const Config *c, const char *name)
 {
         if (!c || !name)
@@ -1323,7 +1351,8 @@ bool pool_config_equal(const PoolConfig *a, const PoolConfig *b)
                streq_null(la->owner, lb->owner) && streq_null(la->group, lb->group) && la->mode == lb->mode &&
                string_list_equal(&la->allowed_clients, &lb->allowed_clients) && streq_null(a->user, b->user) &&
                streq_null(a->group, b->group) && streq_null(a->chroot, b->chroot) && streq_null(a->chdir, b->chdir) &&
-               streq_null(a->php_ini, b->php_ini) && pm_config_equal(&a->pm, &b->pm) &&
+               streq_null(a->php_ini, b->php_ini) && streq_null(a->php_ini_scan_dir, b->php_ini_scan_dir) &&
+               a->allow_pcntl == b->allow_pcntl && pm_config_equal(&a->pm, &b->pm) &&
                streq_null(a->status_path, b->status_path) && streq_null(a->ping_path, b->ping_path) &&
                streq_null(a->ping_response, b->ping_response) && a->access_log == b->access_log &&
                streq_null(a->access_format, b->access_format) && a->slowlog == b->slowlog &&

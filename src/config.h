@@ -73,11 +73,13 @@ typedef struct PoolConfig {
 
         ListenConfig listen;
 
-        char *user;    /* NULL: the supervisor's user */
-        char *group;   /* NULL: the user's primary group */
-        char *chroot;  /* NULL: none */
-        char *chdir;   /* NULL: "/" */
-        char *php_ini; /* NULL: the global php_ini */
+        char *user;             /* NULL: the supervisor's user */
+        char *group;            /* NULL: the user's primary group */
+        char *chroot;           /* NULL: none */
+        char *chdir;            /* NULL: "/" */
+        char *php_ini;          /* NULL: the global php_ini */
+        char *php_ini_scan_dir; /* NULL: PHP_INI_SCAN_DIR of fpmd's environment, else conf.d beside php_ini; "": none */
+        bool allow_pcntl;       /* false: the pcntl extension is not loaded, as in PHP-FPM (a worker must not fork) */
 
         PmConfig pm;
 
@@ -147,6 +149,10 @@ const char *config_global_setting_name(size_t i);
 const char *config_pool_setting_name(size_t i);
 
 const PoolConfig *config_find_pool(const Config *c, const char *name);
+/* The php.ini a pool starts PHP with */
+const char *pool_php_ini(const Config *c, const PoolConfig *p);
+/* The folder of ini files PHP scans after php.ini (PHP_INI_SCAN_DIR): *ret NULL for none known, "" for none */
+int pool_php_ini_scan_dir(const Config *c, const PoolConfig *p, char **ret);
 
 /* One pool of a configuration as one libconfig text, its global settings and "pool = { ... };", that
  * config_load_single() reads back to equal structs: how the supervisor hands a leader its pool */

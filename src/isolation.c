@@ -7,41 +7,47 @@
 
 #include "isolation.h"
 #include "log.h"
+#include "user.h"
 
 static int resolve_user(const PoolConfig *p, Isolation *i)
 {
-        struct passwd *pw;
-        struct group *gr;
-        int n = 16;
+        _cleanup_(user_record_done) UserRecord u = {};
+        int n = 16, r;
 
-        errno = 0;
-        pw = getpwnam(p->user);
-        if (!pw)
-                return log_error_errno(errno ?: ESRCH, "[pool %s] user '%s' does not exist.", p->name, p->user);
-        i->uid = pw->pw_uid;
-        i->gid = pw->pw_gid;
+        r = user_lookup(p->user, &u);
+        if (r == -ESRCH)
+                return log_error_errno(r, "[pool %s] user '%s' does not exist.", p->name, p->user);
+        if (r < 0)
+                return log_error_errno(r, "[pool %s] failed to look up user '%s': %m", p->name, p->user);
+        i->uid = u.uid;
+        i->gid = u.gid;
 
         if (p->group) {
-                errno = 0;
-                gr = getgrnam(p->group);
-                if (!gr)
-                        return log_error_errno(
-                                errno ?: ESRCH, "[pool %s] group '%s' does not exist.", p->name, p->group);
-                i->gid = gr->gr_gid;
-        }
+                r = group_lookup(p->group, &i->gid);
+                if (r == -ESRCH)
+                        return log_error_errno(r, "[pool %s] group '%s' does not exist.", p->name, p->group);
+                if (r < 0)
+                        return log_error_errno(r, "[pool %s] failed to look up group '%s': %m", p->name, p->group);
+        } else if (!u.name)
+                return log_error_errno(
+                        ESRCH, "[pool %s] user %s has no entry in the user database: set 'group'.", p->name, p->user);
 
         /* The user's supplementary groups, as a login would have them */
-        for (;;) {
+        for (; u.name;) {
                 gid_t *g = realloc(i->groups, sizeof(gid_t) * (size_t)n);
 
                 if (!g)
                         return log_oom();
                 i->groups = g;
-                if (getgrouplist(p->user, i->gid, i->groups, &n) >= 0)
+                if (getgrouplist(u.name, i->gid, i->groups, &n) >= 0)
                         break;
         }
-        i->n_groups = (size_t)n;
-        return 0;
+        i->n_groups = u.name ? (size_t)n : 0;
+        /* As PHP-FPM: USER and HOME of the workers only for a user given by name */
+        if (u.name && streq(p->user, u.name))
+                i->home = TAKE_PTR(u.home);
+        i->user = u.name ? TAKE_PTR(u.name) : strdup(p->user);
+        return i->user ? 0 : log_oom();
 }
 
 int isolation_plan(const PoolConfig *p, bool announce, Isolation *ret)
@@ -84,7 +90,6 @@ int isolation_plan(const PoolConfig *p, bool announce, Isolation *ret)
                                 p->name, p->user);
                 }
                 i.change_user = true;
-                i.user = strdup(p->user);
         }
 
         if (p->chroot) {
@@ -162,6 +167,7 @@ void isolation_done(Isolation *i)
 {
         free(i->groups);
         free(i->user);
+        free(i->home);
         free(i->chroot);
         free(i->chdir);
         *i = (Isolation){};

@@ -12,6 +12,7 @@ typedef struct Isolation {
         gid_t *groups; /* supplementary groups, resolved before any chroot hides /etc/group */
         size_t n_groups;
         char *user;       /* the name the pool's workers run as, for logs and the status page */
+        char *home;       /* its home: HOME of the workers, with USER (as PHP-FPM, for a user given by name) */
         char *chroot;     /* NULL: none */
         char *chdir;      /* inside the chroot; "/" when NULL and chrooted */
         int rlimit_files; /* -1: unchanged */

@@ -168,8 +168,9 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         return 0;
 }
 
-/* clear_env empties the environment; env = {} sets values, "$NAME" taking the supervisor's NAME */
-static int leader_setup_environment(const PoolConfig *p)
+/* clear_env empties the environment; env = {} sets values, "$NAME" taking the supervisor's NAME; USER and HOME are
+ * the pool user's, as PHP-FPM sets them */
+static int leader_setup_environment(const PoolConfig *p, const Isolation *iso)
 {
         _cleanup_strv_free_ char **values = calloc(p->env.n + 1, sizeof(char *));
 
@@ -187,6 +188,10 @@ static int leader_setup_environment(const PoolConfig *p)
                 clearenv();
         for (size_t i = 0; i < p->env.n; i++)
                 setenv(p->env.items[i].key, values[i], 1);
+        if (iso->change_user && iso->home) {
+                setenv("USER", iso->user, 1);
+                setenv("HOME", iso->home, 1);
+        }
         return 0;
 }
 
@@ -262,7 +267,7 @@ int leader_run(const LeaderArgs *a)
                 (void)channel_send(a->ctl_fd, CHANNEL_FAILED, -1, getpid(), r);
                 return 1;
         }
-        r = leader_setup_environment(a->pool);
+        r = leader_setup_environment(a->pool, &l.isolation);
         if (r < 0)
                 return 1;
 

@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "listen.h"
+#include "user.h"
 #include "log.h"
 
 #define LISTEN_BACKLOG_DEFAULT 511
@@ -178,39 +179,6 @@ static int mkdir_parents(const char *path, mode_t mode)
         return 0;
 }
 
-static int resolve_user(const char *name, uid_t *ret)
-{
-        struct passwd *pw;
-
-        errno = 0;
-        pw = getpwnam(name);
-        if (!pw) {
-                /* Not found is 0 or one of these, depending on the NSS module */
-                if (errno > 0 && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM)
-                        return log_error_errno(errno, "Failed to look up user '%s' of listen.owner: %m", name);
-                return log_error_errno(ESRCH, "Unknown user '%s' in listen.owner.", name);
-        }
-
-        *ret = pw->pw_uid;
-        return 0;
-}
-
-static int resolve_group(const char *name, gid_t *ret)
-{
-        struct group *gr;
-
-        errno = 0;
-        gr = getgrnam(name);
-        if (!gr) {
-                if (errno > 0 && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM)
-                        return log_error_errno(errno, "Failed to look up group '%s' of listen.group: %m", name);
-                return log_error_errno(ESRCH, "Unknown group '%s' in listen.group.", name);
-        }
-
-        *ret = gr->gr_gid;
-        return 0;
-}
-
 /* A socket file is stale when nobody accepts on it any more: connect() is refused. Taking over one that
  * another fpmd (or PHP-FPM) still serves would leave that one running but unreachable. */
 static int unix_socket_remove_stale(const SocketAddress *a, const char *address)
@@ -266,14 +234,21 @@ static int listen_open_unix(const ListenConfig *c, const SocketAddress *a, int *
 
         /* Before anything is created, so an unknown name leaves nothing behind */
         if (c->owner) {
-                r = resolve_user(c->owner, &uid);
+                _cleanup_(user_record_done) UserRecord u = {};
+
+                r = user_lookup(c->owner, &u);
+                if (r == -ESRCH)
+                        return log_error_errno(r, "Unknown user '%s' in listen.owner.", c->owner);
                 if (r < 0)
-                        return r;
+                        return log_error_errno(r, "Failed to look up user '%s' of listen.owner: %m", c->owner);
+                uid = u.uid;
         }
         if (c->group) {
-                r = resolve_group(c->group, &gid);
+                r = group_lookup(c->group, &gid);
+                if (r == -ESRCH)
+                        return log_error_errno(r, "Unknown group '%s' in listen.group.", c->group);
                 if (r < 0)
-                        return r;
+                        return log_error_errno(r, "Failed to look up group '%s' of listen.group: %m", c->group);
         }
 
         r = mkdir_parents(path, 0755);

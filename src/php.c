@@ -517,6 +517,10 @@ STD_PHP_INI_BOOLEAN("cgi.rfc2616_headers", "0", PHP_INI_ALL, OnUpdateBool, rfc26
 STD_PHP_INI_BOOLEAN("cgi.nph", "0", PHP_INI_ALL, OnUpdateBool, nph, FpmdGlobals, fpmd_globals)
 STD_PHP_INI_BOOLEAN("fastcgi.logging", "1", PHP_INI_SYSTEM, OnUpdateBool, fcgi_logging, FpmdGlobals, fpmd_globals)
 STD_PHP_INI_ENTRY("fastcgi.error_header", NULL, PHP_INI_SYSTEM, OnUpdateString, error_header, FpmdGlobals, fpmd_globals)
+/* PHP-FPM registers these too; nothing reads them in the FastCGI SAPI, scripts do */
+PHP_INI_ENTRY("cgi.force_redirect", "1", PHP_INI_SYSTEM, NULL)
+PHP_INI_ENTRY("cgi.redirect_status_env", NULL, PHP_INI_SYSTEM, NULL)
+PHP_INI_ENTRY("fpm.config", NULL, PHP_INI_SYSTEM, NULL)
 PHP_INI_END()
 
 static PHP_MINIT_FUNCTION(fpmd)
@@ -653,26 +657,38 @@ static void pool_values_apply(const PoolConfig *p)
                 ini_apply(p->php_admin_flag.items[i].key, p->php_admin_flag.items[i].value, true);
 }
 
+/* PHP-FPM is built without the pcntl extension (a web worker must not fork) and without chroot(), which the
+ * embed SAPI has: they go before any extension starts, unless the pool asks for pcntl */
+static int register_internal_extensions(void)
+{
+        int r = php_register_internal_extensions();
+
+        if (!pool->allow_pcntl) {
+                zend_module_entry *m = zend_hash_str_find_ptr(&module_registry, "pcntl", strlen("pcntl"));
+
+                /* Only a temporary module takes its functions along */
+                if (m && m->functions)
+                        zend_unregister_functions(m->functions, -1, NULL);
+                (void)zend_hash_str_del(&module_registry, "pcntl", strlen("pcntl"));
+        }
+        (void)zend_hash_str_del(CG(function_table), "chroot", strlen("chroot"));
+        return r;
+}
+
 int php_startup(const Config *c, const PoolConfig *p)
 {
-        const char *ini = p->php_ini ? p->php_ini : c->php_ini;
-        _cleanup_free_ char *ini_copy = NULL;
-        char *scan_dir;
-        struct stat st;
+        const char *ini = pool_php_ini(c, p);
+        _cleanup_free_ char *scan_dir = NULL;
 
         pool = p;
 
         /* Debian's layout: the conf.d beside the php.ini holds the extension ini files (opcache among them) */
-        if (!getenv("PHP_INI_SCAN_DIR") && ini) {
-                ini_copy = strdup(ini);
-                if (!ini_copy)
-                        return log_oom();
-                if (asprintf(&scan_dir, "%s/conf.d", dirname(ini_copy)) < 0)
-                        return log_oom();
-                if (stat(scan_dir, &st) == 0 && S_ISDIR(st.st_mode))
-                        setenv("PHP_INI_SCAN_DIR", scan_dir, 1);
-                free(scan_dir);
-        }
+        if (pool_php_ini_scan_dir(c, p, &scan_dir) < 0)
+                return log_oom();
+        if (scan_dir)
+                setenv("PHP_INI_SCAN_DIR", scan_dir, 1);
+        else
+                unsetenv("PHP_INI_SCAN_DIR");
         if (ini && access(ini, R_OK) < 0)
                 log_warning_errno(errno, "Cannot read php.ini %s, PHP starts with its defaults: %m", ini);
 
@@ -685,6 +701,7 @@ int php_startup(const Config *c, const PoolConfig *p)
 
         import_process_environment = php_import_environment_variables;
         php_import_environment_variables = import_environment;
+        php_register_internal_extensions_func = register_internal_extensions;
 
         if (fpmd_sapi_module.startup(&fpmd_sapi_module) == FAILURE)
                 return log_error_errno(EIO, "PHP failed to start with %s.", strna(ini));

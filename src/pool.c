@@ -33,7 +33,7 @@
  * even when its own settings did not */
 static uint64_t php_fingerprint(const Config *c, const PoolConfig *p)
 {
-        const char *ini = p->php_ini ? p->php_ini : c->php_ini;
+        const char *ini = pool_php_ini(c, p);
         _cleanup_free_ char *dir = NULL;
         uint64_t h = 1469598103934665603ULL;
         struct dirent **names = NULL;
@@ -41,17 +41,16 @@ static uint64_t php_fingerprint(const Config *c, const PoolConfig *p)
         int n;
 
 #define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ULL)
-        if (!ini)
-                return h;
-        for (const char *s = ini; *s; s++)
-                MIX((unsigned char)*s);
-        if (stat(ini, &st) == 0) {
-                MIX(st.st_mtim.tv_sec);
-                MIX(st.st_mtim.tv_nsec);
-                MIX(st.st_size);
+        if (ini) {
+                for (const char *s = ini; *s; s++)
+                        MIX((unsigned char)*s);
+                if (stat(ini, &st) == 0) {
+                        MIX(st.st_mtim.tv_sec);
+                        MIX(st.st_mtim.tv_nsec);
+                        MIX(st.st_size);
+                }
         }
-        const char *slash = strrchr(ini, '/');
-        if (!slash || asprintf(&dir, "%.*s/conf.d", (int)(slash - ini), ini) < 0)
+        if (pool_php_ini_scan_dir(c, p, &dir) < 0 || isempty(dir))
                 return h;
         n = scandir(dir, &names, NULL, alphasort);
         for (int i = 0; i < n; i++) {

@@ -259,6 +259,8 @@ POOL_DEFAULTS = {
     # 0666 so a web server whose workers run as www-data can connect (PHP-FPM's default is 0660, root's).
     "listen": None,
     "listen_mode": "0666",
+    # The pool's user and group (as root only; None: the workers stay root, php-fpm -R and allow_root)
+    "user": None,
 }
 
 GLOBAL_DEFAULTS = {
@@ -305,7 +307,9 @@ class Server:
                  '  pm = { mode = "static"; max_children = %d; };' % p["max_children"],
                  "  php_ini = %s;" % _libconfig_str(PHP_INI),
                  "  clear_env = %s;" % ("true" if p["clear_env"] else "false")]
-        if os.geteuid() == 0:
+        if os.geteuid() == 0 and p["user"]:
+            lines.append("  user = %s;" % _libconfig_str(p["user"]))
+        elif os.geteuid() == 0:
             # as php-fpm -R: the tests run as root (CI does) and the workers stay root
             lines.append("  allow_root = true;")
         sec = ["limit_extensions = [ %s ];" % ", ".join(_libconfig_str(e) for e in p["limit_extensions"])]
@@ -347,6 +351,8 @@ class Server:
                  "catch_workers_output = yes",
                  "decorate_workers_output = no",
                  "security.limit_extensions = " + " ".join(p["limit_extensions"])]
+        if os.geteuid() == 0 and p["user"]:
+            lines.append("user = " + p["user"])
         for k, v in p["env"].items():
             lines.append("env[%s] = %s" % (k, _fpm_value(v)))
         for group in ("php_value", "php_admin_value", "php_flag", "php_admin_flag"):
