@@ -726,8 +726,8 @@ _noreturn_ static void exec_leader(const Pool *p, const int fds[4], const char *
 {
         int high[4];
         sigset_t none;
-        char *argv[] = {(char *)"fpmd-leader", (char *)"--protocol", (char *)LEADER_PROTOCOL, (char *)"--parent",
-                (char *)parent, (char *)"--pool", (char *)pool_name(p), NULL};
+        char *argv[] = {(char *)p->owner->leader_path, (char *)"--protocol", (char *)LEADER_PROTOCOL,
+                (char *)"--parent", (char *)parent, (char *)"--pool", (char *)pool_name(p), NULL};
 
         /* Above every target first, so no dup2() below overwrites one still to be moved */
         for (int i = 0; i < 4; i++) {
