@@ -5,6 +5,21 @@
 
 #include "macro.h"
 
+/* fpmd-leader's command line: a leader of another build refuses to start */
+#define LEADER_PROTOCOL "2"
+
+/* The fds the supervisor passes fpmd-leader, at these numbers */
+enum {
+        LEADER_FD_CTL = 3,     /* the channel */
+        LEADER_FD_LISTEN,      /* the pool's listening socket */
+        LEADER_FD_SCOREBOARD,  /* the scoreboard's memfd, closed once mapped */
+        LEADER_FD_CONFIG,      /* the pool's settings, libconfig text in a sealed memfd */
+        LEADER_FD_HANDOVER_RX, /* the pool's pair on which workers hand connections on */
+        LEADER_FD_HANDOVER_TX,
+        _LEADER_FD_END,
+};
+#define LEADER_N_FDS (_LEADER_FD_END - LEADER_FD_CTL)
+
 typedef enum ChannelMessageType {
         CHANNEL_READY,        /* leader -> supervisor: PHP is up */
         CHANNEL_FAILED,       /* leader -> supervisor: PHP could not start; status: negative errno */
@@ -14,6 +29,7 @@ typedef enum ChannelMessageType {
         CHANNEL_EXITED,       /* leader -> supervisor: slot, pid, wait status */
         CHANNEL_SIGNAL,       /* supervisor -> leader: send signal `status` to the worker of slot */
         CHANNEL_STOP,         /* supervisor -> leader: stop every worker gracefully, then exit */
+        CHANNEL_STOPPING,     /* leader -> supervisor: every worker was told; none takes a new connection */
         CHANNEL_PING,         /* supervisor -> leader: heartbeat, answered with PONG and the same slot value */
         CHANNEL_PONG,
         _CHANNEL_MESSAGE_MAX,

@@ -139,6 +139,10 @@ static const Setting pool_settings[] = {
         P("request_slowlog_timeout", SETTING_DURATION, request_slowlog_timeout),
         P_RANGE("request_slowlog_trace_depth", SETTING_UNSIGNED, request_slowlog_trace_depth, 1, 65535),
         P("request_terminate_timeout", SETTING_DURATION, request_terminate_timeout),
+        P("request_header_timeout", SETTING_DURATION, request_header_timeout),
+        P("request_io_timeout", SETTING_DURATION, request_io_timeout),
+        P("keepalive_timeout", SETTING_DURATION, keepalive_timeout),
+        P_RANGE("worker_connections", SETTING_UNSIGNED, worker_connections, 1, 65536),
         P("catch_workers_output", SETTING_BOOL, catch_workers_output),
         P("clear_env", SETTING_BOOL, clear_env),
         P("env", SETTING_ENV, env),
@@ -930,6 +934,10 @@ static int pool_config_init(PoolConfig *pc, const char *file)
                 .pm.process_idle_timeout = 10 * USEC_PER_SEC,
                 .slowlog = true,
                 .request_slowlog_trace_depth = 20,
+                .request_header_timeout = 5 * USEC_PER_SEC,
+                .request_io_timeout = 60 * USEC_PER_SEC,
+                .keepalive_timeout = 120 * USEC_PER_SEC,
+                .worker_connections = 256,
                 .catch_workers_output = true,
                 .clear_env = true,
                 .rlimit_files = -1,
@@ -1359,8 +1367,11 @@ bool pool_config_equal(const PoolConfig *a, const PoolConfig *b)
                a->request_slowlog_timeout == b->request_slowlog_timeout &&
                a->request_slowlog_trace_depth == b->request_slowlog_trace_depth &&
                a->request_terminate_timeout == b->request_terminate_timeout &&
-               a->catch_workers_output == b->catch_workers_output && a->clear_env == b->clear_env &&
-               a->allow_php_value_params == b->allow_php_value_params && key_value_list_equal(&a->env, &b->env) &&
+               a->request_header_timeout == b->request_header_timeout &&
+               a->request_io_timeout == b->request_io_timeout && a->keepalive_timeout == b->keepalive_timeout &&
+               a->worker_connections == b->worker_connections && a->catch_workers_output == b->catch_workers_output &&
+               a->clear_env == b->clear_env && a->allow_php_value_params == b->allow_php_value_params &&
+               key_value_list_equal(&a->env, &b->env) &&
                string_list_equal(&a->limit_extensions, &b->limit_extensions) &&
                string_list_equal(&a->script_roots, &b->script_roots) &&
                key_value_list_equal(&a->php_value, &b->php_value) &&

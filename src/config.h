@@ -93,6 +93,10 @@ typedef struct PoolConfig {
         usec_t request_slowlog_timeout;       /* 0: off */
         unsigned request_slowlog_trace_depth; /* 20 */
         usec_t request_terminate_timeout;     /* 0: off */
+        usec_t request_header_timeout;        /* 5s: a connection's whole request head (PARAMS) arrives within; 0 off */
+        usec_t request_io_timeout;            /* 60s: the longest a body read or a response write waits; 0 off */
+        usec_t keepalive_timeout;             /* 120s: a kept connection idle this long is closed; 0 off */
+        unsigned worker_connections;          /* 256: connections one worker holds (arriving and kept) */
 
         bool catch_workers_output;   /* true */
         bool clear_env;              /* true */

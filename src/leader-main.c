@@ -4,16 +4,10 @@
 #include <stdio.h>
 #include <sys/mman.h>
 
+#include "channel.h"
 #include "config.h"
 #include "leader.h"
 #include "log.h"
-
-/* What the supervisor passes (pool.c): the channel, the listening socket, the scoreboard and the settings */
-#define FD_CTL        3
-#define FD_LISTEN     4
-#define FD_SCOREBOARD 5
-#define FD_CONFIG     6
-#define PROTOCOL      "1"
 
 int main(int argc, char *argv[])
 {
@@ -49,37 +43,41 @@ int main(int argc, char *argv[])
         log_setup(LOG_TARGET_AUTO);
         if (name)
                 log_set_pool(name);
-        if (!protocol || !streq(protocol, PROTOCOL)) {
+        if (!protocol || !streq(protocol, LEADER_PROTOCOL)) {
                 log_error("fpmd-leader speaks protocol %s, the supervisor %s: the supervisor and its leader are of "
                           "different builds (restart fpmd after an upgrade).",
-                        PROTOCOL, strna(protocol));
+                        LEADER_PROTOCOL, strna(protocol));
                 return 1;
         }
 
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", FD_CONFIG);
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", LEADER_FD_CONFIG);
         r = config_load_single(path, &c, &error);
         if (r < 0) {
                 log_error_errno(r, "Cannot read the pool's settings from the supervisor: %s", error ? error : "%m");
                 return 1;
         }
-        safe_close(FD_CONFIG);
+        safe_close(LEADER_FD_CONFIG);
         log_set_max_level(c->log_level);
 
-        r = scoreboard_map(FD_SCOREBOARD, c->pools[0].pm.max_children, &sb);
+        r = scoreboard_map(LEADER_FD_SCOREBOARD, c->pools[0].pm.max_children, &sb);
         if (r < 0) {
                 log_error_errno(r, "Cannot map the pool's scoreboard: %m");
                 return 1;
         }
         /* Only the supervisor holds scoreboards' memfds (fpmd status finds it by them) */
-        safe_close(FD_SCOREBOARD);
-        (void)fcntl(FD_CTL, F_SETFD, FD_CLOEXEC);
-        (void)fcntl(FD_LISTEN, F_SETFD, FD_CLOEXEC);
+        safe_close(LEADER_FD_SCOREBOARD);
+        (void)fcntl(LEADER_FD_CTL, F_SETFD, FD_CLOEXEC);
+        (void)fcntl(LEADER_FD_LISTEN, F_SETFD, FD_CLOEXEC);
+        (void)fcntl(LEADER_FD_HANDOVER_RX, F_SETFD, FD_CLOEXEC);
+        (void)fcntl(LEADER_FD_HANDOVER_TX, F_SETFD, FD_CLOEXEC);
 
         return leader_run(&(LeaderArgs){
                 .config = c,
                 .pool = &c->pools[0],
-                .listen_fd = FD_LISTEN,
-                .ctl_fd = FD_CTL,
+                .listen_fd = LEADER_FD_LISTEN,
+                .ctl_fd = LEADER_FD_CTL,
+                .handover_rx = LEADER_FD_HANDOVER_RX,
+                .handover_tx = LEADER_FD_HANDOVER_TX,
                 .scoreboard = sb,
                 .parent = parent,
         });

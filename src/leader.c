@@ -49,6 +49,8 @@ static void leader_spawn(Leader *l, int slot)
                         .config = a->config,
                         .pool = a->pool,
                         .listen_fd = a->listen_fd,
+                        .handover_rx = a->handover_rx,
+                        .handover_tx = a->handover_tx,
                         .allowed = &l->allowed,
                         .isolation = &l->isolation,
                         .scoreboard = a->scoreboard,
@@ -86,10 +88,14 @@ static void leader_maybe_exit(Leader *l)
                 sd_event_exit(l->event, 0);
 }
 
+/* The workers are told, and a worker that accepts a connection before it reads its signal hands it on: from the
+ * acknowledgement on, nothing new is served by this generation */
 static void leader_stop(Leader *l)
 {
         l->stopping = true;
+        __atomic_store_n(&l->args->scoreboard->draining, 1, __ATOMIC_RELEASE);
         leader_stop_workers(l);
+        (void)channel_send(l->args->ctl_fd, CHANNEL_STOPPING, -1, getpid(), 0);
         leader_maybe_exit(l);
 }
 

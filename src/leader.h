@@ -9,6 +9,7 @@ typedef struct LeaderArgs {
         const PoolConfig *pool;
         int listen_fd;
         int ctl_fd; /* the channel to the supervisor */
+        int handover_rx, handover_tx;
         Scoreboard *scoreboard;
         pid_t parent; /* the supervisor: the leader ends with it */
 } LeaderArgs;

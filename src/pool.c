@@ -20,12 +20,6 @@
 #define LEADER_RESTART_MAX_DELAY_USEC (30 * USEC_PER_SEC)
 /* The supervisor's tick: slowest, and the slack a kill gets before the pool counts as wedged */
 #define TICK_MAX_USEC (1 * USEC_PER_SEC)
-/* fpmd-leader's command line: a leader of another build refuses to start */
-#define LEADER_PROTOCOL      "1"
-#define LEADER_FD_CTL        3
-#define LEADER_FD_LISTEN     4
-#define LEADER_FD_SCOREBOARD 5
-#define LEADER_FD_CONFIG     6
 
 /* ---- settings ---- */
 
@@ -91,8 +85,11 @@ Pool *pool_free(Pool *p)
         p->ctl_source = sd_event_source_disable_unref(p->ctl_source);
         p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
         p->listen_source = sd_event_source_disable_unref(p->listen_source);
+        p->handover_source = sd_event_source_disable_unref(p->handover_source);
         safe_close(p->ctl_fd);
         safe_close(p->listen_fd);
+        safe_close(p->handover[0]);
+        safe_close(p->handover[1]);
         if (p->scoreboard)
                 munmap(p->scoreboard, scoreboard_size(p->n_slots));
         safe_close(p->scoreboard_fd);
@@ -149,6 +146,21 @@ static int pool_open_socket(Pool *p, const Pool *previous, bool *ret_bound)
         return 0;
 }
 
+/* The pair on which workers hand their connections on (leaving: to a sibling, or to the next generation): one
+ * per pool, shared by its generations as the listening socket is */
+static int pool_open_handover(Pool *p, const Pool *previous)
+{
+        if (previous && previous->handover[0] >= 0 && p->listen_fd >= 0 && previous->listen_fd >= 0 &&
+                (previous->listen_from_systemd || listen_same(previous->config, p->config))) {
+                p->handover[0] = fcntl(previous->handover[0], F_DUPFD_CLOEXEC, 3);
+                p->handover[1] = fcntl(previous->handover[1], F_DUPFD_CLOEXEC, 3);
+        } else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p->handover) < 0)
+                p->handover[0] = p->handover[1] = -1;
+        if (p->handover[0] < 0 || p->handover[1] < 0)
+                return log_error_errno(errno, "[pool %s] failed to set up its handover channel: %m", pool_name(p));
+        return 0;
+}
+
 int pool_new(const PoolOwner *owner, Config *config, const PoolConfig *c, const Pool *previous, Pool **ret)
 {
         _cleanup_(pool_freep) Pool *p = NULL;
@@ -164,6 +176,7 @@ int pool_new(const PoolOwner *owner, Config *config, const PoolConfig *c, const 
                 .config_owner = config_ref(config),
                 .config = c,
                 .listen_fd = -1,
+                .handover = {-1, -1},
                 .ctl_fd = -1,
                 .scoreboard_fd = -1,
                 .n_slots = c->pm.max_children,
@@ -190,6 +203,9 @@ int pool_new(const PoolOwner *owner, Config *config, const PoolConfig *c, const 
                 return r;
 
         r = pool_open_socket(p, previous, &p->listen_bound);
+        if (r < 0)
+                return r;
+        r = pool_open_handover(p, previous);
         if (r < 0)
                 return r;
 
@@ -628,6 +644,7 @@ static void pool_close_leader(Pool *p)
 {
         p->ctl_source = sd_event_source_disable_unref(p->ctl_source);
         p->listen_source = sd_event_source_disable_unref(p->listen_source);
+        p->handover_source = sd_event_source_disable_unref(p->handover_source);
         p->ctl_fd = safe_close(p->ctl_fd);
 }
 
@@ -639,9 +656,13 @@ static void pool_leader_ready(Pool *p)
         p->leader_failures = 0;
         log_pool_event(p, LOG_INFO, FPMD_MESSAGE_POOL_STARTED, 0, "[pool %s] PHP started in leader %d.", pool_name(p),
                 (int)p->leader);
-        if (p->config->pm.mode == PM_ONDEMAND)
+        if (p->config->pm.mode == PM_ONDEMAND) {
                 (void)sd_event_add_io(
                         p->owner->event, &p->listen_source, p->listen_fd, EPOLLIN | EPOLLET, on_listen_ready, p);
+                /* A connection handed on by a worker that went: a worker must take it */
+                (void)sd_event_add_io(
+                        p->owner->event, &p->handover_source, p->handover[0], EPOLLIN | EPOLLET, on_listen_ready, p);
+        }
         pool_maintain(p, false, -1);
         pool_check_served(p);
 }
@@ -693,6 +714,10 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         case CHANNEL_PONG:
                 p->pong_received = msg.slot;
                 break;
+        case CHANNEL_STOPPING:
+                p->stop_acked = true;
+                p->owner->changed(p->owner->userdata);
+                break;
         default:
                 log_warning("[pool %s] unexpected message %d from the leader, ignoring.", pool_name(p), msg.type);
         }
@@ -722,23 +747,23 @@ static int pool_config_fd(const Pool *p)
 
 /* In the child between fork and exec: the leader's fds at their fixed numbers, nothing else open, the
  * supervisor's signal mask and systemd's variables gone. Async-signal-safe calls only. */
-_noreturn_ static void exec_leader(const Pool *p, const int fds[4], const char *parent)
+_noreturn_ static void exec_leader(const Pool *p, const int fds[LEADER_N_FDS], const char *parent)
 {
-        int high[4];
+        int high[LEADER_N_FDS];
         sigset_t none;
         char *argv[] = {(char *)p->owner->leader_path, (char *)"--protocol", (char *)LEADER_PROTOCOL,
                 (char *)"--parent", (char *)parent, (char *)"--pool", (char *)pool_name(p), NULL};
 
         /* Above every target first, so no dup2() below overwrites one still to be moved */
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < LEADER_N_FDS; i++) {
                 high[i] = fcntl(fds[i], F_DUPFD, 100);
                 if (high[i] < 0)
                         _exit(127);
         }
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < LEADER_N_FDS; i++)
                 if (dup2(high[i], LEADER_FD_CTL + i) < 0)
                         _exit(127);
-        (void)close_range(LEADER_FD_CONFIG + 1, ~0U, 0);
+        (void)close_range(_LEADER_FD_END, ~0U, 0);
 
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
@@ -793,7 +818,9 @@ int pool_start(Pool *p)
                 return r;
         }
         if (pid == 0)
-                exec_leader(p, (int[]){pair[1], p->listen_fd, p->scoreboard_fd, config_fd}, parent);
+                exec_leader(p,
+                        (int[]){pair[1], p->listen_fd, p->scoreboard_fd, config_fd, p->handover[0], p->handover[1]},
+                        parent);
 
         safe_close(pair[1]);
         p->ctl_fd = pair[0];
@@ -822,6 +849,7 @@ void pool_stop(Pool *p, bool wait)
 {
         p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
         p->listen_source = sd_event_source_disable_unref(p->listen_source);
+        p->handover_source = sd_event_source_disable_unref(p->handover_source);
         p->state = POOL_STOPPING;
         if (p->leader <= 0)
                 return;

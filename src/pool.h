@@ -58,6 +58,7 @@ struct Pool {
         int listen_fd;
         bool listen_from_systemd;
         bool listen_bound; /* bound by this generation: for systemd's fd store once the generation is committed */
+        int handover[2];   /* receiving and sending end of the pair on which workers hand connections on */
         Scoreboard *scoreboard;
         int scoreboard_fd;
         unsigned n_slots; /* pm.max_children: the scoreboard's size and every bound on its indexes */
@@ -70,12 +71,14 @@ struct Pool {
         char *cgroup; /* the leaf of the running leader's generation, NULL without pool cgroups */
         sd_event_source *ctl_source;
         sd_event_source *restart_timer;
-        sd_event_source *listen_source; /* ondemand: a connection is waiting */
+        sd_event_source *listen_source;   /* ondemand: a connection is waiting */
+        sd_event_source *handover_source; /* ondemand: a connection was handed on */
 
         int32_t ping_sent; /* heartbeat number last sent to the leader, and last answered */
         int32_t pong_received;
-        Pool *replaces; /* the previous generation, stopped once this one serves */
-        bool served;    /* has had its first workers up */
+        Pool *replaces;  /* the previous generation, stopped once this one serves */
+        bool stop_acked; /* told to stop, its leader says no worker takes a new connection any more */
+        bool served;     /* has had its first workers up */
         unsigned quick_failures;
         unsigned leader_failures;
         usec_t *faults; /* ring of the times of the last emergency_restart_threshold faults */

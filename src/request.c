@@ -1,20 +1,47 @@
 /* request.c: one FastCGI connection and the request on it: reading PARAMS and STDIN, writing STDOUT/STDERR
  * records, END_REQUEST, keep-alive, management records and FCGI_CANT_MPX_CONN */
+#include <limits.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "log.h"
 #include "request.h"
 
-static int write_all(int fd, struct iovec *iov, int n)
+/* The connection's fd is non-blocking: a read or write that would block waits here, at most io_timeout_ms, so a
+ * web server that stops sending a body or taking a response costs a worker a bounded time */
+static int conn_wait(const Conn *c, short events)
+{
+        struct pollfd p = {.fd = c->fd, .events = events};
+
+        for (;;) {
+                int r = poll(&p, 1, c->io_timeout_ms);
+
+                if (r > 0)
+                        return 0;
+                if (r == 0)
+                        return -ETIMEDOUT;
+                if (errno != EINTR)
+                        return -errno;
+        }
+}
+
+static int write_all(const Conn *c, struct iovec *iov, int n)
 {
         while (n > 0) {
-                ssize_t k = writev(fd, iov, n);
+                ssize_t k = writev(c->fd, iov, n);
 
                 if (k < 0) {
+                        int r;
+
                         if (errno == EINTR)
                                 continue;
-                        return -errno;
+                        if (errno != EAGAIN)
+                                return -errno;
+                        r = conn_wait(c, POLLOUT);
+                        if (r < 0)
+                                return r;
+                        continue;
                 }
                 while (n > 0 && (size_t)k >= iov->iov_len) {
                         k -= (ssize_t)iov->iov_len;
@@ -44,7 +71,7 @@ static int conn_flush(Conn *c)
                 return -EPIPE;
         }
         iov = (struct iovec){c->out, c->out_len};
-        r = write_all(c->fd, &iov, 1);
+        r = write_all(c, &iov, 1);
         c->out_len = 0;
         if (r < 0) {
                 c->broken = true;
@@ -77,26 +104,35 @@ static void conn_compact(Conn *c)
         c->in_off = 0;
 }
 
-static int conn_fill(Conn *c)
+int conn_receive(Conn *c)
 {
         ssize_t n;
 
         conn_compact(c);
         if (c->in_len == c->in_size)
                 return -ENOBUFS;
-
-        for (;;) {
-                n = read(c->fd, c->in + c->in_len, c->in_size - c->in_len);
-                if (n >= 0)
-                        break;
-                if (errno == EINTR)
-                        continue;
+        do
+                n = recv(c->fd, c->in + c->in_len, c->in_size - c->in_len, MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
                 return -errno;
-        }
         if (n == 0)
                 c->eof = true;
         c->in_len += (size_t)n;
-        return 0;
+        return (int)MIN(n, INT_MAX);
+}
+
+static int conn_fill(Conn *c)
+{
+        for (;;) {
+                int r = conn_receive(c);
+
+                if (r != -EAGAIN)
+                        return MIN(r, 0);
+                r = conn_wait(c, POLLIN);
+                if (r < 0)
+                        return r;
+        }
 }
 
 /* 1 and a record, 0 at a clean end of the stream, negative errno on a broken or malformed one */
@@ -453,10 +489,63 @@ void request_drain(Request *r)
                         break;
 }
 
+int conn_answer_management(Conn *c)
+{
+        int r = 0;
+
+        for (;;) {
+                FcgiRecord rec;
+                int k = fcgi_record_next(c->in + c->in_off, c->in_len - c->in_off, &rec);
+
+                if (k <= 0 || rec.request_id != 0)
+                        return k < 0 ? k : r;
+                c->in_off += (size_t)k;
+                r = 1;
+                (void)conn_handle_management(c, &rec);
+        }
+}
+
+int request_head_complete(const uint8_t *buf, size_t len)
+{
+        bool begun = false;
+        uint16_t id = 0;
+
+        for (size_t off = 0; off < len;) {
+                FcgiRecord rec;
+                int k = fcgi_record_next(buf + off, len - off, &rec);
+
+                if (k <= 0)
+                        return k;
+                off += (size_t)k;
+                if (rec.request_id == 0)
+                        continue;
+                if (!begun) {
+                        uint16_t role;
+                        uint8_t flags;
+
+                        /* What comes before a BEGIN_REQUEST is the tail of an ended request, skipped */
+                        if (rec.type != FCGI_BEGIN_REQUEST)
+                                continue;
+                        /* A role we refuse is answered at once */
+                        if (fcgi_begin_request_parse(&rec, &role, &flags) < 0 || role != FCGI_RESPONDER)
+                                return 1;
+                        begun = true;
+                        id = rec.request_id;
+                        continue;
+                }
+                /* The empty PARAMS ends the head; any other record of the request (a body too early, an
+                 * abort, a second BEGIN) is for request_read() to judge */
+                if (rec.request_id == id && (rec.type != FCGI_PARAMS || rec.content_length == 0))
+                        return 1;
+        }
+        return 0;
+}
+
 int conn_init(Conn *c, unsigned max_conns, const ConnHooks *hooks)
 {
         *c = (Conn){
                 .fd = -1,
+                .io_timeout_ms = -1,
                 .in = malloc(CONN_IN_SIZE),
                 .in_size = CONN_IN_SIZE,
                 .out = malloc(CONN_OUT_SIZE),
@@ -478,16 +567,42 @@ void conn_done(Conn *c)
         c->out = mfree(c->out);
 }
 
-void conn_attach(Conn *c, int fd, const uint8_t *leftover, size_t leftover_len)
+int conn_attach(Conn *c, int fd, const uint8_t *leftover, size_t leftover_len)
 {
+        /* Room for what is kept and a whole record after it; a request head of large PARAMS needs more */
+        if (leftover_len + CONN_IN_SIZE / 2 > c->in_size) {
+                size_t size = leftover_len + CONN_IN_SIZE / 2;
+                uint8_t *in = realloc(c->in, size);
+
+                if (!in)
+                        return -ENOMEM;
+                c->in = in;
+                c->in_size = size;
+        }
         c->fd = fd;
         c->in_off = 0;
-        c->in_len = MIN(leftover_len, c->in_size);
+        c->in_len = leftover_len;
         if (c->in_len > 0)
                 memcpy(c->in, leftover, c->in_len);
         c->out_len = 0;
         c->open_record = SIZE_MAX;
         c->eof = c->broken = false;
+        return 0;
+}
+
+int conn_grow(Conn *c, size_t max)
+{
+        size_t size = MIN(c->in_size * 2, max);
+        uint8_t *in;
+
+        if (c->in_len - c->in_off < c->in_size || size <= c->in_size)
+                return c->in_size >= max ? -E2BIG : 0;
+        in = realloc(c->in, size);
+        if (!in)
+                return -ENOMEM;
+        c->in = in;
+        c->in_size = size;
+        return 0;
 }
 
 void request_init(Request *r, Conn *c)

@@ -33,6 +33,7 @@ typedef struct Conn {
         bool eof;           /* the peer closed its side */
         bool broken;        /* protocol error or write failure: close after this request */
         unsigned max_conns; /* FCGI_MAX_CONNS / FCGI_MAX_REQS answered to FCGI_GET_VALUES */
+        int io_timeout_ms;  /* the fd is non-blocking; a body read or a write waits this long at most, -1 for ever */
         const ConnHooks *hooks;
 } Conn;
 
@@ -57,8 +58,19 @@ typedef struct Request {
 /* Buffers of CONN_IN_SIZE and CONN_OUT_SIZE, kept for every connection the owner serves in turn */
 int conn_init(Conn *c, unsigned max_conns, const ConnHooks *hooks);
 void conn_done(Conn *c);
-/* Starts serving fd with bytes already read from it (a kept connection's leftover) */
-void conn_attach(Conn *c, int fd, const uint8_t *leftover, size_t leftover_len);
+/* Starts serving fd (non-blocking) with bytes already read from it (a kept connection's leftover) */
+int conn_attach(Conn *c, int fd, const uint8_t *leftover, size_t leftover_len);
+/* One recv() of what is there now: bytes read, 0 at the end of the stream, -EAGAIN when nothing is, -ENOBUFS
+ * when the buffer is full of unparsed bytes (conn_grow() then) */
+int conn_receive(Conn *c);
+/* Makes room for a request head of up to max bytes once the buffer is full of it: 0, or -E2BIG past max */
+int conn_grow(Conn *c, size_t max);
+/* Answers the management records (request id 0: FCGI_GET_VALUES) at the front of what is buffered, so a client
+ * that asks only that is answered: 1 if it answered any, 0 if none, negative errno on a malformed record */
+int conn_answer_management(Conn *c);
+/* 1 when buf holds a whole request head (BEGIN_REQUEST and its PARAMS up to the empty one, or any record that
+ * decides the request early), 0 while it does not, negative errno (-EPROTO, -EBADMSG) for a malformed record */
+int request_head_complete(const uint8_t *buf, size_t len);
 /* Bytes read past the last request, to keep with the connection while it waits */
 static inline size_t conn_leftover(const Conn *c, const uint8_t **ret)
 {

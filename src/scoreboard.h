@@ -49,7 +49,7 @@ typedef struct ScoreboardSlot {
 /* Real-time: PHP's zend_signal does not manage it, and it queues */
 #define SCOREBOARD_TRACE_SIGNAL (SIGRTMIN + 1)
 
-#define SCOREBOARD_MAGIC 0x66706d6473620001ULL /* "fpmdsb", layout 1 */
+#define SCOREBOARD_MAGIC 0x66706d6473620002ULL /* "fpmdsb", layout 2 */
 
 typedef struct Scoreboard {
         uint64_t magic;
@@ -65,6 +65,8 @@ typedef struct Scoreboard {
         volatile uint64_t memory_peak;      /* the largest request memory peak of the pool's workers */
         volatile uint64_t cgroup_memory;    /* the pool cgroup's memory.current, UINT64_MAX unknown (tick) */
         volatile uint64_t cgroup_cpu_usec;  /* its cpu.stat usage_usec, likewise */
+        volatile uint32_t draining;         /* set by the leader when the generation is replaced: workers take
+                                             * nothing new, what they accept they hand on */
         ScoreboardSlot slots[];
 } Scoreboard;
 

@@ -1,13 +1,14 @@
-/* worker.c: a worker process: accept on the pool's socket, speak FastCGI, hand each request to PHP */
+/* worker.c: a worker process: the connections it holds, each request handed to PHP, kept connections handed on
+ * when it goes */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <systemd/sd-journal.h>
@@ -19,9 +20,12 @@
 
 /* accept() failures that mean "not for us this time" */
 #define IN_SET_ACCEPT_RETRY(e) ((e) == EAGAIN || (e) == EINTR || (e) == ECONNABORTED || (e) == EPROTO || (e) == EPERM)
+/* A request head (BEGIN_REQUEST and PARAMS) is read whole before PHP runs; it is at most this long */
+#define HEAD_MAX (REQUEST_PARAMS_MAX + 64 * 1024)
+/* What a handed-over connection may carry along of bytes already read from it */
+#define HANDOVER_BYTES_MAX (64 * 1024)
 
 static volatile sig_atomic_t stop_requested;
-static int listen_fd_copy = -1;
 static const WorkerContext *worker;
 
 /* The worker keeps these signals blocked and reads them from a signalfd; this handler is what PHP's zend_signal
@@ -56,131 +60,287 @@ static void on_request_begin(void *userdata)
         my_slot()->requests++;
 }
 
-static void log_malformed(const Conn *c, int error)
-{
-        log_warning_errno(error, "Malformed FastCGI data on connection %d, closing it: %s", c->fd,
-                error == -EPROTO ? "unsupported protocol version" : strerror(-error));
-}
-
-/* A connection between requests: the web server keeps it (FCGI_KEEP_CONN) and may send the next request on it
- * at any time, so the worker never closes it on its own; bytes already read past the last request wait here */
-typedef struct Kept {
+/* A connection the worker holds between requests: a new one whose request head is still arriving, or one the
+ * web server keeps (FCGI_KEEP_CONN) and may send the next request on at any time. Bytes read from it that are
+ * not yet a whole request head wait here. */
+typedef struct Held {
         int fd;
-        uint8_t *leftover;
-        size_t leftover_len;
-} Kept;
+        uint8_t *buf;
+        size_t len;
+        usec_t deadline; /* CLOCK_MONOTONIC: closed when it passes */
+        bool kept;
+} Held;
 
-#define KEPT_MAX 64
+/* epoll_event.data.ptr of what is not a connection */
+static char TAG_LISTEN, TAG_SIGNAL, TAG_HANDOVER;
 
 typedef struct Loop {
         int epoll_fd;
         int signal_fd; /* the stop signals, always blocked, read from the epoll set with everything else */
-        bool watching_listen;
-        Kept kept[KEPT_MAX];
-        size_t n_kept;
+        bool watching_listen, watching_handover;
+        Held **held;
+        size_t n_held;
         uint64_t requests;
+        bool done; /* stop asked, or pm.max_requests served */
         Conn conn; /* buffers of the connection being served */
         Request request;
 } Loop;
 
-static int loop_watch_listen(Loop *l, bool on)
+static usec_t usec_of(usec_t d, usec_t fallback)
+{
+        return d > 0 ? d : fallback;
+}
+
+static void log_malformed(int fd, int error)
+{
+        log_warning_errno(error, "Malformed FastCGI data on connection %d, closing it: %s", fd,
+                error == -EPROTO ? "unsupported protocol version" : strerror(-error));
+}
+
+static int loop_watch(Loop *l, int fd, void *tag, bool *watching, bool on)
 {
         /* EPOLLEXCLUSIVE: a new connection wakes one idle worker, not all */
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd_copy};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = tag};
 
-        if (on == l->watching_listen)
+        if (on == *watching || fd < 0)
                 return 0;
-        if (epoll_ctl(l->epoll_fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, listen_fd_copy, on ? &ev : NULL) < 0)
-                return log_error_errno(errno, "Failed to watch the listening socket: %m");
-        l->watching_listen = on;
+        if (epoll_ctl(l->epoll_fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, on ? &ev : NULL) < 0)
+                return log_error_errno(errno, "Failed to watch fd %d: %m", fd);
+        *watching = on;
         return 0;
 }
 
-/* Serves requests on fd while it has whole ones buffered or arriving; true when the connection is to be kept */
-static bool loop_serve(Loop *l, int fd, const uint8_t *leftover, size_t leftover_len, bool *ret_more)
+/* New connections and handed-over ones are taken while the worker serves on and has room */
+static void loop_update_watches(Loop *l)
+{
+        bool take = !l->done && l->n_held < worker->pool->worker_connections;
+
+        (void)loop_watch(l, worker->listen_fd, &TAG_LISTEN, &l->watching_listen, take);
+        (void)loop_watch(l, worker->handover_rx, &TAG_HANDOVER, &l->watching_handover, take);
+}
+
+static Held *held_add(Loop *l, int fd, bool kept)
+{
+        struct epoll_event ev = {.events = EPOLLIN};
+        Held **list, *h;
+
+        list = realloc(l->held, (l->n_held + 1) * sizeof(Held *));
+        if (!list)
+                return NULL;
+        l->held = list;
+        h = calloc(1, sizeof(Held));
+        if (!h)
+                return NULL;
+        *h = (Held){.fd = fd, .kept = kept};
+        ev.data.ptr = h;
+        if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                free(h);
+                return NULL;
+        }
+        l->held[l->n_held++] = h;
+        return h;
+}
+
+/* Forgets it; the caller closes or hands on its fd */
+static void held_remove(Loop *l, Held *h)
+{
+        for (size_t i = 0; i < l->n_held; i++)
+                if (l->held[i] == h) {
+                        l->held[i] = l->held[--l->n_held];
+                        break;
+                }
+        (void)epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, h->fd, NULL);
+        free(h->buf);
+        free(h);
+}
+
+static void held_close(Loop *l, Held *h)
+{
+        int fd = h->fd;
+
+        held_remove(l, h);
+        safe_close(fd);
+}
+
+/* Keeps the bytes of the connection not yet parsed, and when it must be whole */
+static int held_park(Held *h, const Conn *c, bool kept)
+{
+        const uint8_t *rest;
+        size_t n = conn_leftover(c, &rest);
+        const PoolConfig *pool = worker->pool;
+
+        free(h->buf);
+        h->buf = NULL;
+        h->len = 0;
+        if (n > 0) {
+                h->buf = malloc(n);
+                if (!h->buf)
+                        return -ENOMEM;
+                memcpy(h->buf, rest, n);
+                h->len = n;
+        }
+        h->kept = kept;
+        /* Between requests a kept connection may idle; once a request has begun, its head must come soon */
+        h->deadline =
+                now_usec(CLOCK_MONOTONIC) + (kept && n == 0 ? usec_of(pool->keepalive_timeout, USEC_INFINITY / 2)
+                                                            : usec_of(pool->request_header_timeout, USEC_INFINITY / 2));
+        return 0;
+}
+
+/* The connection goes to another worker of the pool (a new generation's after a reload) with the bytes already
+ * read from it: nothing the web server sent or will send on it is lost, as it would be if it were closed */
+static void handover_send(int fd, const uint8_t *bytes, size_t len)
+{
+        union {
+                struct cmsghdr h;
+                uint8_t buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        /* A datagram cannot be empty: the first byte says whether bytes follow */
+        static uint8_t framed[HANDOVER_BYTES_MAX + 1];
+        struct iovec iov = {framed, len + 1};
+        struct msghdr mh = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+        if (len > HANDOVER_BYTES_MAX || worker->handover_tx < 0) {
+                log_notice("Closing a connection that cannot be handed over (%zu bytes read ahead).", len);
+                safe_close(fd);
+                return;
+        }
+        framed[0] = len > 0;
+        if (len > 0)
+                memcpy(framed + 1, bytes, len);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+        if (sendmsg(worker->handover_tx, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                log_notice_errno(errno, "Failed to hand a connection over, closing it: %m");
+        safe_close(fd);
+}
+
+/* A connection another worker handed over: -EAGAIN when a sibling took it first */
+static int handover_receive(int *ret_fd, uint8_t *buf, size_t size, size_t *ret_len)
+{
+        union {
+                struct cmsghdr h;
+                uint8_t buf[CMSG_SPACE(sizeof(int))];
+        } control;
+        struct iovec iov = {buf, size};
+        struct msghdr mh = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
+        struct cmsghdr *cm;
+        ssize_t n;
+        int fd = -1;
+
+        n = recvmsg(worker->handover_rx, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return errno == EINTR ? -EAGAIN : -errno;
+        for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+                        cm->cmsg_len == CMSG_LEN(sizeof(int)))
+                        memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+        if (fd < 0 || n < 1 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+                safe_close(fd);
+                return -EBADMSG;
+        }
+        *ret_fd = fd;
+        *ret_len = buf[0] ? (size_t)n - 1 : 0;
+        if (*ret_len > 0)
+                memmove(buf, buf + 1, *ret_len);
+        return 0;
+}
+
+/* Serves the request whose head is buffered; false when the connection is to be closed */
+static bool loop_serve_one(Loop *l)
 {
         const PoolConfig *pool = worker->pool;
         Conn *c = &l->conn;
         Request *r = &l->request;
-        bool first = true;
+        int k;
 
-        conn_attach(c, fd, leftover, leftover_len);
-        *ret_more = true;
-
-        while (first || c->in_len > c->in_off) {
-                int k;
-
-                first = false;
-                k = request_read(r);
-                if (k < 0) {
-                        if (k == -EPROTO || k == -EBADMSG || k == -E2BIG)
-                                log_malformed(c, k);
-                        else
-                                log_debug_errno(k, "FastCGI connection failed: %m");
-                        return false;
-                }
-                if (k == 0)
-                        return false;
-
-                php_handle_request(r);
-                (void)request_end(r, 0);
-                slot_set_state(WORKER_FINISHING);
-                request_drain(r);
-
-                l->requests++;
-                if (pool->pm.max_requests > 0 && l->requests >= pool->pm.max_requests)
-                        *ret_more = false;
-                if (!r->keep_conn || c->broken || c->eof || !*ret_more)
-                        return false;
-                slot_set_state(WORKER_IDLE);
+        k = request_read(r);
+        if (k < 0) {
+                if (k == -EPROTO || k == -EBADMSG || k == -E2BIG)
+                        log_malformed(c->fd, k);
+                else
+                        log_debug_errno(k, "FastCGI connection failed: %m");
+                return false;
         }
-        return true;
+        if (k == 0)
+                return false;
+
+        php_handle_request(r);
+        (void)request_end(r, 0);
+        slot_set_state(WORKER_FINISHING);
+        request_drain(r);
+
+        l->requests++;
+        if (pool->pm.max_requests > 0 && l->requests >= pool->pm.max_requests)
+                l->done = true;
+        return r->keep_conn && !c->broken && !c->eof;
 }
 
-static int loop_park(Loop *l, int fd, bool registered)
+/* Reads what the connection has and serves every whole request in it; the connection is then kept, handed on,
+ * or closed */
+static void loop_handle(Loop *l, Held *h, bool readable)
 {
         Conn *c = &l->conn;
-        const uint8_t *rest;
-        Kept *k;
+        bool kept = h->kept;
+        int k;
 
-        if (!registered) {
-                struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-
-                if (l->n_kept >= KEPT_MAX || epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
-                        return -ENOSPC;
-                k = &l->kept[l->n_kept++];
-                *k = (Kept){.fd = fd};
-        } else {
-                k = NULL;
-                for (size_t i = 0; i < l->n_kept; i++)
-                        if (l->kept[i].fd == fd)
-                                k = &l->kept[i];
-                if (!k)
-                        return -ENOENT;
+        if (conn_attach(c, h->fd, h->buf, h->len) < 0) {
+                held_close(l, h);
+                return;
         }
-
-        k->leftover = mfree(k->leftover);
-        k->leftover_len = 0;
-        if (conn_leftover(c, &rest) > 0) {
-                k->leftover = malloc(conn_leftover(c, &rest));
-                if (!k->leftover)
-                        return -ENOMEM;
-                k->leftover_len = conn_leftover(c, &rest);
-                memcpy(k->leftover, rest, k->leftover_len);
-        }
-        return 0;
-}
-
-static void loop_forget(Loop *l, int fd)
-{
-        for (size_t i = 0; i < l->n_kept; i++)
-                if (l->kept[i].fd == fd) {
-                        free(l->kept[i].leftover);
-                        l->kept[i] = l->kept[--l->n_kept];
-                        break;
+        for (;;) {
+                if (readable) {
+                        k = conn_receive(c);
+                        if (k == -ENOBUFS)
+                                k = conn_grow(c, HEAD_MAX) < 0 ? -E2BIG : conn_receive(c);
+                        if (k == -EAGAIN)
+                                k = 1;
+                        if (k < 0 && k != -EAGAIN) {
+                                if (k == -E2BIG)
+                                        log_malformed(h->fd, k);
+                                held_close(l, h);
+                                return;
+                        }
+                        readable = false;
                 }
-        /* Closing removes it from the epoll set: this process holds its only descriptor */
-        safe_close(fd);
+                k = conn_answer_management(c);
+                if (k >= 0)
+                        k = request_head_complete(c->in + c->in_off, c->in_len - c->in_off);
+                if (k < 0) {
+                        log_malformed(h->fd, k);
+                        held_close(l, h);
+                        return;
+                }
+                if (k == 0) {
+                        /* Not a whole request yet: wait for more, unless the peer is gone */
+                        if (c->eof || held_park(h, c, kept) < 0)
+                                held_close(l, h);
+                        else if (c->in_len > c->in_off && !h->buf)
+                                held_close(l, h);
+                        if (c->out_len > 0)
+                                (void)request_flush(&l->request);
+                        return;
+                }
+                if (!loop_serve_one(l)) {
+                        held_close(l, h);
+                        slot_set_state(WORKER_IDLE);
+                        return;
+                }
+                slot_set_state(WORKER_IDLE);
+                kept = true;
+                /* The next request on it: more bytes may be buffered already (a pipelining peer); if not, it comes
+                 * after this response, so the worker waits for it in epoll rather than trying to read now */
+                if (c->in_len == c->in_off || l->done) {
+                        if (held_park(h, c, true) < 0)
+                                held_close(l, h);
+                        return;
+                }
+        }
 }
 
 static int loop_accept(void)
@@ -188,7 +348,7 @@ static int loop_accept(void)
         SocketAddress peer = {.len = sizeof(peer.storage)};
         int fd;
 
-        fd = accept4(listen_fd_copy, &peer.sa, &peer.len, SOCK_CLOEXEC);
+        fd = accept4(worker->listen_fd, &peer.sa, &peer.len, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
                 /* Another worker took it, or it is gone: nothing to do */
                 if (IN_SET_ACCEPT_RETRY(errno))
@@ -218,53 +378,103 @@ static int loop_accept(void)
         return fd;
 }
 
-/* One ready descriptor: a new connection, or a request on a kept one. False when the worker is done. */
-static bool loop_handle(Loop *l, int fd)
+/* A generation being replaced: what it accepts now goes to the one that replaces it */
+static bool pool_draining(void)
 {
-        bool keep, more, registered = fd != listen_fd_copy;
-        const uint8_t *leftover = NULL;
-        size_t leftover_len = 0;
-
-        if (!registered) {
-                fd = loop_accept();
-                if (fd < 0)
-                        return fd != -EAGAIN && fd != -EPERM ? false : true;
-        } else
-                for (size_t i = 0; i < l->n_kept; i++)
-                        if (l->kept[i].fd == fd) {
-                                leftover = l->kept[i].leftover;
-                                leftover_len = l->kept[i].leftover_len;
-                        }
-
-        keep = loop_serve(l, fd, leftover, leftover_len, &more);
-        if (keep && loop_park(l, fd, registered) >= 0)
-                ;
-        else if (registered)
-                loop_forget(l, fd);
-        else
-                safe_close(fd);
-
-        /* Kept connections are bounded: at the limit the others take new ones */
-        (void)loop_watch_listen(l, l->n_kept < KEPT_MAX);
-        slot_set_state(WORKER_IDLE);
-        return more;
+        return __atomic_load_n(&worker->scoreboard->draining, __ATOMIC_ACQUIRE) != 0;
 }
 
-/* Before exiting: a request already sent on a kept connection is served, then they all close */
+static void loop_on_listen(Loop *l)
+{
+        Held *h;
+        int fd = loop_accept();
+
+        if (fd == -EAGAIN || fd == -EPERM)
+                return;
+        if (fd < 0) {
+                l->done = true;
+                return;
+        }
+        if (pool_draining()) {
+                l->done = true;
+                handover_send(fd, NULL, 0);
+                return;
+        }
+        h = held_add(l, fd, false);
+        if (!h) {
+                safe_close(fd);
+                return;
+        }
+        h->deadline = now_usec(CLOCK_MONOTONIC) + usec_of(worker->pool->request_header_timeout, USEC_INFINITY / 2);
+        /* The request is often there already: read it now rather than after another wait */
+        loop_handle(l, h, true);
+}
+
+static void loop_on_handover(Loop *l)
+{
+        static uint8_t buf[HANDOVER_BYTES_MAX + 1];
+        size_t len = 0;
+        Held *h;
+        int fd = -1;
+
+        if (handover_receive(&fd, buf, sizeof(buf), &len) < 0)
+                return;
+        h = held_add(l, fd, true);
+        if (!h) {
+                safe_close(fd);
+                return;
+        }
+        if (len > 0) {
+                h->buf = malloc(len);
+                if (!h->buf) {
+                        held_close(l, h);
+                        return;
+                }
+                memcpy(h->buf, buf, len);
+                h->len = len;
+        }
+        /* What it carries may be a whole request, and the web server may have sent more meanwhile */
+        loop_handle(l, h, true);
+}
+
+/* Closes what passed its deadline; returns the time until the next one, for epoll_wait() */
+static int loop_expire(Loop *l)
+{
+        usec_t now = now_usec(CLOCK_MONOTONIC), next = USEC_INFINITY;
+
+        for (size_t i = 0; i < l->n_held;) {
+                Held *h = l->held[i];
+
+                if (h->deadline <= now) {
+                        log_debug("Closing connection %d: %s.", h->fd,
+                                h->kept && h->len == 0 ? "kept idle past keepalive_timeout"
+                                                       : "no whole request within request_header_timeout");
+                        held_close(l, h);
+                        continue;
+                }
+                next = MIN(next, h->deadline);
+                i++;
+        }
+        if (next == USEC_INFINITY)
+                return -1;
+        return (int)MIN((next - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC, (usec_t)INT32_MAX);
+}
+
+/* Before exiting: every connection still held goes to a sibling or the next generation */
 static void loop_finish(Loop *l)
 {
-        (void)loop_watch_listen(l, false);
-        for (size_t i = 0; i < l->n_kept;) {
-                struct pollfd p = {.fd = l->kept[i].fd, .events = POLLIN};
-                size_t n = l->n_kept;
+        l->done = true;
+        loop_update_watches(l);
+        while (l->n_held > 0) {
+                Held *h = l->held[0];
+                int fd = h->fd;
+                uint8_t *buf = TAKE_PTR(h->buf);
+                size_t len = h->len;
 
-                if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN))
-                        (void)loop_handle(l, l->kept[i].fd);
-                if (l->n_kept == n)
-                        i++;
+                held_remove(l, h);
+                handover_send(fd, buf, len);
+                free(buf);
         }
-        while (l->n_kept > 0)
-                loop_forget(l, l->kept[0].fd);
 }
 
 void worker_install_signal_handlers(void)
@@ -311,17 +521,43 @@ static void worker_setup_output(const PoolConfig *p)
         safe_close(err);
 }
 
-int worker_run(const WorkerContext *w)
+static int loop_setup(Loop *l, const sigset_t *stop_signals)
 {
         static const ConnHooks hooks = {.request_begin = on_request_begin};
+        const PoolConfig *pool = worker->pool;
+
+        l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        l->signal_fd = signalfd(-1, stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (l->epoll_fd < 0 || l->signal_fd < 0 || conn_init(&l->conn, pool->pm.max_children, &hooks) < 0)
+                return log_oom();
+        l->conn.io_timeout_ms = pool->request_io_timeout > 0
+                                        ? (int)MIN(pool->request_io_timeout / USEC_PER_MSEC, (usec_t)INT32_MAX)
+                                        : -1;
+        if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, l->signal_fd,
+                    &(struct epoll_event){.events = EPOLLIN, .data.ptr = &TAG_SIGNAL}) < 0)
+                return log_error_errno(errno, "Failed to watch the stop signals: %m");
+        request_init(&l->request, &l->conn);
+        loop_update_watches(l);
+        return 0;
+}
+
+static void loop_done(Loop *l)
+{
+        request_done(&l->request);
+        conn_done(&l->conn);
+        free(l->held);
+        safe_close(l->epoll_fd);
+        safe_close(l->signal_fd);
+}
+
+int worker_run(const WorkerContext *w)
+{
         sigset_t stop_signals;
         ScoreboardSlot *slot;
         pid_t parent = getppid();
         Loop l = {.epoll_fd = -1, .signal_fd = -1};
-        bool more = true;
 
         worker = w;
-        listen_fd_copy = w->listen_fd;
         (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
                 return 0; /* the leader died before we could ask to be told */
@@ -346,15 +582,7 @@ int worker_run(const WorkerContext *w)
                 .slot = w->slot,
         });
 
-        l.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-        l.signal_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (l.epoll_fd < 0 || l.signal_fd < 0 || conn_init(&l.conn, w->pool->pm.max_children, &hooks) < 0)
-                return log_oom(), 1;
-        if (epoll_ctl(l.epoll_fd, EPOLL_CTL_ADD, l.signal_fd,
-                    &(struct epoll_event){.events = EPOLLIN, .data.fd = l.signal_fd}) < 0)
-                return log_error_errno(errno, "Failed to watch the stop signals: %m"), 1;
-        request_init(&l.request, &l.conn);
-        if (loop_watch_listen(&l, true) < 0)
+        if (loop_setup(&l, &stop_signals) < 0)
                 return 1;
 
         slot = my_slot();
@@ -363,9 +591,9 @@ int worker_run(const WorkerContext *w)
         slot->pid = getpid();
         slot_set_state(WORKER_IDLE);
 
-        while (more && !stop_requested) {
+        while (!l.done && !stop_requested) {
                 struct epoll_event ev[16];
-                int n = epoll_wait(l.epoll_fd, ev, ELEMENTSOF(ev), -1);
+                int n = epoll_wait(l.epoll_fd, ev, ELEMENTSOF(ev), loop_expire(&l));
 
                 if (n < 0) {
                         if (errno == EINTR)
@@ -373,37 +601,37 @@ int worker_run(const WorkerContext *w)
                         log_error_errno(errno, "Failed to wait for connections: %m");
                         break;
                 }
-                for (int i = 0; i < n && more; i++) {
-                        int fd = ev[i].data.fd;
-
-                        if (fd == l.signal_fd) {
+                /* A stop first: nothing new is begun after it */
+                for (int i = 0; i < n; i++)
+                        if (ev[i].data.ptr == &TAG_SIGNAL) {
                                 struct signalfd_siginfo si;
 
                                 while (read(l.signal_fd, &si, sizeof(si)) == sizeof(si))
                                         stop_requested = 1;
-                                continue;
                         }
+                for (int i = 0; i < n && !l.done && !stop_requested; i++) {
+                        void *p = ev[i].data.ptr;
 
-                        /* A kept connection closed while another event of this batch was served */
-                        if (fd != listen_fd_copy) {
+                        if (p == &TAG_SIGNAL)
+                                continue;
+                        if (p == &TAG_LISTEN)
+                                loop_on_listen(&l);
+                        else if (p == &TAG_HANDOVER)
+                                loop_on_handover(&l);
+                        else {
+                                /* A connection closed while another event of this batch was served */
                                 bool known = false;
-                                for (size_t j = 0; j < l.n_kept; j++)
-                                        known = known || l.kept[j].fd == fd;
-                                if (!known)
-                                        continue;
+                                for (size_t j = 0; j < l.n_held && !known; j++)
+                                        known = l.held[j] == p;
+                                if (known)
+                                        loop_handle(&l, p, true);
                         }
-                        more = loop_handle(&l, fd);
-                        /* A stop that arrived while serving: the next wait reports it, nothing new is begun */
-                        if (stop_requested)
-                                break;
+                        loop_update_watches(&l);
                 }
         }
 
         loop_finish(&l);
         slot_set_state(WORKER_EXITING);
-        request_done(&l.request);
-        conn_done(&l.conn);
-        safe_close(l.epoll_fd);
-        safe_close(l.signal_fd);
+        loop_done(&l);
         return 0;
 }

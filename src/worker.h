@@ -10,6 +10,7 @@ typedef struct WorkerContext {
         const Config *config;
         const PoolConfig *pool;
         int listen_fd;
+        int handover_rx, handover_tx; /* the pool's pair for handing connections to siblings, -1 without */
         const AllowedClients *allowed;
         const Isolation *isolation;
         Scoreboard *scoreboard;
