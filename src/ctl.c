@@ -48,35 +48,6 @@ static int foreach_scoreboard(pid_t pid, int (*f)(pid_t pid, int fd, const char 
         return r < 0 ? r : found;
 }
 
-int ctl_find_supervisor(pid_t *ret)
-{
-        struct dirent *de;
-        pid_t found = 0;
-        unsigned n = 0;
-        DIR *d = opendir("/proc");
-
-        if (!d)
-                return -errno;
-        /* Only the supervisor keeps the scoreboards' memfds open: leaders and workers close theirs */
-        while ((de = readdir(d))) {
-                pid_t pid = (pid_t)atoi(de->d_name);
-
-                if (pid <= 0 || pid == getpid())
-                        continue;
-                if (foreach_scoreboard(pid, NULL, NULL) > 0) {
-                        found = pid;
-                        n++;
-                }
-        }
-        closedir(d);
-        if (n == 0)
-                return -ESRCH;
-        if (n > 1)
-                return -ENOTUNIQ;
-        *ret = found;
-        return 0;
-}
-
 typedef struct PoolSearch {
         const char *name;
         bool found;

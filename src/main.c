@@ -3,11 +3,13 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "control.h"
 #include "ctl.h"
 #include "fpmd-config.h"
 #include "isolation.h"
 #include "log.h"
 #include "manager.h"
+#include "parse.h"
 
 static void help(void)
 {
@@ -19,8 +21,12 @@ static void help(void)
                "  -h, --help           this help\n\n"
                "\n"
                "       fpmd status [POOL] [--json] [--full] [--pid PID]\n"
-               "                       the pools of a running fpmd, from their scoreboards\n\n"
-               "Signals: HUP/USR2 reload, TERM/INT graceful stop, QUIT stop without waiting.\n",
+               "                       the pools of a running fpmd, from their scoreboards\n"
+               "       fpmd reload [POOL...] [--pid PID] [--timeout SECONDS]\n"
+               "                       new generations of every pool (or of those named), fresh PHP and opcache;\n"
+               "                       waits until they serve, exits 1 with the reason when the configuration is\n"
+               "                       bad or a pool cannot start (the running configuration stays)\n\n"
+               "Signals: HUP/USR2 reload, TERM/INT graceful stop, QUIT stop without waiting, USR1 nothing to reopen.\n",
                 FPMD_VERSION, DEFAULT_CONFIG_FILE);
 }
 
@@ -82,7 +88,7 @@ static int run_status(int argc, char *argv[])
                 pool = argv[optind++];
 
         if (pid <= 0) {
-                r = ctl_find_supervisor(&pid);
+                r = control_find_supervisor(&pid);
                 if (r == -ENOTUNIQ) {
                         fprintf(stderr, "fpmd: several fpmd are running, name one with --pid\n");
                         return 1;
@@ -104,6 +110,61 @@ static int run_status(int argc, char *argv[])
         return r < 0 ? 1 : 0;
 }
 
+static int run_reload(int argc, char *argv[])
+{
+        static const struct option options[] = {
+                {"pid", required_argument, NULL, 'p'},
+                {"timeout", required_argument, NULL, 't'},
+                {},
+        };
+        _cleanup_free_ char *text = NULL;
+        usec_t timeout = 90 * USEC_PER_SEC; /* systemd's default for ExecReload= */
+        pid_t pid = 0;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "p:t:", options, NULL)) >= 0)
+                switch (c) {
+                case 'p':
+                        pid = (pid_t)atoi(optarg);
+                        break;
+                case 't':
+                        if (parse_duration(optarg, &timeout) < 0) {
+                                fprintf(stderr, "fpmd: invalid --timeout '%s'\n", optarg);
+                                return 2;
+                        }
+                        if (timeout == 0)
+                                timeout = USEC_INFINITY;
+                        break;
+                default:
+                        return 2;
+                }
+        if (pid <= 0) {
+                r = control_find_supervisor(&pid);
+                if (r == -ENOTUNIQ) {
+                        fprintf(stderr, "fpmd: several fpmd are running, name one with --pid\n");
+                        return 1;
+                }
+                if (r < 0) {
+                        fprintf(stderr, "fpmd: no running fpmd found\n");
+                        return 1;
+                }
+        }
+        r = control_reload(pid, argv + optind, (size_t)(argc - optind), timeout, &text);
+        if (r == 0) {
+                printf("fpmd: reloaded: %s\n", strempty(text));
+                return 0;
+        }
+        if (r == -EBADE)
+                fprintf(stderr, "fpmd: reload failed: %s\n", strempty(text));
+        else if (r == -ETIMEDOUT)
+                fprintf(stderr, "fpmd: reload of fpmd %d still not done after the timeout\n", (int)pid);
+        else if (r == -ESRCH || r == -ENOENT)
+                fprintf(stderr, "fpmd: no fpmd %d to reload\n", (int)pid);
+        else
+                fprintf(stderr, "fpmd: cannot reload fpmd %d: %s\n", (int)pid, strerror(-r));
+        return 1;
+}
+
 int main(int argc, char *argv[])
 {
         enum { ARG_VERSION = 0x100 };
@@ -121,6 +182,8 @@ int main(int argc, char *argv[])
 
         if (argc > 1 && streq(argv[1], "status"))
                 return run_status(argc - 1, argv + 1);
+        if (argc > 1 && streq(argv[1], "reload"))
+                return run_reload(argc - 1, argv + 1);
 
         while ((c = getopt_long(argc, argv, "c:y:th", options, NULL)) >= 0)
                 switch (c) {

@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "cgroup.h"
+#include "control.h"
 #include "fpmd-config.h"
 #include "listen.h"
 #include "log.h"
@@ -30,10 +31,19 @@ struct Manager {
         size_t n_old;
         ListenFds systemd_fds;
         Cgroups cgroups;
+        Control *control;
+        ControlHandler control_handler;
         bool stopping;
+        int exit_code;
         bool ready_sent;
         bool reloading;
         char *reload_error; /* why the last reload failed: in STATUS= until one succeeds */
+        /* The reload in progress: who waits for its outcome, the generations it started, what went wrong */
+        ControlRequest **waiting;
+        size_t n_waiting;
+        Pool **started;
+        size_t n_started;
+        char *started_error;
         char *last_status;
         sd_event_source *stop_timer;
         sd_event_source *tick_timer;
@@ -104,21 +114,70 @@ static void manager_maybe_exit(Manager *m)
 
 /* ---- readiness ---- */
 
+/* Whoever waits for the reload hears how it went */
+static void manager_answer(Manager *m, bool ok, const char *text)
+{
+        for (size_t i = 0; i < m->n_waiting; i++)
+                control_reply(m->waiting[i], ok, text);
+        m->waiting = mfree(m->waiting);
+        m->n_waiting = 0;
+        m->started = mfree(m->started);
+        m->n_started = 0;
+        m->started_error = mfree(m->started_error);
+}
+
+static bool manager_started(const Manager *m, const Pool *p)
+{
+        for (size_t i = 0; i < m->n_started; i++)
+                if (m->started[i] == p)
+                        return true;
+        return false;
+}
+
+/* A generation the reload started failed: the reload will say so */
+static void manager_reload_failure(Manager *m, const Pool *p, const char *what)
+{
+        if (m->started_error || !manager_started(m, p))
+                return;
+        (void)asprintf(&m->started_error, "pool %s: %s, see the journal", pool_name(p), what);
+}
+
+/* Ready: every pool serves (one whose new generation failed serves with the previous one). After a reload also
+ * every replaced generation has taken its last new connection, so what `fpmd reload` returns to is served by the
+ * new ones only. */
 static void manager_check_ready(Manager *m)
 {
         if (m->stopping)
                 return;
-        for (size_t i = 0; i < m->n_pools; i++)
-                if (!pool_serving(m->pools[i]))
+        for (size_t i = 0; i < m->n_pools; i++) {
+                Pool *p = m->pools[i];
+
+                if (m->reloading && p->state == POOL_FAILED && manager_started(m, p)) {
+                        manager_reload_failure(m, p, "its new generation failed to start");
+                        continue;
+                }
+                if (!pool_serving(p))
                         return;
+        }
         if (m->ready_sent && !m->reloading)
                 return;
+        for (size_t i = 0; m->reloading && i < m->n_old; i++)
+                if (m->old[i]->leader > 0 && !m->old[i]->stop_acked)
+                        return;
 
         manager_update_status(m, true);
         (void)sd_notifyf(false, "READY=1\nSTATUS=%s", strempty(m->last_status));
-        if (m->reloading)
+        if (m->reloading) {
+                _cleanup_free_ char *text = NULL;
+
                 log_notice("Reloaded: %zu pool%s serving.", m->n_pools, m->n_pools == 1 ? "" : "s");
-        else
+                if (asprintf(&text, "%zu pool%s serving, %zu new generation%s", m->n_pools, m->n_pools == 1 ? "" : "s",
+                            m->n_started, m->n_started == 1 ? "" : "s") < 0)
+                        text = NULL;
+                if (m->started_error)
+                        log_error("Reload failed: %s.", m->started_error);
+                manager_answer(m, !m->started_error, m->started_error ? m->started_error : text);
+        } else
                 log_notice("fpmd %s ready: %zu pool%s serving.", FPMD_VERSION, m->n_pools, m->n_pools == 1 ? "" : "s");
         m->ready_sent = true;
         m->reloading = false;
@@ -189,6 +248,11 @@ static void on_pool_gone(Pool *p, void *userdata)
                 /* A new generation that failed to start: the one it was to replace takes its place again */
                 Pool *old = p->replaces;
 
+                manager_reload_failure(m, p, "its new generation failed to start; the previous one keeps serving");
+                for (size_t i = 0; i < m->n_started; i++)
+                        if (m->started[i] == p)
+                                m->started[i] = old;
+
                 for (size_t i = 0; i < m->n_pools; i++)
                         if (m->pools[i] == p)
                                 m->pools[i] = old;
@@ -220,7 +284,11 @@ static void on_pool_restart(Pool *old, void *userdata)
 
 static void on_pool_changed(void *userdata)
 {
-        manager_update_status(userdata, false);
+        Manager *m = userdata;
+
+        manager_update_status(m, false);
+        if (m->reloading)
+                manager_check_ready(m);
 }
 
 /* ---- stop ---- */
@@ -309,11 +377,22 @@ static void manager_reload_failed(Manager *m, const char *why)
         m->reload_error = strdup(why);
         manager_update_status(m, true);
         (void)sd_notifyf(false, "READY=1\nSTATUS=%s", strempty(m->last_status));
+        manager_answer(m, false, why);
 }
 
 /* The next generation of every pool of c, prepared aside: nothing of the running ones changes, so a failure
  * leaves them exactly as they are */
-static int manager_prepare(Manager *m, Config *c, Pool ***ret, size_t *ret_n)
+static bool name_in(char *const *names, size_t n, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (streq(names[i], name))
+                        return true;
+        return false;
+}
+
+/* refresh: the pools that get a new generation (fresh PHP, opcache and realpath cache: a symlink deploy serves
+ * its new release) even if their settings did not change; NULL for all */
+static int manager_prepare(Manager *m, Config *c, char *const *refresh, size_t n_refresh, Pool ***ret, size_t *ret_n)
 {
         _cleanup_free_ Pool **next = calloc(MAX(c->n_pools, 1u), sizeof(Pool *));
         size_t n = 0;
@@ -325,7 +404,7 @@ static int manager_prepare(Manager *m, Config *c, Pool ***ret, size_t *ret_n)
                 const PoolConfig *pc = &c->pools[i];
                 Pool *old = manager_find_pool(m, pc->name);
 
-                if (old && pool_unchanged(old, c, pc)) {
+                if (old && pool_unchanged(old, c, pc) && refresh && !name_in(refresh, n_refresh, pc->name)) {
                         next[n++] = old;
                         continue;
                 }
@@ -334,7 +413,7 @@ static int manager_prepare(Manager *m, Config *c, Pool ***ret, size_t *ret_n)
                         _cleanup_free_ char *why = NULL;
 
                         log_error("Reload failed for pool %s, keeping the running configuration.", pc->name);
-                        if (asprintf(&why, "pool %s could not start, see the journal", pc->name) >= 0)
+                        if (asprintf(&why, "pool %s could not be set up, see the journal", pc->name) >= 0)
                                 manager_reload_failed(m, why);
                         break;
                 }
@@ -352,9 +431,10 @@ static int manager_prepare(Manager *m, Config *c, Pool ***ret, size_t *ret_n)
         return 0;
 }
 
-/* The new configuration is read aside; when it is bad nothing changes. Pools that changed get a new generation
- * (new leader and workers on the same socket) before the old one is told to finish; the others run untouched. */
-static void manager_reload(Manager *m)
+/* The new configuration is read aside; when it is bad nothing changes. Every pool (or the ones named) gets a new
+ * generation, and so does every pool whose settings changed; the old generations finish their requests. req
+ * (NULL for a signal) is answered once the new generations serve, or when the reload failed. */
+static void manager_reload(Manager *m, char *const *names, size_t n_names, ControlRequest *req)
 {
         _cleanup_free_ char *error = NULL;
         _cleanup_free_ Pool **next = NULL;
@@ -363,11 +443,27 @@ static void manager_reload(Manager *m)
         Pool **o;
         int r;
 
-        if (m->stopping)
+        if (m->stopping) {
+                control_reply(req, false, "fpmd is stopping");
                 return;
+        }
+        /* Whoever waits for a reload still in progress gets this one's outcome */
+        if (req) {
+                ControlRequest **w = realloc(m->waiting, (m->n_waiting + 1) * sizeof(ControlRequest *));
+                if (!w) {
+                        control_reply(req, false, "out of memory");
+                        return;
+                }
+                m->waiting = w;
+                m->waiting[m->n_waiting++] = req;
+        }
+        m->started = mfree(m->started);
+        m->n_started = 0;
+        m->started_error = mfree(m->started_error);
+
         (void)sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading",
                 (unsigned long long)now_usec(CLOCK_MONOTONIC));
-        log_notice("Reloading %s.", m->config_path);
+        log_notice("Reloading %s%s.", m->config_path, n_names > 0 ? " for the pools named" : "");
 
         r = config_load(m->config_path, DEFAULT_PHP_INI, &c, &error);
         if (r < 0) {
@@ -376,16 +472,28 @@ static void manager_reload(Manager *m)
                 return;
         }
         config_ref(c);
+        for (size_t i = 0; i < n_names; i++)
+                if (!config_find_pool(c, names[i])) {
+                        _cleanup_free_ char *why = NULL;
+
+                        if (asprintf(&why, "no pool named '%s' in the configuration", names[i]) < 0)
+                                why = NULL;
+                        log_error("Reload failed: %s.", strna(why));
+                        manager_reload_failed(m, strna(why));
+                        config_unref(c);
+                        return;
+                }
         o = realloc(m->old, (m->n_old + m->n_pools) * sizeof(Pool *) + 1);
-        if (!o || manager_prepare(m, c, &next, &n_next) < 0) {
+        if (!o || manager_prepare(m, c, n_names > 0 ? names : NULL, n_names, &next, &n_next) < 0) {
                 if (!o)
-                        log_oom();
+                        manager_reload_failed(m, "out of memory");
                 else
                         m->old = o;
                 config_unref(c);
                 return;
         }
         m->old = o;
+        m->started = calloc(n_next + 1, sizeof(Pool *));
 
         /* Commit: new generations replace the running ones, which finish their requests; pools no longer
          * configured stop */
@@ -394,6 +502,8 @@ static void manager_reload(Manager *m)
 
                 if (p == prev)
                         continue;
+                if (m->started)
+                        m->started[m->n_started++] = p;
                 pool_store_socket(p, prev && prev->listen_fd >= 0);
                 if (prev && prev->replaces && !prev->served) {
                         /* The generation being replaced never served: drop it, keep the one that serves */
@@ -433,11 +543,43 @@ static void manager_reload(Manager *m)
         manager_check_ready(m);
 }
 
+static void on_control_reload(ControlRequest *req, char **pools, size_t n, void *userdata)
+{
+        manager_reload(userdata, pools, n, req);
+}
+
 static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
         (void)s;
         (void)si;
-        manager_reload(userdata);
+        manager_reload(userdata, NULL, 0, NULL);
+        return 0;
+}
+
+/* PHP-FPM's SIGUSR1 reopens its log files (logrotate's postrotate sends it): fpmd has none, the journal keeps
+ * the logs, and the service goes on */
+static int on_reopen_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        (void)s;
+        (void)si;
+        (void)userdata;
+        log_notice("SIGUSR1: no log files to reopen, fpmd logs to the journal.");
+        return 0;
+}
+
+/* A signal fpmd has no use for, which would end it: it stops gracefully and exits non-zero, so that systemd's
+ * Restart= brings it back and the stop is visible */
+static int on_foreign_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        Manager *m = userdata;
+
+        (void)s;
+        if (m->stopping)
+                return 0;
+        log_warning("Received SIG%s, which fpmd does not use: stopping, with exit status %d.",
+                sigabbrev_np((int)si->ssi_signo) ?: "?", 128 + (int)si->ssi_signo);
+        m->exit_code = 128 + (int)si->ssi_signo;
+        manager_stop(m, true);
         return 0;
 }
 
@@ -623,6 +765,8 @@ Manager *manager_free(Manager *m)
         sd_event_source_disable_unref(m->tick_timer);
         sd_event_source_disable_unref(m->watchdog_timer);
         sd_event_source_disable_unref(m->settle_timer);
+        manager_answer(m, false, "fpmd stopped");
+        control_free(m->control);
         sd_event_unref(m->event);
         listen_fds_done(&m->systemd_fds);
         config_unref(m->config);
@@ -663,6 +807,9 @@ static int manager_setup_loop(Manager *m)
 {
         static const int stop_signals[] = {SIGTERM, SIGINT, SIGQUIT};
         static const int reload_signals[] = {SIGHUP, SIGUSR2};
+        /* Whose default action ends a process, and which fpmd does not use */
+        static const int foreign_signals[] = {
+                SIGALRM, SIGVTALRM, SIGPROF, SIGPOLL, SIGPWR, SIGSTKFLT, SIGXCPU, SIGXFSZ, SIGTRAP, SIGSYS};
         sigset_t mask;
         int r;
 
@@ -672,6 +819,8 @@ static int manager_setup_loop(Manager *m)
                 sigaddset(&mask, stop_signals[i]);
         for (size_t i = 0; i < ELEMENTSOF(reload_signals); i++)
                 sigaddset(&mask, reload_signals[i]);
+        for (size_t i = 0; i < ELEMENTSOF(foreign_signals); i++)
+                sigaddset(&mask, foreign_signals[i]);
         sigaddset(&mask, SIGUSR1);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
@@ -684,8 +833,10 @@ static int manager_setup_loop(Manager *m)
                 r = sd_event_add_signal(m->event, NULL, stop_signals[i], on_stop_signal, m);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(reload_signals); i++)
                 r = sd_event_add_signal(m->event, NULL, reload_signals[i], on_reload_signal, m);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(foreign_signals); i++)
+                r = sd_event_add_signal(m->event, NULL, foreign_signals[i], on_foreign_signal, m);
         if (r >= 0)
-                r = sd_event_add_signal(m->event, NULL, SIGUSR1, NULL, NULL);
+                r = sd_event_add_signal(m->event, NULL, SIGUSR1, on_reopen_signal, m);
         if (r >= 0)
                 r = sd_event_add_time_relative(
                         m->event, &m->tick_timer, CLOCK_MONOTONIC, manager_tick_interval(m), 0, on_tick, m);
@@ -693,6 +844,10 @@ static int manager_setup_loop(Manager *m)
                 r = sd_event_source_set_enabled(m->tick_timer, SD_EVENT_ON);
         if (r >= 0)
                 r = manager_setup_watchdog(m);
+        if (r >= 0) {
+                m->control_handler = (ControlHandler){.reload = on_control_reload, .userdata = m};
+                r = control_new(m->event, &m->control_handler, &m->control);
+        }
         return r;
 }
 
@@ -740,5 +895,5 @@ int manager_run(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m"), 1;
         log_notice("Stopped.");
-        return 0;
+        return m->exit_code;
 }

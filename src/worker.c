@@ -69,6 +69,7 @@ typedef struct Held {
         size_t len;
         usec_t deadline; /* CLOCK_MONOTONIC: closed when it passes */
         bool kept;
+        bool in_head; /* the deadline is the request head's, which more bytes do not extend */
 } Held;
 
 /* epoll_event.data.ptr of what is not a connection */
@@ -180,10 +181,15 @@ static int held_park(Held *h, const Conn *c, bool kept)
                 h->len = n;
         }
         h->kept = kept;
-        /* Between requests a kept connection may idle; once a request has begun, its head must come soon */
-        h->deadline =
-                now_usec(CLOCK_MONOTONIC) + (kept && n == 0 ? usec_of(pool->keepalive_timeout, USEC_INFINITY / 2)
-                                                            : usec_of(pool->request_header_timeout, USEC_INFINITY / 2));
+        /* Between requests a kept connection may idle; once a request has begun, its head must come within its
+         * own deadline, however slowly the bytes trickle */
+        if (kept && n == 0) {
+                h->deadline = now_usec(CLOCK_MONOTONIC) + usec_of(pool->keepalive_timeout, USEC_INFINITY / 2);
+                h->in_head = false;
+        } else if (!h->in_head) {
+                h->deadline = now_usec(CLOCK_MONOTONIC) + usec_of(pool->request_header_timeout, USEC_INFINITY / 2);
+                h->in_head = true;
+        }
         return 0;
 }
 
@@ -333,6 +339,7 @@ static void loop_handle(Loop *l, Held *h, bool readable)
                 }
                 slot_set_state(WORKER_IDLE);
                 kept = true;
+                h->in_head = false;
                 /* The next request on it: more bytes may be buffered already (a pipelining peer); if not, it comes
                  * after this response, so the worker waits for it in epoll rather than trying to read now */
                 if (c->in_len == c->in_off || l->done) {
@@ -406,6 +413,7 @@ static void loop_on_listen(Loop *l)
                 return;
         }
         h->deadline = now_usec(CLOCK_MONOTONIC) + usec_of(worker->pool->request_header_timeout, USEC_INFINITY / 2);
+        h->in_head = true;
         /* The request is often there already: read it now rather than after another wait */
         loop_handle(l, h, true);
 }

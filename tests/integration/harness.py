@@ -1990,6 +1990,12 @@ class FpmdServer(Server):
         self.signal(sig)
         return offset
 
+    def reload_command(self, *pools, timeout=60):
+        """`fpmd reload --pid PID [POOL...]` as an operator (or systemd's ExecReload=) runs it: it returns once
+        the new generations serve; a CompletedProcess with returncode, stdout and stderr."""
+        return subprocess.run([self.argv()[0], "reload", "--pid", str(self.pid)] + list(pools),
+                              capture_output=True, text=True, timeout=timeout)
+
 
 def require_fpmd(what):
     """A file of fpmd-only tests: skipped (77) with its reason when the server under test is PHP-FPM."""

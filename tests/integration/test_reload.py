@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""Reload (SIGHUP; SIGUSR2 does the same): a changed pool gets a new generation on the same socket while the
-old one finishes its requests, so no request fails; an unchanged pool is not touched; a bad configuration
-keeps the running one; pools come and go with their files.
+"""Reload (SIGHUP; SIGUSR2 does the same; `fpmd reload` waits for it and reports): every pool gets a new
+generation (fresh PHP, opcache and realpath cache) on the same socket while the old one finishes its requests,
+so no request fails and a symlink deploy serves its new release; `fpmd reload POOL` renews that pool only; a
+bad configuration keeps the running one and `fpmd reload` says why; pools come and go with their files.
 
 fpmd-only: the files written, the log lines and the generations are fpmd's."""
 
+import os
 import signal
 import threading
 import time
@@ -109,6 +111,109 @@ class Reload(harness.FpmdTestCase):
             r = nginx.request("GET", "/memory_limit.php")
             self.assertEqual((r.status, r.body), (200, b"memory_limit=220M\n"))
 
+    def test_reloads_under_post_load(self):
+        # nginx keeps its FastCGI connections (keepalive + fastcgi_keep_conn on) and sends POSTs, which it does not
+        # retry: a worker that closed a kept connection while nginx wrote a request into it would fail one. The
+        # old workers hand their connections to the new generation instead, so 20 reloads lose nothing.
+        s = self.fpmd({"www": self.settings("200M")})
+        nginx = self.nginx(s)
+        stop = threading.Event()
+        failures, counts = [], [0] * 4
+        body = "text=" + "x" * 3000
+
+        def load(i):
+            conn = nginx.connection(timeout=15)
+            n = 0
+            try:
+                while not stop.is_set():
+                    n += 1
+                    try:
+                        r = nginx.request("POST", "/post_echo.php", body="seq=%d&%s" % (n, body), conn=conn,
+                                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+                    except Exception as e:  # a failed request is what this test looks for
+                        failures.append((i, repr(e)))
+                        conn.close()
+                        conn = nginx.connection(timeout=15)
+                        continue
+                    counts[i] += 1
+                    parts = r.body.split()
+                    if r.status != 200 or len(parts) != 3 or parts[1:] != [b"%d" % n, b"3000"]:
+                        failures.append((i, r.status, r.body[:200]))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=load, args=(i,), daemon=True) for i in range(4)]
+        for t in threads:
+            t.start()
+        offset = s.log_offset()
+        try:
+            time.sleep(0.5)
+            for n in range(20):
+                s.set_pool("www", self.settings("%dM" % (201 + n)))
+                s.reload()
+                time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(20)
+        errors = [l for l in nginx.log_text().splitlines() if "[error]" in l or "upstream" in l]
+        harness.log("20 reloads under POST load through nginx keepalive: %d requests (%s), %d failed, %d nginx "
+                    "errors, %d 'Reloaded'" % (sum(counts), counts, len(failures), len(errors),
+                                                len(s.log_find(RELOADED, offset))))
+        self.assertEqual(failures, [])
+        self.assertEqual(errors, [])
+        self.assertTrue(all(c > 20 for c in counts), counts)
+        self.assertEqual(len(s.log_find(RELOADED, offset)), 20)
+
+    def test_symlink_deploy(self):
+        # Deployer/Capistrano: `current` switches to the new release, then a reload. With
+        # opcache.validate_timestamps=0 PHP never looks at the files again, so only fresh PHP serves the release.
+        for n in (1, 2):
+            self.ws.write("../releases/%d/version.php" % n, "<?php echo 'release %d', \"\\n\";\n" % n)
+        current = self.ws.path("current")
+        os.symlink(self.ws.path("releases", "1"), current)
+        s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 4},
+                               "php_admin_flag": {"opcache.validate_timestamps": False}}})
+
+        def version():
+            r = harness.fcgi_request(s, self.params("/version.php", script_filename=current + "/version.php"))[0]
+            return r.status, r.body
+
+        stop = threading.Event()
+        answers = []
+
+        def load():
+            while not stop.is_set():
+                try:
+                    answers.append((time.monotonic(), version()))
+                except Exception as e:  # a failed request is what this test looks for
+                    answers.append((time.monotonic(), repr(e)))
+
+        for _ in range(8):
+            self.assertEqual(version(), (200, b"release 1\n"))
+        threads = [threading.Thread(target=load, daemon=True) for _ in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(0.3)
+            os.symlink(self.ws.path("releases", "2"), current + ".new")
+            os.replace(current + ".new", current)
+            # Switched, not yet reloaded: the running PHP still serves release 1 (the test could fail)
+            for _ in range(8):
+                self.assertEqual(version(), (200, b"release 1\n"))
+            r = s.reload_command()
+            t_reloaded = time.monotonic()
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual({a for t, a in answers} - {(200, b"release 1\n"), (200, b"release 2\n")}, set())
+        self.assertEqual({a for t, a in answers if t > t_reloaded}, {(200, b"release 2\n")})
+        for _ in range(8):
+            self.assertEqual(version(), (200, b"release 2\n"))
+
     def test_old_generation_stops_under_load(self):
         # One worker kept busy by 8 clients through nginx keepalive: after a reload the old worker finishes
         # the request it runs and exits, it does not go on serving the old configuration.
@@ -162,26 +267,54 @@ class Reload(harness.FpmdTestCase):
                         % (old_leader, old_workers))
         self.assertEqual(set(late), {b"memory_limit=300M\n"})
 
-    def test_unchanged_reload_keeps_workers(self):
-        s = self.fpmd({"www": self.settings("200M")})
-        before = self.pids(s)
-        self.assert_answers(s, b"memory_limit=200M\n")
+    def test_reload_renews_every_pool(self):
+        # Unchanged settings too: a reload is how a deploy reaches PHP (opcache.validate_timestamps=0)
+        s = self.fpmd({"www": self.settings("200M"), "api": self.settings("64M")})
+        before = {name: (s.leader(name), s.pool_workers(name)) for name in ("www", "api")}
         offset = s.reload()
-        self.assertTrue(s.wait_log(RELOADED, offset, 10), s.log_text()[offset:])
-        time.sleep(1.2)  # a tick: nothing restarts later either
-        self.assertEqual(self.pids(s), before)
+        self.assertTrue(s.wait_log(r"^" + SUP + r"notice: Reloaded: 2 pools serving\.$", offset, 10),
+                        s.log_text()[offset:])
+        for name in ("www", "api"):
+            self.assertTrue(harness.wait_for(lambda: s.leader(name) not in (None, before[name][0]), 5), name)
+            self.assertTrue(harness.wait_for(lambda: len(s.pool_workers(name)) == 4 and
+                                             not set(s.pool_workers(name)) & set(before[name][1]), 5), name)
         self.assert_answers(s, b"memory_limit=200M\n")
-        self.assertEqual(s.log_find(r"new generation serving|stopped\.", offset), [])
+        self.assert_answers(s, b"memory_limit=64M\n", name="api")
+
+    def test_reload_command_named_pools(self):
+        # One site's deploy does not restart another's: `fpmd reload www` renews www and leaves api alone
+        s = self.fpmd({"www": self.settings("200M"), "api": self.settings("64M")})
+        www, api = self.pids(s), (s.leader("api"), s.pool_workers("api"))
+        r = s.reload_command("www")
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertEqual(r.stdout, "fpmd: reloaded: 2 pools serving, 1 new generation\n")
+        # It returned once the new generation served and the old one took nothing new: what follows is the
+        # new generation's, on new connections and whatever worker answers
+        new = s.leader()
+        self.assertNotEqual(new, www[0])
+        for _ in range(8):
+            r2 = self.raw("/pid.php", server=s)
+            self.assertEqual(r2.status, 200)
+            self.assertNotIn(int(r2.body), www[1])
+        self.assertEqual((s.leader("api"), s.pool_workers("api")), api)
+        self.assert_answers(s, b"memory_limit=64M\n", name="api")
+        # An unknown pool: nothing reloads
+        r = s.reload_command("nothere")
+        self.assertEqual((r.returncode, r.stdout), (1, ""))
+        self.assertEqual(r.stderr, "fpmd: reload failed: no pool named 'nothere' in the configuration\n")
+        self.assertTrue(harness.wait_for(lambda: s.leaders() == [new], 5), s.leaders())
 
     def bad_reload(self, s, text, expected_error):
-        """Writes text as the pool file, reloads: the exact error line, and the same processes serve."""
+        """Writes text as the pool file, reloads (the signal, then the command): the exact error line and exit
+        status, and the same processes serve."""
         before = self.pids(s)
         s.write_file(s.pool_path("www"), text)
         offset = s.reload()
         line = s.wait_log(FAILED, offset, 10)
         self.assertIsNotNone(line, s.log_text()[offset:])
         self.assertEqual(line.group(1), expected_error)
-        time.sleep(1.2)  # a tick
+        r = s.reload_command()
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (1, "", "fpmd: reload failed: %s\n" % expected_error))
         self.assert_answers(s, b"memory_limit=200M\n")
         self.assertEqual(self.pids(s), before)
         self.assertTrue(s.alive())
@@ -205,11 +338,10 @@ class Reload(harness.FpmdTestCase):
         self.bad_reload(s, "\n".join(lines) + "\n",
                         "%s:2: unknown setting 'max_chilren', did you mean 'pm.max_children'?" % path)
 
-        # fixed, with another value: the reload takes
+        # fixed, with another value: the reload takes, and the command says so once it serves
         s.set_pool("www", self.settings("300M"))
-        offset = s.reload()
-        self.assertTrue(s.wait_log(RELOADED, offset, 10), s.log_text()[offset:])
-        self.assertTrue(harness.wait_for(lambda: s.leader() and len(s.pool_workers()) == 4, 10))
+        r = s.reload_command()
+        self.assertEqual((r.returncode, r.stdout), (0, "fpmd: reloaded: 1 pool serving, 1 new generation\n"))
         self.assert_answers(s, b"memory_limit=300M\n")
 
     def test_failing_new_generation_keeps_previous(self):
@@ -244,9 +376,9 @@ class Reload(harness.FpmdTestCase):
         port = s.set_pool("api", {"pm": {"mode": "static", "max_children": 2},
                                   "php_value": {"memory_limit": "64M"}})
         self.assertTrue(harness.connect_refused(port))
-        offset = s.reload()
-        self.assertTrue(s.wait_log(r"^" + SUP + r"notice: Reloaded: 2 pools serving\.$", offset, 10),
-                        s.log_text()[offset:])
+        # Named: only the new pool starts, www goes on
+        r = s.reload_command("api")
+        self.assertEqual((r.returncode, r.stdout), (0, "fpmd: reloaded: 2 pools serving, 1 new generation\n"))
         self.assertTrue(harness.wait_for(lambda: len(s.pool_workers("api")) == 2, 5))
         self.assert_answers(s, b"memory_limit=64M\n", name="api")
         self.assert_answers(s, b"memory_limit=200M\n")
@@ -254,8 +386,9 @@ class Reload(harness.FpmdTestCase):
         api_processes = s.leaders("api") + s.pool_workers("api")
 
         s.remove_pool("api")
-        offset = s.reload()
-        self.assertTrue(s.wait_log(RELOADED, offset, 10), s.log_text()[offset:])
+        offset = s.log_offset()
+        r = s.reload_command("www")
+        self.assertEqual((r.returncode, r.stdout), (0, "fpmd: reloaded: 1 pool serving, 1 new generation\n"))
         self.assertTrue(harness.wait_for(lambda: harness.connect_refused(port), 5),
                         "the removed pool's port still accepts")
         self.assertTrue(harness.wait_for(lambda: not any(harness.proc_state(p) for p in api_processes), 5),
@@ -263,7 +396,7 @@ class Reload(harness.FpmdTestCase):
         self.assertTrue(s.wait_log(r"^" + SUP + r"info: \[pool api\] removed from the configuration, stopping "
                                    r"it\.$", offset, 1))
         self.assert_answers(s, b"memory_limit=200M\n")
-        self.assertEqual(self.pids(s), before)
+        self.assertNotEqual(self.pids(s), before)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """Graceful stop: a request in flight when the stop signal comes completes with its whole body, then the
-server exits 0 within process_control_timeout, leaving no process behind.
+server exits 0 within process_control_timeout, leaving no process behind. SIGUSR1 (logrotate's "reopen your
+logs") never stops it; a signal fpmd does not use stops it with a non-zero exit status, so that systemd's
+Restart= applies.
 
 fpmd's graceful stop is SIGTERM; PHP-FPM's is SIGQUIT (its SIGTERM stops at once)."""
 
 import os
+import signal
 import time
 
 import harness
@@ -83,6 +86,30 @@ class Stop(harness.TestCase):
             return
         # fpmd-only: not cut, kept upstream connection or not
         self.assertEqual(result, (200, SLEEP_BODY))
+
+    def test_sigusr1_reopens_and_serves_on(self):
+        # Debian's logrotate rule for PHP-FPM sends SIGUSR1 after each rotation
+        server = self.start_server()
+        workers = server.workers()
+        offset = len(server.log_text())
+        for _ in range(3):
+            server.signal(signal.SIGUSR1)
+            time.sleep(0.2)
+            self.assertTrue(server.alive())
+            self.assertServes(server)
+        self.assertEqual(server.workers(), workers)
+        if harness.IS_FPMD:
+            self.assertEqual(server.log_text()[offset:].count("SIGUSR1: no log files to reopen, fpmd logs to the "
+                                                              "journal."), 3)
+
+    @harness.fpmd_only("PHP-FPM dies by the signal itself")
+    def test_unused_signal_stops_with_failure(self):
+        server = self.start_server()
+        pids = server.workers()
+        server.signal(signal.SIGPWR)
+        self.assertEqual(server.wait(10), 128 + signal.SIGPWR)
+        self.assertIn("Received SIGPWR, which fpmd does not use: stopping, with exit status 158.", server.log_text())
+        self.assertTrue(harness.wait_for(lambda: gone(pids), 5))
 
     def test_idle_stop_is_quick(self):
         server = self.start_server(global_=self.GLOBAL)

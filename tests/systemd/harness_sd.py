@@ -704,15 +704,18 @@ class RequestLoop(threading.Thread):
         self.ok = 0
         self.failures = []  # (time, description)
         self.bodies = {}
+        self.answers = []  # (time the request was sent, body) of every answer that met expect
         self._stop_event = threading.Event()
 
     def run(self):
         while not self._stop_event.is_set():
             try:
+                t = time.monotonic()
                 r = fcgi_request(self.address, self.script, self.query, timeout=30)
                 if r.status == 200 and self.expect(r.body):
                     self.ok += 1
                     self.bodies[r.body] = self.bodies.get(r.body, 0) + 1
+                    self.answers.append((t, r.body))
                 else:
                     self.failures.append((time.monotonic(), repr(r)))
             except Exception as e:

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""systemctl reload fpmd under load: every reload (each one changes the pool, so each starts a new generation
-of workers) is invisible to clients, the main process stays, and a bad configuration leaves the running one
-serving with the reason in STATUS=. The methods run in name order on one container."""
+"""systemctl reload fpmd under load: every reload starts a new generation of workers, is invisible to clients
+and returns once the new generation serves (ExecReload= runs `fpmd reload`, which waits), the main process
+stays; a symlink deploy with opcache.validate_timestamps=0 serves the new release from the moment the reload
+returns; a bad configuration makes `systemctl reload` fail and leaves the running one serving, with the reason
+in STATUS=. The methods run in name order on one container."""
 
 import os
 import re
@@ -92,11 +94,13 @@ class Reload(h.TestCase):
                 self.write_gen(i)
                 t0 = time.monotonic()
                 self.box.systemctl("reload", "fpmd.service")
-                self.assertTrue(self.wait_serving_gen(i), "generation %d never served after reload %d" % (i, i))
-                self.assertTrue(self.wait_active_running(), self.box.show("fpmd.service", "ActiveState", "SubState"))
                 times.append(time.monotonic() - t0)
+                # Honest: systemctl returned once the new generation served
+                self.assertServesGen(i)
+                self.assertEqual(self.box.show("fpmd.service", "ActiveState", "SubState"),
+                                 {"ActiveState": "active", "SubState": "running"})
                 time.sleep(0.3)  # let both loops run on the new generation
-            h.log("reload -> new generation serving: %s ms" % ", ".join("%.0f" % (t * 1e3) for t in times))
+            h.log("systemctl reload took %s ms" % ", ".join("%.0f" % (t * 1e3) for t in times))
         finally:
             for lp in loops:
                 lp.stop()
@@ -117,10 +121,18 @@ class Reload(h.TestCase):
         self.assertEqual(len(reloads), RELOADS, [e.get("MESSAGE") for e in reloads])
 
     def bad_reload(self):
-        """Writes the bad pool file (GEN bumped, so a wrongly applied file would show) and reloads."""
+        """Writes the bad pool file (GEN bumped, so a wrongly applied file would show) and reloads: systemctl
+        reload fails, and the journal has `fpmd reload`'s reason."""
         good = self.gen
         self.write_gen(good + 1, bad=True)
-        self.box.systemctl("reload", "fpmd.service")
+        cursor = self.box.cursor()
+        r = self.box.systemctl("reload", "fpmd.service", check=False)
+        self.assertNotEqual(r.returncode, 0, "systemctl reload of a bad configuration succeeded: %r" % r)
+        self.assertIn("Job for fpmd.service failed", r.stderr)
+        reason = "fpmd: reload failed: /etc/fpmd/pool.d/www.conf:%d: syntax error" % POOL_FILE_BAD_LINE
+        self.assertTrue(h.wait_for(lambda: reason in self.box.journal_text("-u", "fpmd.service", "--after-cursor",
+                                                                            cursor), 10),
+                        self.box.journal_text("-u", "fpmd.service", "--after-cursor", cursor))
         type(self).gen = good
         return good
 
@@ -169,11 +181,46 @@ class Reload(h.TestCase):
         gen = self.gen + 2
         self.write_gen(gen)
         self.box.systemctl("reload", "fpmd.service")
-        self.assertTrue(self.wait_serving_gen(gen))
+        self.assertServesGen(gen)
         self.assertTrue(self.wait_active_running())
         status = h.wait_for(lambda: re.fullmatch(COUNTS_RE, self.status_text()), 10)
         self.assertTrue(status, "StatusText after a good reload: %r" % self.status_text())
         self.assertEqual(self.box.prop("fpmd.service", "MainPID"), self.main_pid)
+
+    def test_5_symlink_deploy_under_load(self):
+        # Deployer/Capistrano: `current` switches to a new release, then `systemctl reload fpmd`. With
+        # opcache.validate_timestamps=0 only fresh PHP sees the new files.
+        for n in (1, 2):
+            os.makedirs(os.path.join(self.ws.docroot, "releases", str(n)), mode=0o755)
+            self.ws.script("/releases/%d/version.php" % n, "<?php echo 'release %d', \"\\n\";\n" % n)
+        current = os.path.join(self.ws.docroot, "current")
+        os.symlink("releases/1", current)
+        self.ws.write_pool(text=GOOD_POOL.replace("  env = ", "  php_admin_flag = { opcache = { "
+                                                  "validate_timestamps = false; }; };\n  env = ")
+                           % (h.PHP_INI, self.gen))
+        self.box.systemctl("reload", "fpmd.service")
+        self.assertEqual(self.request("/current/version.php").body, b"release 1\n")
+        loop = h.RequestLoop(self.address, "/current/version.php", lambda b: b in (b"release 1\n", b"release 2\n"))
+        loop.start()
+        try:
+            time.sleep(0.5)
+            os.symlink("releases/2", current + ".new")
+            os.replace(current + ".new", current)
+            # Not reloaded yet: PHP still serves what it cached of release 1
+            for _ in range(5):
+                self.assertEqual(self.request("/current/version.php").body, b"release 1\n")
+            self.box.systemctl("reload", "fpmd.service")
+            t_reloaded = time.monotonic()
+            time.sleep(1)
+        finally:
+            loop.stop()
+        late = {b for t, b in loop.answers if t > t_reloaded}
+        h.log("symlink deploy under load: %d answers (%s), %d failed; after the reload: %s"
+              % (loop.ok, sorted(loop.bodies.items()), len(loop.failures), late))
+        self.assertEqual(loop.failures, [])
+        self.assertEqual(late, {b"release 2\n"})
+        self.assertGreater(len([1 for t, b in loop.answers if t > t_reloaded]), 5)
+        self.assertEqual(self.request("/current/version.php").body, b"release 2\n")
 
 
 if __name__ == "__main__":
