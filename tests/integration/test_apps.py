@@ -1,0 +1,228 @@
+#!/usr/bin/python3
+"""Real applications from Debian 12's packages, in Debian's own layouts, through real web servers: phpMyAdmin,
+MediaWiki, DokuWiki and WordPress, each behind Apache (the package's own Apache configuration, Included as it
+ships, plus Debian's php8.2-fpm.conf SetHandler to a unix socket) and behind nginx (a location as people write
+it), against the server under test. Every check is an HTTP flow a browser makes (cookies, redirects, forms) and
+asserts exact things the page must contain; the expectations are PHP-FPM 8.2's (SERVER=php-fpm).
+
+The packages' state lives in the host's /etc and /var/lib. The test changes none of it: it runs in a mount
+namespace of its own (unshare(CLONE_NEWNS), every mount private) and binds folders of its workspace over the
+folders the applications write or read their site configuration from:
+
+    /etc/phpmyadmin/conf.d         the server to log in to (the test's MariaDB), a blowfish secret
+    /var/lib/phpmyadmin/tmp        phpMyAdmin's template cache
+    /var/lib/php/sessions          PHP's session files (Debian's session.save_path)
+    /etc/mediawiki                 LocalSettings.php (/var/lib/mediawiki/LocalSettings.php links to it)
+    /var/lib/mediawiki/cache, images
+    /var/lib/dokuwiki/data, acl    a copy of the package's data, a user of the test's
+    /etc/dokuwiki/local.php
+    /etc/wordpress                 config-localhost.php and config-127.0.0.1.php (Debian's config-HOST.php)
+    /var/lib/wordpress/wp-content  a copy (symbolic links into /usr/share/wordpress kept)
+
+Every process the test starts (the server under test, MariaDB, Apache, nginx, php for MediaWiki's installer)
+runs in that namespace; the binds vanish with it. One MariaDB (mariadbd --no-defaults, its datadir, socket and
+port in the workspace) and one pool (a unix socket, as Debian's php8.2-fpm) serve every application.
+
+Needs root (the namespace); exit 77 without."""
+
+import os
+import re
+import shutil
+import subprocess
+import unittest
+
+import appkit
+import harness
+from appkit import AppApache, AppNginx, Browser, find_form, title
+
+DB_USER = "fpmdtest"
+DB_PASS = "Fpmd-db-pass-7"
+
+# Set up by setUpModule: the workspace, MariaDB, the pool
+ENV = {}
+
+
+def setUpModule():
+    ws = harness.Workspace("apps")
+    ENV["ws"] = ws
+    os.chmod(ws.dir, 0o711)
+    db = appkit.MariaDB(ws).start()
+    ENV["db"] = db
+    db.sql("CREATE USER '{u}'@'localhost' IDENTIFIED BY '{p}';"
+           "CREATE USER '{u}'@'127.0.0.1' IDENTIFIED BY '{p}';"
+           "GRANT ALL PRIVILEGES ON *.* TO '{u}'@'localhost';"
+           "GRANT ALL PRIVILEGES ON *.* TO '{u}'@'127.0.0.1';".format(u=DB_USER, p=DB_PASS))
+    # PHP's sessions: Debian's session.save_path, root-owned sticky and world-writable as php-common makes it
+    sessions = ws.path("php-sessions")
+    os.makedirs(sessions)
+    os.chmod(sessions, 0o1733)
+    appkit.bind(sessions, "/var/lib/php/sessions")
+    setup_phpmyadmin(ws, db)
+    server = harness.Server(ws, {"listen": ws.path("php.sock"), "max_children": 4})
+    ENV["server"] = server
+    server.start()
+
+
+def tearDownModule():
+    for k in ("server", "db"):
+        if k in ENV:
+            ENV[k].stop()
+
+
+class AppCase(harness.TestCase):
+    """One application behind one web server: make_web(ws, server) gives it, not started."""
+
+    START_SERVER = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = ENV["server"]
+        cls.web = cls.make_web(cls.ws, cls.server)
+        cls.addClassCleanup(cls.web.stop)
+        cls.web.start()
+
+    def browser(self, host=None):
+        return Browser(self.web, host)
+
+    def assertStatusTitle(self, r, status, want_title):
+        self.assertEqual((r.status, title(r)), (status, want_title), "%s %r" % (r.url, r.body[:2000]))
+
+
+def squash(r):
+    """The page's text: tags dropped, entities decoded, whitespace collapsed."""
+    import html
+    text = re.sub(r"<script.*?</script>|<style.*?</style>", " ", r.body.decode("utf-8", "replace"), flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# phpMyAdmin: /usr/share/phpmyadmin, the package's /etc/phpmyadmin/apache.conf (Alias /phpmyadmin), so
+# SCRIPT_FILENAME is outside DOCUMENT_ROOT; a real login against the test's MariaDB over TCP.
+
+PMA_DB = "fpmd_pma_db"
+PMA_USER = "fpmdpma"  # sees its own database only
+PMA_PASS = "Fpmd-pma-pass-3"
+PMA_BLOWFISH = "fpmd-test-blowfish-secret-32byte"  # 32 bytes: sodium's key length
+
+
+def setup_phpmyadmin(ws, db):
+    conf_d = ws.path("etc-phpmyadmin-conf.d")
+    os.makedirs(conf_d)
+    # /etc/phpmyadmin/config.inc.php includes conf.d/*.php last: the one server is the test's MariaDB; no
+    # control user (the package's dbconfig one does not exist there)
+    with open(os.path.join(conf_d, "fpmd-test.php"), "w") as f:
+        f.write("""<?php
+$cfg['blowfish_secret'] = '%s';
+$cfg['Servers'] = [1 => [
+    'auth_type' => 'cookie',
+    'host' => '127.0.0.1',
+    'port' => '%d',
+    'connect_type' => 'tcp',
+    'compress' => false,
+    'AllowNoPassword' => false,
+]];
+""" % (PMA_BLOWFISH, db.port))
+    appkit.bind(conf_d, "/etc/phpmyadmin/conf.d")
+    tmp = ws.path("phpmyadmin-tmp")
+    os.makedirs(tmp)
+    shutil.chown(tmp, "www-data", "www-data")
+    appkit.bind(tmp, "/var/lib/phpmyadmin/tmp")
+    db.sql("CREATE DATABASE {d}; CREATE TABLE {d}.fpmd_table (id INT PRIMARY KEY, name VARCHAR(20));"
+           "INSERT INTO {d}.fpmd_table VALUES (1, 'one'), (2, 'two');"
+           "CREATE USER '{u}'@'127.0.0.1' IDENTIFIED BY '{p}';"
+           "GRANT ALL PRIVILEGES ON {d}.* TO '{u}'@'127.0.0.1';".format(d=PMA_DB, u=PMA_USER, p=PMA_PASS))
+
+
+class PhpMyAdminCase:
+    PREFIX = "/phpmyadmin"
+
+    def login(self):
+        """Logs in through the login form; returns the browser and the main page."""
+        b = self.browser()
+        r = b.get(self.PREFIX + "/")
+        r = b.submit(r, find_form(r, id="login_form"), {"pma_username": PMA_USER, "pma_password": PMA_PASS})
+        return b, r
+
+    def test_login_page(self):
+        r = self.browser().get(self.PREFIX + "/")
+        self.assertStatusTitle(r, 200, "phpMyAdmin")
+        self.assertEqual(r.history, [])
+        form = find_form(r, id="login_form")
+        self.assertEqual((form.attrs.get("action"), form.attrs.get("method")), ("index.php?route=/", "post"))
+        self.assertEqual([n for n in form.names if n.startswith("pma_") or n in ("server", "route", "token")],
+                         ["route", "token", "pma_username", "pma_password", "server"])
+        self.assertEqual(len(form.get("token")), 32, form)
+
+    def test_static_files_and_denied_folders(self):
+        r = self.browser().get(self.PREFIX + "/themes/pmahomme/css/theme.css")
+        with open("/usr/share/phpmyadmin/themes/pmahomme/css/theme.css", "rb") as f:
+            want = f.read()
+        self.assertEqual((r.status, r.headers.get("content-type"), harness.md5(r.body)),
+                         (200, "text/css", harness.md5(want)))
+        # the package's apache.conf denies libraries/ and templates/ (PHP never sees them)
+        for path in ("/libraries/config.default.php", "/templates/login/form.twig"):
+            self.assertEqual(self.browser().get(self.PREFIX + path).status, 403, path)
+
+    def test_login_reaches_main_page(self):
+        b, r = self.login()
+        self.assertEqual(r.history, [(302, self.PREFIX + "/index.php?route=/&route=%2F")])
+        self.assertStatusTitle(r, 200, "127.0.0.1:%d / 127.0.0.1 | phpMyAdmin 5.2.1deb1+deb12u1" % self.web.port)
+        text = squash(r)
+        self.assertIn("Server type: MariaDB", text)
+        self.assertIn("User: %s@127.0.0.1" % PMA_USER, text)
+        # the navigation tree: the databases the user may see
+        self.assertEqual(re.findall(rb'title="Structure">([^<]+)</a>', r.body), [PMA_DB.encode(), b"information_schema"])
+        for name in ("phpMyAdmin", "pmaUser-1", "pmaAuth-1"):
+            self.assertIsNotNone(b.cookie(name), name)
+
+    def test_browse_table_rows(self):
+        b, r = self.login()
+        r = b.get(self.PREFIX + "/index.php?route=/sql&db=%s&table=fpmd_table&pos=0" % PMA_DB)
+        self.assertEqual(r.status, 200)
+        text = squash(r)
+        self.assertIn("Showing rows 0 - 1 (2 total", text)
+        self.assertIn("SELECT * FROM `fpmd_table`", text)
+        cells = re.findall(rb'<td data-decimals="0" data-type="int" class="[^"]*">\s*([0-9]+)\s*</td>', r.body)
+        self.assertEqual(cells, [b"1", b"2"])
+
+
+class PhpMyAdminApache(PhpMyAdminCase, AppCase):
+    """The package's /etc/phpmyadmin/apache.conf, Included as it ships."""
+
+    @classmethod
+    def make_web(cls, ws, server):
+        return AppApache(ws, server, "Include /etc/phpmyadmin/apache.conf\n")
+
+
+class PhpMyAdminNginx(PhpMyAdminCase, AppCase):
+    """nginx: root /usr/share/ for /phpmyadmin/ (the phpMyAdmin path is the folder's name), Debian's
+    snippets/fastcgi-php.conf, and the folders the package's apache.conf denies denied."""
+
+    @classmethod
+    def make_web(cls, ws, server):
+        return AppNginx(ws, server, """
+        root %s;
+        location ^~ /phpmyadmin/ {
+            root /usr/share/;
+            index index.php;
+            location ~ ^/phpmyadmin/(libraries|templates)/ {
+                deny all;
+            }
+            location ~ \\.php$ {
+                include snippets/fastcgi-php.conf;
+                fastcgi_pass php;
+            }
+        }
+""" % ws.docroot)
+
+
+def main():
+    why = appkit.enter_private_mount_namespace()
+    if why:
+        harness.skip_file(why)
+    harness.main()
+
+
+if __name__ == "__main__":
+    main()
