@@ -208,14 +208,21 @@ class Browser:
             else:
                 self.cookies[(name, cpath)] = Cookie(name, value, cpath)
 
-    def request(self, method, url, fields=None, body=None, headers=None, follow=True, base="/"):
-        """One request (fields: a form, sent urlencoded); with follow, the redirects after it (as a browser:
-        303, and 301/302 after a POST, become GETs). Returns the last response."""
+    def request(self, method, url, fields=None, body=None, headers=None, follow=True, base="/", multipart=False):
+        """One request (fields: a form, sent urlencoded, or as multipart/form-data with multipart); with follow,
+        the redirects after it (as a browser: 303, and 301/302 after a POST, become GETs). Returns the last
+        response."""
         path = self.local_path(url, base)
         history = []
         for _ in range(10):
             h = {"Host": self.host, "User-Agent": "fpmd-test-browser/1.0", "Accept": "*/*"}
-            if fields is not None:
+            if fields is not None and multipart:
+                m = harness.Multipart()
+                for k, v in fields:
+                    m.field(k, v)
+                body = m.bytes()
+                h["Content-Type"] = m.content_type
+            elif fields is not None:
                 body = urllib.parse.urlencode(fields).encode()
                 h["Content-Type"] = "application/x-www-form-urlencoded"
             cookies = self.cookie_header(path)
@@ -232,7 +239,7 @@ class Browser:
             history.append((resp.status, location))
             path = self.local_path(location, path)
             if resp.status in (301, 302, 303):
-                method, fields, body = "GET", None, None
+                method, fields, body, multipart = "GET", None, None, False
             headers = None
         raise AssertionError("more than 10 redirects: %r" % history)
 
@@ -240,7 +247,8 @@ class Browser:
         return self.request("GET", url, **kw)
 
     def post(self, url, fields, **kw):
-        return self.request("POST", url, fields=fields, **kw)
+        """fields: a dict or (name, value) pairs."""
+        return self.request("POST", url, fields=list(fields.items()) if isinstance(fields, dict) else fields, **kw)
 
     def submit(self, resp, form, overrides=None, submit=None, **kw):
         """Submits a form of resp (a Form) as a browser does: its fields, overrides on top, the submit button
@@ -256,7 +264,8 @@ class Browser:
         if method == "GET":
             path = self.local_path(action, resp.url).split("?", 1)[0]
             return self.get(path + "?" + urllib.parse.urlencode(fields), **kw)
-        return self.request("POST", action, fields=fields, base=resp.url, **kw)
+        multipart = form.attrs.get("enctype", "").lower() == "multipart/form-data"
+        return self.request("POST", action, fields=fields, base=resp.url, multipart=multipart, **kw)
 
 
 class Form:

@@ -217,6 +217,159 @@ class PhpMyAdminNginx(PhpMyAdminCase, AppCase):
 """ % ws.docroot)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# MediaWiki in Debian's symlinked layout: /var/lib/mediawiki is the document root, its index.php, load.php ...
+# are symbolic links into /usr/share/mediawiki, LocalSettings.php a link to /etc/mediawiki/LocalSettings.php.
+# The wiki is made by the package's maintenance/install.php (SQLite in the workspace), its LocalSettings.php
+# written where Debian expects it (/etc/mediawiki, a bind of the workspace's).
+
+MW_ADMIN = "Admin"
+MW_PASS = "Fpmd-wiki-pass-5"
+MW_NAME = "fpmd test wiki"
+
+
+def once(fn):
+    """fn runs at the first call only (an application's setup shared by its web server classes)."""
+    done = []
+
+    def wrapper():
+        if not done:
+            done.append(fn())
+        return done[0]
+    return wrapper
+
+
+@once
+def setup_mediawiki():
+    ws = ENV["ws"]
+    etc = ws.path("etc-mediawiki")
+    os.makedirs(etc)
+    appkit.bind(etc, "/etc/mediawiki")
+    for name in ("cache", "images"):
+        d = ws.path("mediawiki-" + name)
+        appkit.copytree("/var/lib/mediawiki/" + name, d)
+        appkit.bind(d, "/var/lib/mediawiki/" + name)
+    data = ws.path("mediawiki-data")
+    os.makedirs(data)
+    r = subprocess.run(["php", "/usr/share/mediawiki/maintenance/install.php", "--dbtype=sqlite",
+                        "--dbpath=" + data, "--dbname=fpmdwiki", "--scriptpath=/mediawiki",
+                        "--server=http://127.0.0.1", "--confpath=/etc/mediawiki", "--pass=" + MW_PASS,
+                        "--skins=Vector", "--lang=en", MW_NAME, MW_ADMIN],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = r.stdout.decode("utf-8", "replace")
+    if r.returncode != 0 or "MediaWiki has been successfully installed" not in out:
+        raise RuntimeError("maintenance/install.php failed (%d):\n%s" % (r.returncode, out))
+    path = "/etc/mediawiki/LocalSettings.php"
+    with open(path) as f:
+        text = f.read()
+    # the wiki is reached through two web servers on two ports: its URL from the request, as MediaWiki's own
+    # default does
+    text = text.replace('$wgServer = "http://127.0.0.1";', "$wgServer = WebRequest::detectServer();")
+    with open(path, "w") as f:
+        f.write(text)
+
+
+class MediaWikiCase:
+    PREFIX = "/mediawiki"
+
+    @classmethod
+    def setUpClass(cls):
+        setup_mediawiki()
+        super().setUpClass()
+
+    PAGE = None  # the page each web server's class creates
+
+    def url(self, query):
+        return "http://127.0.0.1:%d%s/index.php?%s" % (self.web.port, self.PREFIX, query)
+
+    def test_main_page(self):
+        # index.php without a title: MediaWiki redirects to the Main Page's canonical URL. Under PHP-FPM, PHP_SAPI
+        # is "fpm-fcgi" and MediaWiki makes no PATH_INFO URLs ($wgUsePathInfo is false for a *cgi* SAPI).
+        r = self.browser().get(self.PREFIX + "/")
+        self.assertEqual(r.history, [(301, self.url("title=Main_Page"))])
+        self.assertStatusTitle(r, 200, MW_NAME)
+        self.assertIn(b'<h1 id="firstHeading" class="firstHeading mw-first-heading">'
+                      b'<span class="mw-page-title-main">Main Page</span></h1>', r.body)
+        text = squash(r)
+        self.assertIn("MediaWiki has been installed. Consult the User's Guide for information on using the wiki "
+                      "software.", text)
+        self.assertIn('Retrieved from " %s "' % self.url("title=Main_Page&oldid=1"), text)
+        self.assertIn(b'<link rel="stylesheet" href="/mediawiki/load.php?lang=en&amp;'
+                      b'modules=skins.vector.styles.legacy&amp;only=styles&amp;skin=vector"/>', r.body)
+
+    def test_load_php_css(self):
+        r = self.browser().get(self.PREFIX + "/load.php?lang=en&modules=skins.vector.styles.legacy&only=styles"
+                               "&skin=vector")
+        self.assertEqual((r.status, r.headers.get("content-type"), r.headers.get("cache-control")),
+                         (200, "text/css; charset=utf-8", "public, max-age=300, s-maxage=300, stale-while-revalidate=60"))
+        self.assertTrue(r.body.startswith(b"@media (prefers-reduced-motion:reduce){*,::before,::after{"), r.body[:200])
+        self.assertIn(b"#mw-head{", r.body)
+
+    def test_login_edit_and_read_back(self):
+        b = self.browser()
+        r = b.get(self.PREFIX + "/index.php?title=Special:UserLogin&returnto=Main+Page")
+        self.assertStatusTitle(r, 200, "Log in - " + MW_NAME)
+        r = b.submit(r, find_form(r, name="userlogin"), {"wpName": MW_ADMIN, "wpPassword": MW_PASS})
+        self.assertEqual(r.history, [(302, self.url("title=Main_Page"))])
+        self.assertIn(b'"wgUserName":"Admin"', r.body)
+        self.assertEqual(b.cookie("fpmdwikiUserName"), "Admin")
+        # the edit form (multipart/form-data, as MediaWiki's form says), saved with its button
+        r = b.get(self.PREFIX + "/index.php?title=%s&action=edit" % self.PAGE)
+        self.assertStatusTitle(r, 200, "Creating %s - %s" % (self.PAGE.replace("_", " "), MW_NAME))
+        form = find_form(r, id="editform")
+        self.assertEqual((form.attrs["action"], form.attrs["enctype"]),
+                         ("/mediawiki/index.php?title=%s&action=submit" % self.PAGE, "multipart/form-data"))
+        text = "Hello from '''fpmd''' on [[Main Page]], caf\u00e9 \u2603."
+        r = b.submit(r, form, {"wpTextbox1": text, "wpSummary": "fpmd test edit"}, submit=("wpSave", "Save page"))
+        self.assertEqual(r.history, [(302, self.url("title=" + self.PAGE))])
+        self.assertStatusTitle(r, 200, "%s - %s" % (self.PAGE.replace("_", " "), MW_NAME))
+        html = ('<div class="mw-parser-output"><p>Hello from <b>fpmd</b> on <a href="/mediawiki/index.php?'
+                'title=Main_Page" title="Main Page">Main Page</a>, caf\u00e9 \u2603.\n</p>').encode()
+        self.assertIn(html, r.body)
+        # read back by someone else, and as wikitext
+        r = self.browser().get(self.PREFIX + "/index.php?title=" + self.PAGE)
+        self.assertEqual(r.status, 200)
+        self.assertIn(html, r.body)
+        r = self.browser().get(self.PREFIX + "/index.php?title=%s&action=raw" % self.PAGE)
+        self.assertEqual((r.status, r.headers.get("content-type"), r.body),
+                         (200, "text/x-wiki; charset=UTF-8", text.encode()))
+
+
+class MediaWikiApache(MediaWikiCase, AppCase):
+    """The package's /etc/apache2/conf-available/mediawiki.conf (Alias /mediawiki /var/lib/mediawiki),
+    Included as it ships."""
+
+    PAGE = "Fpmd_Apache_page"
+
+    @classmethod
+    def make_web(cls, ws, server):
+        return AppApache(ws, server, "Include /etc/apache2/conf-available/mediawiki.conf\n")
+
+
+class MediaWikiNginx(MediaWikiCase, AppCase):
+    """nginx: root /var/lib for /mediawiki/ (Debian's document root is /var/lib/mediawiki), Debian's
+    snippets/fastcgi-php.conf: SCRIPT_FILENAME is /var/lib/mediawiki/index.php, a symbolic link."""
+
+    PAGE = "Fpmd_nginx_page"
+
+    @classmethod
+    def make_web(cls, ws, server):
+        return AppNginx(ws, server, """
+        root %s;
+        location ^~ /mediawiki/ {
+            root /var/lib;
+            index index.php;
+            location ~ ^/mediawiki/(cache|config|includes|languages|maintenance|vendor)/ {
+                deny all;
+            }
+            location ~ \\.php$ {
+                include snippets/fastcgi-php.conf;
+                fastcgi_pass php;
+            }
+        }
+""" % ws.docroot)
+
+
 def main():
     why = appkit.enter_private_mount_namespace()
     if why:
