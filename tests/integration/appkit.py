@@ -472,3 +472,10 @@ def copytree(src, dst):
             rel = os.path.relpath(n, dst)
             st = os.lstat(os.path.join(src, rel) if rel != "." else src)
             os.lchown(n, st.st_uid, st.st_gid)
+
+
+def copy_owner(src, dst):
+    """dst gets src's owner and mode."""
+    st = os.stat(src)
+    os.chown(dst, st.st_uid, st.st_gid)
+    os.chmod(dst, st.st_mode & 0o7777)

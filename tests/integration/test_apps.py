@@ -370,6 +370,156 @@ class MediaWikiNginx(MediaWikiCase, AppCase):
 """ % ws.docroot)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# DokuWiki in Debian's layout: the program in /usr/share/dokuwiki (lib/plugins and lib/tpl links into
+# /var/lib/dokuwiki/lib), the pages in /var/lib/dokuwiki/data, users and ACL in /var/lib/dokuwiki/acl (links
+# from /etc/dokuwiki). The test's copy of the package's data, a user of its own, its own local.php.
+
+DW_USER = "fpmd"
+DW_PASS = "Fpmd-doku-pass-9"
+DW_TITLE = "fpmd test DokuWiki"
+
+
+@once
+def setup_dokuwiki():
+    ws = ENV["ws"]
+    data = ws.path("dokuwiki-data")
+    appkit.copytree("/var/lib/dokuwiki/data", data)
+    appkit.bind(data, "/var/lib/dokuwiki/data")
+    acl = ws.path("dokuwiki-acl")
+    os.makedirs(acl)
+    php = subprocess.run(["php", "-r", "echo password_hash($argv[1], PASSWORD_BCRYPT);", DW_PASS],
+                         stdout=subprocess.PIPE, check=True).stdout.decode()
+    with open(os.path.join(acl, "users.auth.php"), "w") as f:
+        f.write("# users.auth.php\n# <?php exit()?>\n# Don't modify the lines above\n"
+                "%s:%s:fpmd Tester:fpmd@localhost:admin,user\n" % (DW_USER, php))
+    # the package's postinst default: everyone reads, users write
+    with open(os.path.join(acl, "acl.auth.php"), "w") as f:
+        f.write("# acl.auth.php\n# <?php exit()?>\n# Don't modify the lines above\n"
+                "*               @ALL          1\n*               @user         8\n")
+    appkit.copy_owner("/var/lib/dokuwiki/acl", acl)
+    appkit.bind(acl, "/var/lib/dokuwiki/acl")
+    local = ws.path("dokuwiki-local.php")
+    with open(local, "w") as f:
+        f.write("<?php\n$conf['title'] = '%s';\n$conf['license'] = 'cc-by-sa';\n$conf['useacl'] = 1;\n"
+                "$conf['superuser'] = '@admin';\n" % DW_TITLE)
+    appkit.bind(local, "/etc/dokuwiki/local.php")
+
+
+class DokuWikiCase:
+    PREFIX = "/dokuwiki"
+    PAGE = None  # the page each web server's class creates
+    INDEX_HISTORY = None  # the redirects of GET /dokuwiki/
+
+    @classmethod
+    def setUpClass(cls):
+        setup_dokuwiki()
+        super().setUpClass()
+
+    def url(self, query):
+        return "http://127.0.0.1:%d%s/doku.php?%s" % (self.web.port, self.PREFIX, query)
+
+    def wikipage(self, r):
+        """The rendered page between DokuWiki's markers."""
+        m = re.search(rb"<!-- wikipage start -->\s*(.*?)\s*<!-- wikipage stop -->", r.body, re.S)
+        self.assertIsNotNone(m, r.body[:3000])
+        return m.group(1)
+
+    def test_start_page(self):
+        r = self.browser().get(self.PREFIX + "/")
+        self.assertEqual(r.history, self.INDEX_HISTORY)
+        self.assertStatusTitle(r, 200, "start [%s]" % DW_TITLE)
+        self.assertIn("This topic does not exist yet You've followed a link to a topic that doesn't exist yet. If "
+                      "permissions allow, you may create it by clicking on Create this page .", squash(r))
+
+    def test_package_page(self):
+        r = self.browser().get(self.PREFIX + "/doku.php?id=wiki:welcome")
+        self.assertStatusTitle(r, 200, "wiki:welcome [%s]" % DW_TITLE)
+        self.assertIn(b'<h1 class="sectionedit1" id="welcome_to_your_new_dokuwiki">Welcome to your new DokuWiki</h1>',
+                      self.wikipage(r))
+
+    def test_static_files_css_and_denied_folders(self):
+        b = self.browser()
+        r = b.get(self.PREFIX + "/lib/tpl/dokuwiki/images/logo.png")
+        with open("/usr/share/dokuwiki/lib/tpl/dokuwiki/images/logo.png", "rb") as f:
+            self.assertEqual((r.status, r.headers.get("content-type"), r.body), (200, "image/png", f.read()))
+        r = b.get(self.PREFIX + "/lib/exe/css.php?t=dokuwiki&tseed=fpmd")
+        self.assertEqual((r.status, r.headers.get("content-type"), r.headers.get("cache-control")),
+                         (200, "text/css; charset=utf-8", "public, max-age=31536000"))
+        self.assertTrue(r.body.startswith(b"@media screen{a.interwiki{background:transparent url("
+                                          b"/dokuwiki/lib/images/interwiki.svg) 0 0 no-repeat;"), r.body[:300])
+        for path in ("/inc/init.php", "/bin/indexer.php"):
+            self.assertEqual(b.get(self.PREFIX + path).status, 403, path)
+
+    def test_login_create_and_read_back(self):
+        b = self.browser()
+        r = b.get(self.PREFIX + "/doku.php?id=start&do=login")
+        self.assertStatusTitle(r, 200, "Log In [%s]" % DW_TITLE)
+        r = b.submit(r, find_form(r, id="dw__login"), {"u": DW_USER, "p": DW_PASS})
+        self.assertEqual(r.history, [(302, self.url("id=start"))])
+        self.assertIn("Logged in as: fpmd Tester ( fpmd )", squash(r))
+        r = b.get(self.PREFIX + "/doku.php?id=%s&do=edit" % self.PAGE)
+        self.assertStatusTitle(r, 200, "\u270e %s [%s]" % (self.PAGE, DW_TITLE))
+        form = find_form(r, id="dw__editform")
+        self.assertEqual(form.attrs["action"], "/dokuwiki/doku.php?id=%s&do=edit" % self.PAGE)
+        text = "====== fpmd page ======\nHello **fpmd**, caf\u00e9.\n"
+        r = b.submit(r, form, {"wikitext": text, "summary": "fpmd test"}, submit=("do[save]", "Save"))
+        self.assertEqual(r.history, [(302, self.url("id=" + self.PAGE))])
+        self.assertStatusTitle(r, 200, "%s [%s]" % (self.PAGE, DW_TITLE))
+        html = ('<h1 class="sectionedit1" id="fpmd_page">fpmd page</h1>\n<div class="level1">\n\n<p>\n'
+                'Hello <strong>fpmd</strong>, caf\u00e9.\n</p>\n\n</div>').encode()
+        self.assertEqual(self.wikipage(r), html)
+        # read back by someone else (ACL: @ALL reads), and as the raw text
+        r = self.browser().get(self.PREFIX + "/doku.php?id=" + self.PAGE)
+        self.assertEqual((r.status, self.wikipage(r)), (200, html))
+        r = self.browser().get(self.PREFIX + "/doku.php?id=%s&do=export_raw" % self.PAGE)
+        self.assertEqual((r.status, r.headers.get("content-type"), r.headers.get("content-disposition"), r.body),
+                         (200, "text/plain; charset=utf-8", "attachment; filename=" + self.PAGE.split(":")[-1] + ".txt",
+                          text.encode()))
+
+
+class DokuWikiApache(DokuWikiCase, AppCase):
+    """The package's /etc/dokuwiki/apache.conf (Alias /dokuwiki /usr/share/dokuwiki/, AllowOverride All, the
+    Debian-style "Allow from localhost 127.0.0.1 ::1"), Included as it ships."""
+
+    PAGE = "fpmd:apache"
+    # the package's index.php redirects to the start page
+    INDEX_HISTORY = [(302, "/dokuwiki/doku.php?id=start")]
+
+    @classmethod
+    def make_web(cls, ws, server):
+        return AppApache(ws, server, "Include /etc/dokuwiki/apache.conf\n")
+
+
+class DokuWikiNginx(DokuWikiCase, AppCase):
+    """nginx: alias /usr/share/dokuwiki/ for /dokuwiki/, the folders DokuWiki's own nginx page denies denied,
+    SCRIPT_FILENAME $request_filename after Debian's fastcgi_params. Debian 12's fastcgi_params sends
+    HTTP_HOST as $host, without the port (a security update); a site on another port than 80 sets it again to
+    $http_host: the param is sent twice, and the last one counts (PHP-FPM)."""
+
+    PAGE = "fpmd:nginx"
+    INDEX_HISTORY = []  # index doku.php
+
+    @classmethod
+    def make_web(cls, ws, server):
+        return AppNginx(ws, server, """
+        root %s;
+        location ^~ /dokuwiki/ {
+            alias /usr/share/dokuwiki/;
+            index doku.php;
+            location ~ ^/dokuwiki/(data|conf|bin|inc|vendor)/ {
+                deny all;
+            }
+            location ~ \\.php$ {
+                include fastcgi_params;
+                fastcgi_param SCRIPT_FILENAME $request_filename;
+                fastcgi_param HTTP_HOST $http_host;
+                fastcgi_pass php;
+            }
+        }
+""" % ws.docroot)
+
+
 def main():
     why = appkit.enter_private_mount_namespace()
     if why:
