@@ -520,6 +520,233 @@ class DokuWikiNginx(DokuWikiCase, AppCase):
 """ % ws.docroot)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# WordPress with MariaDB in Debian's layout: /usr/share/wordpress, wp-content in /var/lib/wordpress/wp-content,
+# and Debian's wp-config.php, which reads /etc/wordpress/config-HOST.php for the Host header's name: one blog
+# per host name, as Debian's scheme intends. nginx serves the blog of "localhost" at /, Apache the blog of
+# "127.0.0.1" at /blog (README.Debian's "hosted off /blog"), each with a database of its own.
+
+WP_ADMIN = "fpmdadmin"
+WP_PASS = "Fpmd-wp-pass-8!x"
+WP_TITLE = "fpmd test blog"
+
+
+def wp_config(db_name, db):
+    keys = "".join("define('%s', '%s');\n" % (k, harness.md5(("fpmd-" + k + db_name).encode()) * 2)
+                   for k in ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY", "AUTH_SALT",
+                             "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT"))
+    # Debian's /usr/share/doc/wordpress/examples/config-default.php, filled in; the database over the socket
+    return """<?php
+define('DB_NAME', '{name}');
+define('DB_USER', '{user}');
+define('DB_PASSWORD', '{password}');
+define('DB_HOST', 'localhost:{socket}');
+define('DB_CHARSET', 'utf8');
+define('DB_COLLATE', '');
+{keys}$table_prefix = 'wp_';
+define('WP_DEBUG', false);
+/* no network here: no update checks, no cron requests */
+define('WP_HTTP_BLOCK_EXTERNAL', true);
+define('DISABLE_WP_CRON', true);
+define('AUTOMATIC_UPDATER_DISABLED', true);
+define('WP_CONTENT_DIR', '/var/lib/wordpress/wp-content');
+""".format(name=db_name, user=DB_USER, password=DB_PASS, socket=db.socket, keys=keys)
+
+
+@once
+def setup_wordpress():
+    ws, db = ENV["ws"], ENV["db"]
+    etc = ws.path("etc-wordpress")
+    os.makedirs(etc)
+    shutil.copy("/etc/wordpress/htaccess", etc)
+    for host, name in (("localhost", "wp_nginx"), ("127.0.0.1", "wp_apache")):
+        db.sql("CREATE DATABASE %s" % name)
+        with open(os.path.join(etc, "config-%s.php" % host), "w") as f:
+            f.write(wp_config(name, db))
+    appkit.bind(etc, "/etc/wordpress")
+    content = ws.path("wordpress-wp-content")
+    appkit.copytree("/var/lib/wordpress/wp-content", content)
+    # WordPress mails the admin at install: not from a test machine (a must-use plugin replaces wp_mail())
+    os.makedirs(os.path.join(content, "mu-plugins"))
+    with open(os.path.join(content, "mu-plugins", "fpmd-test-no-mail.php"), "w") as f:
+        f.write("<?php\nfunction wp_mail() { return true; }\n")
+    appkit.bind(content, "/var/lib/wordpress/wp-content")
+
+
+class WordPressCase:
+    """The steps build on each other (install, then the pages): they run in the order of their names."""
+
+    HOST = None  # the Host header's name: Debian's wp-config.php reads /etc/wordpress/config-HOST.php
+    PREFIX = None
+    INSTALLED_PERMALINKS = None  # what install.php found working, by asking the web server itself
+
+    @classmethod
+    def setUpClass(cls):
+        setup_wordpress()
+        super().setUpClass()
+
+    def browser(self, host=None):
+        return Browser(self.web, "%s:%d" % (self.HOST, self.web.port))
+
+    def origin(self):
+        return "http://%s:%d%s" % (self.HOST, self.web.port, self.PREFIX)
+
+    def post_link(self):
+        """The link to "Hello world!" on the front page (one, the same everywhere on it)."""
+        r = self.browser().get(self.PREFIX + "/")
+        self.assertEqual(r.status, 200)
+        links = set(re.findall(rb'href="([^"]*hello-world[^"]*)"', r.body))
+        self.assertEqual(len(links), 1, links)
+        return links.pop().decode()
+
+    def login(self):
+        b = self.browser()
+        r = b.get(self.PREFIX + "/wp-login.php")
+        self.assertStatusTitle(r, 200, "Log In \u2039 %s \u2014 WordPress" % WP_TITLE)
+        self.assertEqual(b.cookie("wordpress_test_cookie"), "WP%20Cookie%20check")
+        form = find_form(r, id="loginform")
+        self.assertEqual(form.fields, [("log", ""), ("pwd", ""), ("redirect_to", self.origin() + "/wp-admin/"),
+                                       ("testcookie", "1")])
+        r = b.submit(r, form, {"log": WP_ADMIN, "pwd": WP_PASS})
+        self.assertEqual(r.history, [(302, self.origin() + "/wp-admin/")])
+        self.assertStatusTitle(r, 200, "Dashboard \u2039 %s \u2014 WordPress" % WP_TITLE)
+        return b, r
+
+    def test_1_install(self):
+        b = self.browser()
+        r = b.get(self.PREFIX + "/")
+        self.assertEqual(r.history, [(302, self.origin() + "/wp-admin/install.php")])
+        self.assertStatusTitle(r, 200, "WordPress \u203a Installation")
+        # no translations to offer here (no network): the form comes first
+        form = find_form(r, id="setup")
+        self.assertEqual((form.attrs["action"], [k for k, _ in form.fields]),
+                         ("install.php?step=2", ["weblog_title", "user_name", "admin_password", "admin_password2",
+                                                 "admin_email", "language"]))
+        r = b.submit(r, form, {"weblog_title": WP_TITLE, "user_name": WP_ADMIN, "admin_password": WP_PASS,
+                               "admin_password2": WP_PASS, "admin_email": "fpmd@example.org"})
+        self.assertEqual((r.status, r.history), (200, []))
+        self.assertIn("Success! WordPress has been installed. Thank you, and enjoy! Username %s Password Your "
+                      "chosen password. Log In" % WP_ADMIN, squash(r))
+
+    def test_2_front_page_and_post(self):
+        r = self.browser().get(self.PREFIX + "/")
+        self.assertStatusTitle(r, 200, WP_TITLE)
+        self.assertIn("Hello world! Welcome to WordPress. This is your first post. Edit or delete it, then start "
+                      "writing!", squash(r))
+        # install.php asked the web server which permalinks work (a request from PHP through the web server)
+        link = self.post_link()
+        self.assertRegex(link, "^%s%s$" % (re.escape(self.origin()), self.INSTALLED_PERMALINKS))
+        r = self.browser().get(link)
+        self.assertStatusTitle(r, 200, "Hello world! \u2013 " + WP_TITLE)
+        text = squash(r)
+        self.assertIn("One response to \u201cHello world!\u201d A WordPress Commenter", text)
+        form = find_form(r, id="commentform")
+        self.assertEqual((form.attrs["action"], form.get("comment_post_ID")),
+                         (self.origin() + "/wp-comments-post.php", "1"))
+
+    def test_3_static_files(self):
+        b = self.browser()
+        for path in ("/wp-content/themes/twentytwentythree/style.css", "/wp-includes/css/dashicons.min.css"):
+            r = b.get(self.PREFIX + path)
+            with open(os.path.realpath("/var/lib/wordpress" + path if path.startswith("/wp-content")
+                                       else "/usr/share/wordpress" + path), "rb") as f:
+                self.assertEqual((r.status, r.headers.get("content-type"), r.body), (200, "text/css", f.read()), path)
+
+    def test_4_login_and_comment(self):
+        b, r = self.login()
+        # the auth cookie for wp-admin and the plugins folder, the logged-in cookie for the whole blog
+        cookies = sorted((re.sub("[0-9a-f]{32}$", "HASH", n), p) for n, p in b.cookies)
+        self.assertEqual(cookies, [("wordpress_HASH", self.PREFIX + "/wp-admin"),
+                                   ("wordpress_HASH", self.PREFIX + "/wp-content/plugins"),
+                                   ("wordpress_logged_in_HASH", self.PREFIX + "/"),
+                                   ("wordpress_test_cookie", self.PREFIX + "/"),
+                                   ("wp-settings-time-1", self.PREFIX + "/")])
+        self.assertIn("Welcome to WordPress!", squash(r))
+        # a comment by the logged-in admin: approved at once
+        link = self.post_link()
+        r = b.get(link)
+        r = b.submit(r, find_form(r, id="commentform"), {"comment": "A comment through fpmd, caf\u00e9."})
+        self.assertEqual(r.history, [(302, link + "#comment-2")])
+        self.assertEqual(r.status, 200)
+        self.assertIn("%s December" % WP_ADMIN, squash(r))
+        self.assertIn("<p>A comment through fpmd, caf\u00e9.</p>".encode(), r.body)
+
+    def test_5_pathinfo_permalinks(self):
+        b, r = self.login()
+        r = b.get(self.PREFIX + "/wp-admin/options-permalink.php")
+        self.assertStatusTitle(r, 200, "Permalink Settings \u2039 %s \u2014 WordPress" % WP_TITLE)
+        form = find_form(r, name="form")
+        structure = "/index.php/%year%/%monthnum%/%postname%/"
+        r = b.submit(r, form, {"selection": "custom", "permalink_structure": structure})
+        self.assertEqual(r.history, [(302, self.origin() + "/wp-admin/options-permalink.php?settings-updated=true")])
+        self.assertIn("Permalink structure updated.", squash(r))
+        self.assertEqual(find_form(r, name="form").get("permalink_structure"), structure)
+        link = self.post_link()
+        self.assertRegex(link, r"^%s/index\.php/[0-9]{4}/[0-9]{2}/hello-world/$" % re.escape(self.origin()))
+        r = self.browser().get(link)
+        self.assertStatusTitle(r, 200, "Hello world! \u2013 " + WP_TITLE)
+        # the old link (PATH_INFO with the day) redirects to the new one
+        year_month = link[len(self.origin() + "/index.php/"):][:7]
+        r = self.browser().get(self.origin() + "/index.php/%s/%s/hello-world/" % (year_month, "01"), follow=False)
+        self.assertEqual((r.status, r.headers.get("location")), (301, link))
+
+
+class WordPressApache(WordPressCase, AppCase):
+    """README.Debian's blog "hosted off /blog": Alias /blog/wp-content /var/lib/wordpress/wp-content, Alias /blog
+    /usr/share/wordpress, and their <Directory> blocks."""
+
+    HOST = "127.0.0.1"
+    PREFIX = "/blog"
+    # no mod_rewrite: PATH_INFO permalinks, /index.php/YYYY/MM/DD/hello-world/
+    INSTALLED_PERMALINKS = r"/index\.php/[0-9]{4}/[0-9]{2}/[0-9]{2}/hello-world/"
+
+    @classmethod
+    def make_web(cls, ws, server):
+        return AppApache(ws, server, """\
+# /usr/share/doc/wordpress/examples/apache.conf: "Without using Virtual host, hosted off /blog"
+Alias /blog/wp-content /var/lib/wordpress/wp-content
+Alias /blog /usr/share/wordpress
+<Directory /usr/share/wordpress>
+    Options FollowSymLinks
+    AllowOverride Limit Options FileInfo
+    DirectoryIndex index.php
+    Require all granted
+</Directory>
+<Directory /var/lib/wordpress/wp-content>
+    Options FollowSymLinks
+    Require all granted
+</Directory>
+""")
+
+
+class WordPressNginx(WordPressCase, AppCase):
+    """Debian's /usr/share/doc/wordpress/examples/nginx-wordpress.conf (root /usr/share/wordpress, try_files to
+    index.php, wp-content by alias), its PHP location made one that passes PATH_INFO, with Debian's
+    snippets/fastcgi-php.conf."""
+
+    HOST = "localhost"
+    PREFIX = ""
+    # try_files sends every path to index.php: permalinks without it
+    INSTALLED_PERMALINKS = r"/[0-9]{4}/[0-9]{2}/[0-9]{2}/hello-world/"
+
+    @classmethod
+    def make_web(cls, ws, server):
+        return AppNginx(ws, server, """
+        root /usr/share/wordpress;
+        index index.php;
+        location / {
+            try_files $uri $uri/ /index.php?$args;
+        }
+        location ~ ^/wp-content/(.*)$ {
+            alias /var/lib/wordpress/wp-content/$1;
+        }
+        location ~ [^/]\\.php(/|$) {
+            include snippets/fastcgi-php.conf;
+            fastcgi_pass php;
+        }
+""")
+
+
 def main():
     why = appkit.enter_private_mount_namespace()
     if why:
