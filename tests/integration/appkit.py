@@ -208,18 +208,21 @@ class Browser:
             else:
                 self.cookies[(name, cpath)] = Cookie(name, value, cpath)
 
-    def request(self, method, url, fields=None, body=None, headers=None, follow=True, base="/", multipart=False):
-        """One request (fields: a form, sent urlencoded, or as multipart/form-data with multipart); with follow,
-        the redirects after it (as a browser: 303, and 301/302 after a POST, become GETs). Returns the last
-        response."""
+    def request(self, method, url, fields=None, body=None, headers=None, follow=True, base="/", multipart=False,
+                files=()):
+        """One request (fields: a form, sent urlencoded, or as multipart/form-data with multipart or files:
+        [(name, filename, data, content type)]); with follow, the redirects after it (as a browser: 303, and
+        301/302 after a POST, become GETs). Returns the last response."""
         path = self.local_path(url, base)
         history = []
         for _ in range(10):
             h = {"Host": self.host, "User-Agent": "fpmd-test-browser/1.0", "Accept": "*/*"}
-            if fields is not None and multipart:
+            if fields is not None and (multipart or files):
                 m = harness.Multipart()
                 for k, v in fields:
                     m.field(k, v)
+                for name, filename, data, ctype in files:
+                    m.file(name, filename, data, ctype)
                 body = m.bytes()
                 h["Content-Type"] = m.content_type
             elif fields is not None:
@@ -239,7 +242,7 @@ class Browser:
             history.append((resp.status, location))
             path = self.local_path(location, path)
             if resp.status in (301, 302, 303):
-                method, fields, body, multipart = "GET", None, None, False
+                method, fields, body, multipart, files = "GET", None, None, False, ()
             headers = None
         raise AssertionError("more than 10 redirects: %r" % history)
 
@@ -252,7 +255,8 @@ class Browser:
 
     def submit(self, resp, form, overrides=None, submit=None, **kw):
         """Submits a form of resp (a Form) as a browser does: its fields, overrides on top, the submit button
-        named submit ((name, value)) if any, to its action (resolved against the page), by its method."""
+        named submit ((name, value)) if any, to its action (resolved against the page), by its method; files=
+        [(name, filename, data, content type)] for its file inputs."""
         fields = list(form.fields)
         over = dict(overrides or {})
         fields = [(k, over.pop(k)) if k in over else (k, v) for k, v in fields]

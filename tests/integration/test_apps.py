@@ -28,8 +28,10 @@ Needs root (the namespace); exit 77 without."""
 import os
 import re
 import shutil
+import struct
 import subprocess
 import unittest
+import zlib
 
 import appkit
 import harness
@@ -531,6 +533,16 @@ WP_PASS = "Fpmd-wp-pass-8!x"
 WP_TITLE = "fpmd test blog"
 
 
+def png_image(width, height):
+    """A small RGB PNG, a gradient (WordPress reads its size with getimagesize())."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\0" + b"".join(bytes((x * 6 % 256, y * 8 % 256, 128)) for x in range(width))
+                    for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
 def wp_config(db_name, db):
     keys = "".join("define('%s', '%s');\n" % (k, harness.md5(("fpmd-" + k + db_name).encode()) * 2)
                    for k in ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY", "AUTH_SALT",
@@ -689,6 +701,29 @@ class WordPressCase:
         year_month = link[len(self.origin() + "/index.php/"):][:7]
         r = self.browser().get(self.origin() + "/index.php/%s/%s/hello-world/" % (year_month, "01"), follow=False)
         self.assertEqual((r.status, r.headers.get("location")), (301, link))
+
+    def test_6_media_upload(self):
+        # wp-admin/media-new.php's browser uploader: a multipart POST with a file, moved by PHP into
+        # wp-content/uploads/YYYY/MM/, then served by the web server
+        b, r = self.login()
+        r = b.get(self.PREFIX + "/wp-admin/media-new.php?browser-uploader")
+        self.assertStatusTitle(r, 200, "Upload New Media \u2039 %s \u2014 WordPress" % WP_TITLE)
+        form = find_form(r, id="file-form")
+        self.assertEqual(form.attrs["enctype"], "multipart/form-data")
+        png = png_image(40, 30)
+        name = "fpmd-%s" % self.__class__.__name__.lower()
+        r = b.submit(r, form, submit=("html-upload", "Upload"),
+                     files=[("async-upload", name + ".png", png, "image/png")])
+        self.assertEqual(r.history, [(302, self.origin() + "/wp-admin/upload.php")])
+        self.assertStatusTitle(r, 200, "Media Library \u2039 %s \u2014 WordPress" % WP_TITLE)
+        # the library's list: the image's size as PHP read it, its URL
+        r = b.get(self.PREFIX + "/wp-admin/upload.php?mode=list")
+        self.assertIn(b'<span class="media-icon image-icon"><img width="40" height="30" src="', r.body)
+        urls = set(re.findall(r"%s/wp-content/uploads/[0-9]{4}/[0-9]{2}/%s\.png" % (re.escape(self.origin()), name),
+                              r.body.decode("utf-8", "replace")))
+        self.assertEqual(len(urls), 1, urls)
+        r = self.browser().get(urls.pop())
+        self.assertEqual((r.status, r.headers.get("content-type"), r.body), (200, "image/png", png))
 
 
 class WordPressApache(WordPressCase, AppCase):
