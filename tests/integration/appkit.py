@@ -3,6 +3,7 @@ folders, a MariaDB of the test's own, a small browser (cookies, redirects, forms
 of the packages' own files. Python 3 standard library only."""
 
 import ctypes
+import html
 import html.parser
 import os
 import re
@@ -378,8 +379,7 @@ def title(resp):
     m = re.search(rb"<title[^>]*>(.*?)</title>", resp.body, re.S | re.I)
     if not m:
         return None
-    import html as _html
-    return " ".join(_html.unescape(m.group(1).decode("utf-8", "replace")).split())
+    return " ".join(html.unescape(m.group(1).decode("utf-8", "replace")).split())
 
 
 # ---------------------------------------------------------------------------------------------------------
