@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -24,33 +23,52 @@ CLONE_NEWNS = 0x00020000
 # its children only, and vanish with them. Nothing of the host's file system is changed.
 
 
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_private_ns = []  # the namespace's inode once this process is in a private mount namespace of its own
+
+
 def _mount_ns():
     return os.stat("/proc/self/ns/mnt").st_ino
 
 
+def _mount(src, dst, flags):
+    if _libc.mount(src, dst.encode(), None, flags, None) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, "mount(%s, %s, %#x): %s" % (src, dst, flags, os.strerror(errno)))
+
+
 def enter_private_mount_namespace():
     """Moves this process (and all it starts from now on) into a mount namespace of its own in which no mount
-    propagates back to the host (mount --make-rprivate /). Returns None, or why it could not (no privilege)."""
+    propagates back to the host (as mount --make-rprivate /). Returns None, or why it could not (no privilege).
+    Once entered, a second call does nothing."""
+    if _private_ns:
+        return None
     if os.geteuid() != 0:
         return "needs root (a mount namespace with bind mounts over the packages' state folders)"
     before = _mount_ns()
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNS) != 0:
+    if _libc.unshare(CLONE_NEWNS) != 0:
         return "unshare(CLONE_NEWNS) failed: %s" % os.strerror(ctypes.get_errno())
     if _mount_ns() == before:
         raise RuntimeError("unshare(CLONE_NEWNS) succeeded but the mount namespace is the same")
-    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    _mount(None, "/", MS_REC | MS_PRIVATE)
     with open("/proc/self/mountinfo") as f:
         shared = [line for line in f if " shared:" in line.split(" - ")[0]]
     if shared:
         # a bind made now would show on the host too: stop before making any
-        raise RuntimeError("mounts still shared with the host after --make-rprivate:\n" + "".join(shared))
+        raise RuntimeError("mounts still shared with the host after MS_REC|MS_PRIVATE:\n" + "".join(shared))
+    _private_ns.append(_mount_ns())
     return None
 
 
 def bind(src, dst):
-    """Bind mounts src over dst, in the private namespace only (enter_private_mount_namespace() first)."""
-    subprocess.run(["mount", "--bind", src, dst], check=True)
+    """Bind mounts src over dst in the private namespace; refuses anywhere else (the host's own namespace)."""
+    if not _private_ns or _private_ns[0] != _mount_ns():
+        raise RuntimeError("not in the private mount namespace: %s is not bound over %s" % (src, dst))
+    _mount(src.encode(), dst, MS_BIND)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -456,16 +474,6 @@ http {{
     }}
 }}
 """.format(d=d, upstream=self.upstream(), port=self.port, conf=self.server_conf)
-
-
-def wait_port(port, timeout=10):
-    def ok():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
-    return harness.wait_for(ok, timeout)
 
 
 def copytree(src, dst):
