@@ -25,6 +25,7 @@
 typedef struct Raw {
         char *name; /* as written; NULL: not set */
         char *value;
+        char *written; /* the value as written, for the notes */
         const char *file;
         unsigned line, seq;
 } Raw;
@@ -33,6 +34,7 @@ typedef struct Item {
         char *name; /* "php_value" */
         char *key;
         char *value;
+        char *written;
         const char *file;
         unsigned line, seq;
 } Item;
@@ -358,7 +360,7 @@ _printf_(3, 4) static int note_raw(Converter *c, const Raw *r, const char *forma
         int k;
 
         va_start(ap, format);
-        k = note_v(c, r->file, r->line, r->seq, r->name, NULL, r->value, format, ap);
+        k = note_v(c, r->file, r->line, r->seq, r->name, NULL, r->written, format, ap);
         va_end(ap);
         return k;
 }
@@ -369,7 +371,7 @@ _printf_(3, 4) static int note_item(Converter *c, const Item *i, const char *for
         int k;
 
         va_start(ap, format);
-        k = note_v(c, i->file, i->line, i->seq, i->name, i->key, i->value, format, ap);
+        k = note_v(c, i->file, i->line, i->seq, i->name, i->key, i->written, format, ap);
         va_end(ap);
         return k;
 }
@@ -629,6 +631,11 @@ static char *resolve_path(Converter *c, Pool *p, const char *path)
         return strf("%s%s%s", prefix, l > 0 && prefix[l - 1] == '/' ? "" : "/", path);
 }
 
+static const char *prefix_owner(const Pool *p)
+{
+        return p && p->prefix ? "the pool's" : "PHP-FPM's";
+}
+
 static int map_prefix(Converter *c, Pool *p, const Directive *d, const Raw *r)
 {
         (void)d;
@@ -657,7 +664,7 @@ static int map_listen(Converter *c, Pool *p, const Directive *d, const Raw *r)
                 address = resolve_path(c, p, v);
                 if (!address)
                         return -ENOMEM;
-                k = note_raw(c, r, "a relative path is relative to PHP-FPM's prefix: %s", address);
+                k = note_raw(c, r, "a relative path is relative to %s prefix: %s", prefix_owner(p), address);
                 if (k < 0)
                         return k;
                 return out_set(c, p, d->fpmd, libconfig_string(address));
@@ -798,7 +805,8 @@ static int map_log_file(Converter *c, Pool *p, const Directive *d, const Raw *r)
 
         if (isempty(r->value))
                 return 0;
-        k = note_raw(c, r, "%s", d->why);
+        k = note_raw(c, r, "fpmd writes %s to the journal (journalctl -u fpmd FPMD_POOL=%s), not to a file: %s = true",
+                d->why, p->fpmd_name, d->fpmd);
         if (k < 0)
                 return k;
         return out_set(c, p, d->fpmd, strdup("true"));
@@ -840,7 +848,7 @@ static int map_path(Converter *c, Pool *p, const Directive *d, const Raw *r)
                 path = resolve_path(c, p, v);
                 if (!path)
                         return -ENOMEM;
-                k = note_raw(c, r, "a relative path is relative to PHP-FPM's prefix: %s", path);
+                k = note_raw(c, r, "a relative path is relative to %s prefix: %s", prefix_owner(p), path);
                 if (k < 0)
                         return k;
         } else
@@ -941,12 +949,9 @@ static const Directive pool_directives[] = {
                 .why = "fpmd answers status_path on the pool's own socket only; there is no second socket for it"},
         {"ping.path", P_STRING, map_uri, "ping_path"},
         {"ping.response", P_STRING, map_string, "ping_response"},
-        {"access.log", P_STRING, map_log_file, "access_log",
-                .why = "fpmd writes the access log to the journal (journalctl -u fpmd FPMD_POOL=NAME), not to a "
-                       "file: access_log = true"},
+        {"access.log", P_STRING, map_log_file, "access_log", .why = "the access log"},
         {"access.format", P_STRING, map_access_format, "access_format"},
-        {"slowlog", P_STRING, map_log_file, "slowlog",
-                .why = "fpmd writes the slow requests' backtraces to the journal, not to a file: slowlog = true"},
+        {"slowlog", P_STRING, map_log_file, "slowlog", .why = "the slow requests' backtraces"},
         {"request_slowlog_timeout", P_TIME, map_time, "request_slowlog_timeout"},
         {"request_slowlog_trace_depth", P_INTEGER, map_int, "request_slowlog_trace_depth", 1, 65535},
         {"request_terminate_timeout", P_TIME, map_time, "request_terminate_timeout"},
@@ -1042,6 +1047,7 @@ static void raw_done(Raw *r)
 {
         free(r->name);
         free(r->value);
+        free(r->written);
         *r = (Raw){};
 }
 
@@ -1051,6 +1057,7 @@ static void item_list_done(ItemList *l)
                 free(l->items[i].name);
                 free(l->items[i].key);
                 free(l->items[i].value);
+                free(l->items[i].written);
         }
         free(l->items);
         *l = (ItemList){};
@@ -1067,11 +1074,12 @@ static int item_list_add(ItemList *l, const Item *i)
                 .name = strdup(i->name),
                 .key = strdup(i->key),
                 .value = strdup(i->value),
+                .written = strdup(i->written),
                 .file = i->file,
                 .line = i->line,
                 .seq = i->seq,
         };
-        if (!t[l->n].name || !t[l->n].key || !t[l->n].value) {
+        if (!t[l->n].name || !t[l->n].key || !t[l->n].value || !t[l->n].written) {
                 l->n++;
                 return -ENOMEM;
         }
@@ -1165,7 +1173,7 @@ static int entry(Converter *c, const IniStatement *st, const char *file, unsigne
                 return *include ? 0 : -ENOMEM;
         }
 
-        v = note_value(st->value);
+        v = note_value(st->written);
         if (!v)
                 return -ENOMEM;
         d = directive_find(table, n, st->name);
@@ -1197,16 +1205,32 @@ static int entry(Converter *c, const IniStatement *st, const char *file, unsigne
         /* Set again: the last value counts, as in PHP-FPM */
         r = c->current ? &c->current->raw[d - pool_directives] : &c->global[d - global_directives];
         raw_done(r);
-        *r = (Raw){.name = strdup(st->name), .value = TAKE_PTR(value), .file = file, .line = line, .seq = c->seq};
-        if (!r->name)
+        *r = (Raw){
+                .name = strdup(st->name),
+                .value = TAKE_PTR(value),
+                .written = strdup(st->written),
+                .file = file,
+                .line = line,
+                .seq = c->seq,
+        };
+        if (!r->name || !r->written)
+                return -ENOMEM;
+        if (st->evaluated && note_raw(c, r, "PHP-FPM computes it to %s", r->value) < 0)
                 return -ENOMEM;
         return value_notes(c, file, line, st->name, NULL, r->value);
 }
 
 static int array_entry(Converter *c, const IniStatement *st, const char *file, unsigned line)
 {
-        _cleanup_free_ char *v = note_value(st->value), *value = NULL;
-        Item item = {.name = st->name, .key = st->key, .file = file, .line = line, .seq = c->seq};
+        _cleanup_free_ char *v = note_value(st->written), *value = NULL;
+        Item item = {
+                .name = st->name,
+                .key = st->key,
+                .written = st->written,
+                .file = file,
+                .line = line,
+                .seq = c->seq,
+        };
         size_t list;
         int b;
 
@@ -1281,6 +1305,8 @@ static int array_entry(Converter *c, const IniStatement *st, const char *file, u
                                         first->line);
                 }
         }
+        if (st->evaluated && note_item(c, &item, "PHP-FPM computes it to %s", item.value) < 0)
+                return -ENOMEM;
         if (value_notes(c, file, line, st->name, st->key, item.value) < 0)
                 return -ENOMEM;
         return item_list_add(&c->current->lists[list], &item);
@@ -1552,7 +1578,8 @@ static int map_item(Converter *c, Pool *p, size_t list, const Item *it)
                 resolved = resolve_path(c, p, value);
                 if (!resolved)
                         return -ENOMEM;
-                k = note_item(c, it, "a relative path, which PHP-FPM makes absolute against its prefix: %s", resolved);
+                k = note_item(c, it, "a relative path, made absolute against %s prefix as PHP-FPM does: %s",
+                        prefix_owner(p), resolved);
                 if (k < 0)
                         return k;
                 value = resolved;
@@ -1616,6 +1643,17 @@ static int pool_finish(Converter *c, Pool *p)
         if (k >= 0 && !pool_raw_value(p, "pm"))
                 k = note_add(c, p->file, p->line, p->seq, NULL,
                         strf("[%s]: no pm: PHP-FPM refuses a pool without it; fpmd's default is dynamic",
+                                p->fpmd_name));
+        if (k >= 0 && pool_raw_value(p, "pm") && atoi(strempty(pool_raw_value(p, "pm.max_children"))) < 1)
+                k = note_add(c, p->file, p->line, p->seq, NULL,
+                        strf("[%s]: no pm.max_children: PHP-FPM refuses a pool without it; fpmd's default is 5",
+                                p->fpmd_name));
+        if (k >= 0 && strcaseeq(strempty(pool_raw_value(p, "pm")), "dynamic") &&
+                (atoi(strempty(pool_raw_value(p, "pm.min_spare_servers"))) < 1 ||
+                        atoi(strempty(pool_raw_value(p, "pm.max_spare_servers"))) < 1))
+                k = note_add(c, p->file, p->line, p->seq, NULL,
+                        strf("[%s]: pm = dynamic without pm.min_spare_servers and pm.max_spare_servers: PHP-FPM "
+                             "refuses it; fpmd takes 1 and 3 (at most pm.max_children)",
                                 p->fpmd_name));
         if (k >= 0 && timeout && atoi(timeout) > 0 && isempty(pool_raw_value(p, "slowlog")))
                 k = note_raw(c, &p->raw[pool_directive("request_slowlog_timeout") - pool_directives],

@@ -53,6 +53,8 @@ typedef struct Parser {
 
         Token look;
         bool have_look;
+        const char *look_start; /* where the lookahead token begins in the line */
+        bool evaluated;
 
         IniGetenv getenv_fn;
         void *userdata;
@@ -711,6 +713,7 @@ static int peek(Parser *s)
         int r;
 
         if (!s->have_look) {
+                s->look_start = s->p;
                 r = scan(s, &s->look);
                 if (r < 0)
                         return r;
@@ -822,9 +825,15 @@ static int parse_quoted(Parser *s, char **value)
         }
 }
 
+typedef enum Constants {
+        CONSTANTS_KEPT,     /* var_string_list_section: [section] */
+        CONSTANTS_REPLACED, /* var_string_list: values */
+        CONSTANTS_QUIET,    /* var_string_list of a name[key]: replaced, and unknown ones not told */
+} Constants;
+
 /* var_string_list (constants replaced by their values) or var_string_list_section (kept as written). Returns
  * the number of pieces read, so that an empty list can be told from an empty string. */
-static int parse_string_list(Parser *s, bool constants_too, char **value)
+static int parse_string_list(Parser *s, Constants mode, char **value)
 {
         int n = 0, r;
 
@@ -849,8 +858,10 @@ static int parse_string_list(Parser *s, bool constants_too, char **value)
                         break;
                 case T_CONSTANT:
                         text = take(s);
-                        c = constants_too ? ini_constant(text) : NULL;
-                        if (constants_too && !c && looks_like_constant(text)) {
+                        c = mode != CONSTANTS_KEPT ? ini_constant(text) : NULL;
+                        if (c)
+                                s->evaluated = true;
+                        if (mode == CONSTANTS_REPLACED && !c && looks_like_constant(text)) {
                                 r = strv_push(&s->line->unknown_constants, text);
                                 if (r < 0)
                                         return r;
@@ -873,7 +884,7 @@ static int parse_string_list(Parser *s, bool constants_too, char **value)
 }
 
 /* zend_ini_do_op(): both sides as C ints (atoi), the result printed with %d */
-static int do_op(int op, char **a, const char *b, char **ret)
+static int do_op(Parser *p, int op, char **a, const char *b, char **ret)
 {
         int x = (int)strtol(*a, NULL, 10), y = b ? (int)strtol(b, NULL, 10) : 0, v;
         char *s;
@@ -897,6 +908,7 @@ static int do_op(int op, char **a, const char *b, char **ret)
         }
         if (asprintf(&s, "%d", v) < 0)
                 return -ENOMEM;
+        p->evaluated = true;
         free(*a);
         *a = NULL;
         *ret = s;
@@ -920,7 +932,7 @@ static int parse_operand(Parser *s, char **ret)
                 r = parse_operand(s, &v);
                 if (r < 0)
                         return r;
-                return do_op(op, &v, NULL, ret);
+                return do_op(s, op, &v, NULL, ret);
         }
         if (r == '(') {
                 free(take(s));
@@ -933,7 +945,7 @@ static int parse_operand(Parser *s, char **ret)
                 *ret = TAKE_PTR(v);
                 return 0;
         }
-        r = parse_string_list(s, true, &v);
+        r = parse_string_list(s, CONSTANTS_REPLACED, &v);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -963,7 +975,7 @@ static int parse_expr(Parser *s, char **ret)
                 r = parse_operand(s, &right);
                 if (r < 0)
                         return r;
-                r = do_op(op, &left, right, &left);
+                r = do_op(s, op, &left, right, &left);
                 if (r < 0)
                         return r;
         }
@@ -971,22 +983,38 @@ static int parse_expr(Parser *s, char **ret)
         return 0;
 }
 
-/* string_or_value: expr, a boolean or null word alone, or nothing at all up to the end of the line */
-static int parse_value(Parser *s, char **ret)
+/* string_or_value: expr, a boolean or null word alone, or nothing at all up to the end of the line; and the
+ * value as written, from the scanner's position after "=" to the start of what follows the value */
+static int parse_value(Parser *s, char **ret, char **ret_written)
 {
-        int r = peek(s);
+        const char *start = s->p, *end;
+        int r;
 
+        s->evaluated = false;
+        r = peek(s);
         if (r < 0)
                 return r;
-        if (r == T_TRUE || r == T_FALSE || r == T_NULL || r == T_EOL) {
-                char *text = take(s);
-                *ret = text ? text : strdup("");
-                return *ret ? 0 : -ENOMEM;
+        if (r == T_EOL) {
+                free(take(s));
+                *ret = strdup("");
+                *ret_written = strdup("");
+                return *ret && *ret_written ? 0 : -ENOMEM;
         }
-        return parse_expr(s, ret);
+        if (r == T_TRUE || r == T_FALSE || r == T_NULL)
+                *ret = take(s);
+        else {
+                r = parse_expr(s, ret);
+                if (r < 0)
+                        return r;
+        }
+        end = s->have_look ? s->look_start : s->p;
+        while (end > start && is_trailing_blank(end[-1], 0))
+                end--;
+        *ret_written = strndup(start, (size_t)(end - start));
+        return *ret && *ret_written ? 0 : -ENOMEM;
 }
 
-static int statement_add(Parser *s, IniStatementType type, char **name, char **key, char **value)
+static int statement_add(Parser *s, IniStatementType type, char **name, char **key, char **value, char **written)
 {
         IniLine *l = s->line;
         IniStatement *st;
@@ -1000,13 +1028,15 @@ static int statement_add(Parser *s, IniStatementType type, char **name, char **k
                 .name = TAKE_PTR(*name),
                 .key = key ? TAKE_PTR(*key) : NULL,
                 .value = value ? TAKE_PTR(*value) : NULL,
+                .written = written ? TAKE_PTR(*written) : NULL,
+                .evaluated = written && s->evaluated,
         };
         return 0;
 }
 
 static int parse_statement(Parser *s, int type)
 {
-        _cleanup_free_ char *name = NULL, *key = NULL, *value = NULL;
+        _cleanup_free_ char *name = NULL, *key = NULL, *value = NULL, *written = NULL;
         int r;
 
         switch (type) {
@@ -1016,13 +1046,13 @@ static int parse_statement(Parser *s, int type)
 
         case T_SECTION:
                 free(take(s));
-                r = parse_string_list(s, false, &name);
+                r = parse_string_list(s, CONSTANTS_KEPT, &name);
                 if (r < 0)
                         return r;
                 r = expect(s, ']');
                 if (r < 0)
                         return r;
-                return statement_add(s, INI_SECTION, &name, NULL, NULL);
+                return statement_add(s, INI_SECTION, &name, NULL, NULL, NULL);
 
         case T_LABEL:
                 name = take(s);
@@ -1030,16 +1060,16 @@ static int parse_statement(Parser *s, int type)
                 if (r < 0)
                         return r;
                 if (r != '=')
-                        return statement_add(s, INI_ENTRY, &name, NULL, NULL);
+                        return statement_add(s, INI_ENTRY, &name, NULL, NULL, NULL);
                 free(take(s));
-                r = parse_value(s, &value);
+                r = parse_value(s, &value, &written);
                 if (r < 0)
                         return r;
-                return statement_add(s, INI_ENTRY, &name, NULL, &value);
+                return statement_add(s, INI_ENTRY, &name, NULL, &value, &written);
 
         case T_OFFSET:
                 name = take(s);
-                r = parse_string_list(s, true, &key);
+                r = parse_string_list(s, CONSTANTS_QUIET, &key);
                 if (r < 0)
                         return r;
                 r = expect(s, ']');
@@ -1048,10 +1078,10 @@ static int parse_statement(Parser *s, int type)
                 r = expect(s, '=');
                 if (r < 0)
                         return r;
-                r = parse_value(s, &value);
+                r = parse_value(s, &value, &written);
                 if (r < 0)
                         return r;
-                return statement_add(s, INI_ARRAY_ENTRY, &name, &key, &value);
+                return statement_add(s, INI_ARRAY_ENTRY, &name, &key, &value, &written);
 
         default:
                 return syntax_error(s);
@@ -1064,6 +1094,7 @@ void ini_line_done(IniLine *l)
                 free(l->statements[i].name);
                 free(l->statements[i].key);
                 free(l->statements[i].value);
+                free(l->statements[i].written);
         }
         free(l->statements);
         strv_free(l->variables);

@@ -17,6 +17,8 @@ typedef struct IniStatement {
         char *name;
         char *key;
         char *value;
+        char *written;  /* the value as the line has it, blanks and comment around it left out */
+        bool evaluated; /* a constant or an operator made the value differ from what is written */
 } IniStatement;
 
 typedef struct IniLine {
