@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "accesslog.h"
+#include "cfgtext.h"
 #include "convert.h"
 #include "ini.h"
 #include "parse.h"
@@ -210,67 +211,6 @@ static char *note_value(const char *v)
         }
         *o = '\0';
         return s;
-}
-
-/* A libconfig string: "..." with \\ \" and the control characters escaped */
-static char *libconfig_string(const char *v)
-{
-        char *s = malloc(strlen(v) * 4 + 3), *o = s;
-
-        if (!s)
-                return NULL;
-        *o++ = '"';
-        for (; *v; v++) {
-                switch (*v) {
-                case '"':
-                case '\\':
-                        *o++ = '\\';
-                        *o++ = *v;
-                        break;
-                case '\n':
-                        o = stpcpy(o, "\\n");
-                        break;
-                case '\r':
-                        o = stpcpy(o, "\\r");
-                        break;
-                case '\t':
-                        o = stpcpy(o, "\\t");
-                        break;
-                case '\f':
-                        o = stpcpy(o, "\\f");
-                        break;
-                default:
-                        if ((unsigned char)*v < 0x20)
-                                o += sprintf(o, "\\x%02x", (unsigned char)*v);
-                        else
-                                *o++ = *v;
-                }
-        }
-        *o++ = '"';
-        *o = '\0';
-        return s;
-}
-
-/* A value that libconfig reads back as the same decimal int: written bare, as the shipped files do */
-static bool is_plain_int(const char *v)
-{
-        const char *d = v[0] == '-' ? v + 1 : v;
-        size_t n = strspn(d, "0123456789");
-
-        return n > 0 && n <= 9 && d[n] == '\0' && (d[0] != '0' || n == 1) && !streq(v, "-0");
-}
-
-static char *libconfig_ini_value(const char *v)
-{
-        return is_plain_int(v) ? strdup(v) : libconfig_string(v);
-}
-
-/* libconfig's names: [A-Za-z*][-A-Za-z0-9_*]* */
-static bool is_libconfig_name(const char *s)
-{
-        if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '*'))
-                return false;
-        return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_*") == strlen(s);
 }
 
 /* Every "$pool" replaced by the pool's name, as fpm_conf_expand_pool_name() */
@@ -523,7 +463,7 @@ static int map_drop(Converter *c, Pool *p, const Directive *d, const Raw *r)
 
 static int map_string(Converter *c, Pool *p, const Directive *d, const Raw *r)
 {
-        return out_set(c, p, d->fpmd, libconfig_string(r->value));
+        return out_set(c, p, d->fpmd, cfgtext_string(r->value));
 }
 
 static int map_bool(Converter *c, Pool *p, const Directive *d, const Raw *r)
@@ -587,7 +527,7 @@ static int map_log_level(Converter *c, Pool *p, const Directive *d, const Raw *r
                 if (k < 0)
                         return k;
         }
-        return out_set(c, p, d->fpmd, libconfig_string(level));
+        return out_set(c, p, d->fpmd, cfgtext_string(level));
 }
 
 static bool rlimit_unset(const Raw *r)
@@ -660,17 +600,17 @@ static int map_listen(Converter *c, Pool *p, const Directive *d, const Raw *r)
         if (!colon && strspn(v, "0123456789") != strlen(v)) {
                 /* A unix socket */
                 if (v[0] == '/')
-                        return out_set(c, p, d->fpmd, libconfig_string(v));
+                        return out_set(c, p, d->fpmd, cfgtext_string(v));
                 address = resolve_path(c, p, v);
                 if (!address)
                         return -ENOMEM;
                 k = note_raw(c, r, "a relative path is relative to %s prefix: %s", prefix_owner(p), address);
                 if (k < 0)
                         return k;
-                return out_set(c, p, d->fpmd, libconfig_string(address));
+                return out_set(c, p, d->fpmd, cfgtext_string(address));
         }
         if (!colon)
-                return out_set(c, p, d->fpmd, libconfig_string(v)); /* a port: every address */
+                return out_set(c, p, d->fpmd, cfgtext_string(v)); /* a port: every address */
 
         host = strndup(v, (size_t)(colon - v));
         if (!host)
@@ -680,7 +620,7 @@ static int map_listen(Converter *c, Pool *p, const Directive *d, const Raw *r)
                 host[strlen(host) - 1] = '\0';
         }
         if (inet_pton(AF_INET, host, buf) > 0)
-                return out_set(c, p, d->fpmd, libconfig_string(v));
+                return out_set(c, p, d->fpmd, cfgtext_string(v));
         if (inet_pton(AF_INET6, host, buf) > 0)
                 /* fpmd wants an IPv6 address in brackets */
                 return out_set(c, p, d->fpmd, strf("\"[%s]%s\"", host, colon));
@@ -694,7 +634,7 @@ static int map_listen(Converter *c, Pool *p, const Directive *d, const Raw *r)
                 "fpmd does not look host names up: write the address it stands for, or fpmd cannot start the pool");
         if (k < 0)
                 return k;
-        return out_set(c, p, d->fpmd, libconfig_string(v));
+        return out_set(c, p, d->fpmd, cfgtext_string(v));
 }
 
 /* PHP-FPM reads the mode as strtoul(mode, NULL, 8) */
@@ -719,7 +659,7 @@ static int map_mode(Converter *c, Pool *p, const Directive *d, const Raw *r)
 
 static int list_add(char **list, const char *item)
 {
-        _cleanup_free_ char *quoted = libconfig_string(item);
+        _cleanup_free_ char *quoted = cfgtext_string(item);
         char *s;
 
         if (!quoted)
@@ -768,7 +708,7 @@ static int map_pm(Converter *c, Pool *p, const Directive *d, const Raw *r)
                 return -ENOMEM;
         for (char *s = mode; *s; s++)
                 *s = (char)(*s >= 'A' && *s <= 'Z' ? *s - 'A' + 'a' : *s);
-        return out_set(c, p, d->fpmd, libconfig_string(mode));
+        return out_set(c, p, d->fpmd, cfgtext_string(mode));
 }
 
 /* start_servers, min_spare_servers and max_spare_servers mean something with pm = dynamic only */
@@ -795,7 +735,7 @@ static int map_uri(Converter *c, Pool *p, const Directive *d, const Raw *r)
                 strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_-.~") != strlen(v))
                 return note_raw(
                         c, r, "PHP-FPM refuses it (a path starting with /, of letters, digits and /_-.~); dropped");
-        return out_set(c, p, d->fpmd, libconfig_string(v));
+        return out_set(c, p, d->fpmd, cfgtext_string(v));
 }
 
 /* access.log and slowlog: files in PHP-FPM, the journal in fpmd */
@@ -855,7 +795,7 @@ static int map_path(Converter *c, Pool *p, const Directive *d, const Raw *r)
                 path = strdup(v);
         if (!path)
                 return -ENOMEM;
-        return out_set(c, p, d->fpmd, libconfig_string(path));
+        return out_set(c, p, d->fpmd, cfgtext_string(path));
 }
 
 /* Split at blanks as PHP-FPM does; "" lets any script run, as fpmd's [ ] */
@@ -1299,10 +1239,16 @@ static int array_entry(Converter *c, const IniStatement *st, const char *file, u
 
                 for (size_t j = 0; same && j < c->current->lists[i].n; j++) {
                         const Item *first = &c->current->lists[i].items[j];
-                        if (streq(first->key, st->key))
+                        if (!streq(first->key, st->key))
+                                continue;
+                        /* fpm_php_apply_defines_ex(): each extension= loads its module */
+                        if (streq(st->key, "extension") && list != LIST_ENV)
                                 return note_item(c, &item,
-                                        "set before at %s:%u, and PHP-FPM keeps the first value; dropped", first->file,
-                                        first->line);
+                                        "PHP-FPM loads every extension given, and fpmd's group holds one value per "
+                                        "name (the first, from %s:%u): load this one in php.ini; dropped",
+                                        first->file, first->line);
+                        return note_item(c, &item, "set before at %s:%u, and PHP-FPM keeps the first value; dropped",
+                                first->file, first->line);
                 }
         }
         if (st->evaluated && note_item(c, &item, "PHP-FPM computes it to %s", item.value) < 0)
@@ -1513,7 +1459,7 @@ static int pool_name(Converter *c, Pool *p)
                 if (k < 0)
                         return k;
         }
-        return out_set(c, p, "name", libconfig_string(name));
+        return out_set(c, p, "name", cfgtext_string(name));
 }
 
 /* Each dotted part of an ini name becomes a libconfig group */
@@ -1526,7 +1472,7 @@ static bool ini_name_fits(const char *key)
         if (!copy || key[0] == '.' || key[strlen(key) - 1] == '.' || strstr(key, ".."))
                 return false;
         for (char *s = strtok_r(copy, ".", &save); s; s = strtok_r(NULL, ".", &save), parts++)
-                if (!is_libconfig_name(s))
+                if (!cfgtext_is_name(s))
                         return false;
         return parts > 0;
 }
@@ -1561,7 +1507,7 @@ static int map_item(Converter *c, Pool *p, size_t list, const Item *it)
         char *text;
         int k;
 
-        if (list == LIST_ENV ? !is_libconfig_name(it->key) : !ini_name_fits(it->key))
+        if (list == LIST_ENV ? !cfgtext_is_name(it->key) : !ini_name_fits(it->key))
                 return note_item(c, it,
                         "fpmd cannot hold this name: a libconfig name (each dotted part of an ini name) starts with a "
                         "letter and holds letters, digits, - and _; dropped");
@@ -1588,9 +1534,9 @@ static int map_item(Converter *c, Pool *p, size_t list, const Item *it)
         if (list == LIST_PHP_FLAG || list == LIST_PHP_ADMIN_FLAG)
                 text = strdup(streq(value, "1") ? "true" : "false");
         else if (list == LIST_ENV)
-                text = libconfig_string(value);
+                text = cfgtext_string(value);
         else
-                text = libconfig_ini_value(value);
+                text = cfgtext_ini_value(value);
         if (!text)
                 return -ENOMEM;
         out.value = text;
@@ -1673,7 +1619,7 @@ static int finish(Converter *c, const char *path)
         if (k >= 0)
                 k = out_set(c, NULL, "include_dir", strdup("\"pool.d\""));
         if (k >= 0 && c->php_ini)
-                k = out_set(c, NULL, "php_ini", libconfig_string(c->php_ini));
+                k = out_set(c, NULL, "php_ini", cfgtext_string(c->php_ini));
         for (size_t i = 0; k >= 0 && i < c->n_pools; i++)
                 k = pool_finish(c, &c->pools[i]);
         if (k < 0)
@@ -1699,82 +1645,8 @@ static int finish(Converter *c, const char *path)
 
 /* ---- libconfig text ---- */
 
-typedef struct Node {
-        char *name;
-        char *value; /* NULL: a group */
-        struct Node *children;
-        size_t n;
-} Node;
-
-static void node_done(Node *n)
-{
-        for (size_t i = 0; i < n->n; i++)
-                node_done(&n->children[i]);
-        free(n->children);
-        free(n->name);
-        free(n->value);
-        *n = (Node){};
-}
-
-/* Adds "a.b.c" = value under root, making the groups a and a.b as needed */
-static int node_insert(Node *root, const char *path, const char *value)
-{
-        Node *g = root;
-
-        for (const char *p = path;;) {
-                const char *dot = strchr(p, '.');
-                size_t len = dot ? (size_t)(dot - p) : strlen(p);
-                Node *n = NULL, *t;
-
-                for (size_t i = 0; i < g->n; i++)
-                        if (strlen(g->children[i].name) == len && strneq(g->children[i].name, p, len))
-                                n = &g->children[i];
-                if (n && (!dot || n->value))
-                        return -EEXIST;
-                if (!n) {
-                        t = realloc(g->children, (g->n + 1) * sizeof(Node));
-                        if (!t)
-                                return -ENOMEM;
-                        g->children = t;
-                        n = &t[g->n++];
-                        *n = (Node){.name = strndup(p, len), .value = dot ? NULL : strdup(value)};
-                        if (!n->name || (!dot && !n->value))
-                                return -ENOMEM;
-                }
-                if (!dot)
-                        return 0;
-                g = n;
-                p = dot + 1;
-        }
-}
-
-static void node_render(FILE *f, const Node *g, unsigned indent, bool compact)
-{
-        for (size_t i = 0; i < g->n; i++) {
-                const Node *n = &g->children[i];
-
-                if (compact && i > 0)
-                        fputc(' ', f);
-                if (!compact)
-                        fprintf(f, "%*s", (int)indent, "");
-                if (n->value)
-                        fprintf(f, "%s = %s;", n->name, n->value);
-                else if (compact) {
-                        fprintf(f, "%s = { ", n->name);
-                        node_render(f, n, 0, true);
-                        fputs(" };", f);
-                } else {
-                        fprintf(f, "%s = {\n", n->name);
-                        node_render(f, n, indent + 2, false);
-                        fprintf(f, "%*s};", (int)indent, "");
-                }
-                if (!compact)
-                        fputc('\n', f);
-        }
-}
-
 /* A pool's settings under g, in fpmd's order; with_name false leaves the name out */
-static int pool_tree(const Pool *p, Node *g, bool with_name)
+static int pool_tree(const Pool *p, CfgNode *g, bool with_name)
 {
         int k = 0;
 
@@ -1788,40 +1660,22 @@ static int pool_tree(const Pool *p, Node *g, bool with_name)
                         for (size_t j = 0; k >= 0 && j < p->out_lists[list].n; j++) {
                                 const Item *it = &p->out_lists[list].items[j];
                                 _cleanup_free_ char *path = strf("%s.%s", list_names[list], it->key);
-                                k = path ? node_insert(g, path, it->value) : -ENOMEM;
+                                k = path ? cfgtext_insert(g, path, it->value) : -ENOMEM;
                         }
                 } else if (p->out[i] && (with_name || !streq(pool_order[i], "name")))
-                        k = node_insert(g, pool_order[i], p->out[i]);
+                        k = cfgtext_insert(g, pool_order[i], p->out[i]);
         }
         return k == -EEXIST ? 0 : k;
 }
 
-static int global_tree(const Converter *c, Node *g)
+static int global_tree(const Converter *c, CfgNode *g)
 {
         int k = 0;
 
         for (size_t i = 0; k >= 0 && i < ELEMENTSOF(global_order); i++)
                 if (c->global_out[i])
-                        k = node_insert(g, global_order[i], c->global_out[i]);
+                        k = cfgtext_insert(g, global_order[i], c->global_out[i]);
         return k;
-}
-
-static char *tree_text(const Node *g, const char *header, bool compact)
-{
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
-
-        if (!f)
-                return NULL;
-        if (header)
-                fprintf(f, "# %s\n", header);
-        node_render(f, g, 0, compact);
-        if (fclose(f) != 0) {
-                free(buf);
-                return NULL;
-        }
-        return buf;
 }
 
 static int file_add(ConvertResult *r, char *path, char *text)
@@ -1846,7 +1700,7 @@ static int file_add(ConvertResult *r, char *path, char *text)
 
 static int render(Converter *c, const char *path, ConvertResult *ret)
 {
-        _cleanup_(node_done) Node g = {};
+        _cleanup_(cfgtext_done) CfgNode g = {};
         _cleanup_free_ char *header = strf("fpmd's global file, converted by fpmd convert from %s", path);
         int k;
 
@@ -1855,13 +1709,13 @@ static int render(Converter *c, const char *path, ConvertResult *ret)
         k = global_tree(c, &g);
         if (k < 0)
                 return k;
-        k = file_add(ret, strdup("fpmd.conf"), tree_text(&g, header, false));
+        k = file_add(ret, strdup("fpmd.conf"), cfgtext_render(&g, header, false));
         for (size_t i = 0; k >= 0 && i < c->n_pools; i++) {
                 const Pool *p = &c->pools[i];
-                _cleanup_(node_done) Node root = {};
+                _cleanup_(cfgtext_done) CfgNode root = {};
                 _cleanup_free_ char *h = strf("Pool %s, converted by fpmd convert from %s", p->fpmd_name, p->file);
 
-                root.children = calloc(1, sizeof(Node));
+                root.children = calloc(1, sizeof(CfgNode));
                 if (!h || !root.children)
                         return -ENOMEM;
                 root.n = 1;
@@ -1870,7 +1724,7 @@ static int render(Converter *c, const char *path, ConvertResult *ret)
                         return -ENOMEM;
                 k = pool_tree(p, &root.children[0], true);
                 if (k >= 0)
-                        k = file_add(ret, strf("pool.d/%s.conf", p->fpmd_name), tree_text(&root, h, false));
+                        k = file_add(ret, strf("pool.d/%s.conf", p->fpmd_name), cfgtext_render(&root, h, false));
         }
         return k;
 }
@@ -1969,7 +1823,7 @@ static int hint_setting(const IniStatement *st, bool pool, char **ret)
 {
         static const ConvertSource source = {.getenv = system_getenv};
         Converter c = {.src = &source, .prefix = CONVERT_DEFAULT_PREFIX};
-        _cleanup_(node_done) Node g = {};
+        _cleanup_(cfgtext_done) CfgNode g = {};
         _cleanup_free_ char *text = NULL, *include_pattern = NULL;
         bool in_pool;
         int k;
@@ -2004,7 +1858,7 @@ static int hint_setting(const IniStatement *st, bool pool, char **ret)
                         k = global_tree(&c, &g);
         }
         if (k >= 0 && g.n > 0) {
-                text = tree_text(&g, NULL, true);
+                text = cfgtext_render(&g, NULL, true);
                 *ret = text ? strf("PHP-FPM syntax; in fpmd this is: %s" HINT_TAIL, text) : NULL;
         } else if (k >= 0 && c.n_notes > 0)
                 *ret = strf("PHP-FPM syntax; fpmd has no such setting: %s" HINT_TAIL, c.notes[0].why);
@@ -2040,7 +1894,7 @@ int convert_line(const char *line, bool pool, char **ret)
                 *ret = strf("PHP-FPM syntax; in fpmd the [global] settings are those of the global file, "
                             "fpmd.conf" HINT_TAIL);
         else if (st->type == INI_SECTION) {
-                name = libconfig_string(st->name);
+                name = cfgtext_string(st->name);
                 *ret = name ? strf("PHP-FPM syntax; in fpmd this is: pool = { name = %s; ... }; in a file of its "
                                    "own" HINT_TAIL,
                                       name)
