@@ -366,7 +366,7 @@ static void assert_converts(
 
 START_TEST(test_debian)
 {
-        /* Debian's php-fpm.conf and pool.d/www.conf of php8.2-fpm 8.2.32-1~deb12u1, as shipped */
+        /* Debian 12's php-fpm.conf and pool.d/www.conf, as php8.2-fpm (8.2.36-1~deb12u1) ships them */
         Mapped m = {.virtual = "/etc/php/8.2/fpm"};
         ConvertOptions o = {.prefix = "/usr", .php_ini = "/etc/php/8.2/fpm/php.ini"};
 
