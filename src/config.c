@@ -10,6 +10,7 @@
 
 #include "accesslog.h"
 #include "config.h"
+#include "convert.h"
 #include "log.h"
 #include "parse.h"
 
@@ -177,6 +178,7 @@ const char *config_pool_setting_name(size_t i)
 /* The file being read and the first thing wrong with it */
 typedef struct Parser {
         const char *file;
+        bool pool_file; /* a pool file, else the global file */
         char *error;
 } Parser;
 
@@ -849,6 +851,43 @@ static int parse_group(
         return 0;
 }
 
+/* Line n of a file without its newline, or NULL */
+static char *file_line(const char *path, int n)
+{
+        char *line = NULL;
+        size_t size = 0;
+        ssize_t l = -1;
+        FILE *f;
+
+        f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        for (int i = 1; i <= n && (l = getline(&line, &size, f)) >= 0; i++)
+                ;
+        fclose(f);
+        if (l < 0) {
+                free(line);
+                return NULL;
+        }
+        line[strcspn(line, "\n")] = '\0';
+        return line;
+}
+
+/* A syntax error: libconfig's words, or, when the line is PHP-FPM's syntax, what the line is in fpmd */
+static int syntax_error(Parser *p, const char *source, int line, const char *what)
+{
+        _cleanup_free_ char *text = file_line(source, line), *hint = NULL;
+
+        free(p->error);
+        if (text && convert_line(text, p->pool_file, &hint) > 0)
+                what = hint;
+        if (asprintf(&p->error, "%s:%d: %s", source, line, what) < 0) {
+                p->error = NULL;
+                return -ENOMEM;
+        }
+        return -EINVAL;
+}
+
 static int read_file(Parser *p, config_t *lc, const char *file)
 {
         _cleanup_free_ char *dir = NULL, *source = NULL;
@@ -882,13 +921,7 @@ static int read_file(Parser *p, config_t *lc, const char *file)
                 source = source_file(file, config_error_file(lc));
                 if (!source)
                         return -ENOMEM;
-                free(p->error);
-                if (asprintf(&p->error, "%s:%d: %s", source, config_error_line(lc), strempty(config_error_text(lc))) <
-                        0) {
-                        p->error = NULL;
-                        return -ENOMEM;
-                }
-                return -EINVAL;
+                return syntax_error(p, source, config_error_line(lc), strempty(config_error_text(lc)));
         }
         return 0;
 }
@@ -1062,6 +1095,7 @@ static int pool_config_load(Parser *p, const char *file, PoolConfig *ret)
 
         config_init(&lc);
         p->file = file;
+        p->pool_file = true;
 
         r = read_file(p, &lc, file);
         if (r < 0)

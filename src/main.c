@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "convert.h"
 #include "ctl.h"
 #include "fpmd-config.h"
 #include "isolation.h"
@@ -26,8 +27,14 @@ static void help(void)
                "                       new generations of every pool (or of those named), fresh PHP and opcache;\n"
                "                       waits until they serve, exits 1 with the reason when the configuration is\n"
                "                       bad or a pool cannot start (the running configuration stays)\n\n"
+               "       fpmd convert [--output DIR] [--force] [--prefix DIR] [--php-ini FILE] PHP-FPM.CONF\n"
+               "                       PHP-FPM's configuration (php-fpm.conf and what it includes) as\n"
+               "                       DIR/fpmd.conf and DIR/pool.d/NAME.conf, or on stdout without\n"
+               "                       --output; what does not carry over as it was is told on stderr.\n"
+               "                       --prefix is php-fpm's -p (default %s), --php-ini the php.ini of\n"
+               "                       the pools (default: the php.ini beside PHP-FPM.CONF)\n\n"
                "Signals: HUP/USR2 reload, TERM/INT graceful stop, QUIT stop without waiting, USR1 nothing to reopen.\n",
-                FPMD_VERSION, DEFAULT_CONFIG_FILE);
+                FPMD_VERSION, DEFAULT_CONFIG_FILE, CONVERT_DEFAULT_PREFIX);
 }
 
 static int test_config(const char *path)
@@ -110,6 +117,68 @@ static int run_status(int argc, char *argv[])
         return r < 0 ? 1 : 0;
 }
 
+static int run_convert(int argc, char *argv[])
+{
+        enum { ARG_PHP_INI = 0x100 };
+        static const struct option options[] = {
+                {"output", required_argument, NULL, 'o'},
+                {"force", no_argument, NULL, 'f'},
+                {"prefix", required_argument, NULL, 'p'},
+                {"php-ini", required_argument, NULL, ARG_PHP_INI},
+                {},
+        };
+        _cleanup_(convert_result_done) ConvertResult result = {};
+        _cleanup_free_ char *error = NULL, *found_ini = NULL;
+        ConvertOptions o = {.prefix = CONVERT_DEFAULT_PREFIX};
+        const char *output = NULL, *path;
+        bool force = false;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "o:fp:", options, NULL)) >= 0)
+                switch (c) {
+                case 'o':
+                        output = optarg;
+                        break;
+                case 'f':
+                        force = true;
+                        break;
+                case 'p':
+                        o.prefix = optarg;
+                        break;
+                case ARG_PHP_INI:
+                        o.php_ini = optarg;
+                        break;
+                default:
+                        return 2;
+                }
+        if (optind != argc - 1) {
+                fprintf(stderr, "fpmd: convert takes one PHP-FPM configuration file (see fpmd --help)\n");
+                return 2;
+        }
+        path = argv[optind];
+        if (!o.php_ini)
+                o.php_ini = found_ini = convert_find_php_ini(path);
+
+        r = convert_config(path, &convert_source_system, &o, &result, &error);
+        if (r < 0) {
+                fprintf(stderr, "fpmd: %s\n", error ? error : strerror(-r));
+                return 1;
+        }
+        for (size_t i = 0; i < result.n_notes; i++)
+                fprintf(stderr, "%s\n", result.notes[i]);
+
+        if (!output)
+                return convert_print(&result, stdout) < 0 ? 1 : 0;
+        r = convert_write(&result, output, force, &error);
+        if (r < 0) {
+                fprintf(stderr, "fpmd: %s\n", error ? error : strerror(-r));
+                return 1;
+        }
+        fprintf(stderr, "fpmd: wrote %s/fpmd.conf and %zu pool file%s; check them with: fpmd -t -c %s/fpmd.conf\n",
+                output, result.n_files - 1, result.n_files == 2 ? "" : "s", output);
+        return 0;
+}
+
 static int run_reload(int argc, char *argv[])
 {
         static const struct option options[] = {
@@ -184,6 +253,8 @@ int main(int argc, char *argv[])
                 return run_status(argc - 1, argv + 1);
         if (argc > 1 && streq(argv[1], "reload"))
                 return run_reload(argc - 1, argv + 1);
+        if (argc > 1 && streq(argv[1], "convert"))
+                return run_convert(argc - 1, argv + 1);
 
         while ((c = getopt_long(argc, argv, "c:y:th", options, NULL)) >= 0)
                 switch (c) {
