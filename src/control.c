@@ -1,4 +1,5 @@
 /* control.c: the supervisor's control socket, where `fpmd reload` asks for a reload and waits for its outcome */
+#include <dirent.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -225,6 +226,35 @@ int control_reload(pid_t pid, char *const *pools, size_t n, usec_t timeout, char
         return streq(answer, "ok") ? 0 : -EBADE;
 }
 
+/* Whether process pid holds the socket of this inode: a name in /proc/net/unix is the network namespace's, its
+ * pid maybe another pid namespace's */
+static bool pid_holds_socket(pid_t pid, unsigned long inode)
+{
+        char dir[64], want[64];
+        struct dirent *de;
+        bool found = false;
+        DIR *d;
+
+        snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+        snprintf(want, sizeof(want), "socket:[%lu]", inode);
+        d = opendir(dir);
+        if (!d)
+                return false;
+        while (!found && (de = readdir(d))) {
+                char path[320], link[64];
+                ssize_t n;
+
+                snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+                n = readlink(path, link, sizeof(link) - 1);
+                if (n > 0) {
+                        link[n] = 0;
+                        found = streq(link, want);
+                }
+        }
+        closedir(d);
+        return found;
+}
+
 int control_find_supervisor(pid_t *ret)
 {
         char line[512], prefix[64];
@@ -237,18 +267,21 @@ int control_find_supervisor(pid_t *ret)
                 return -errno;
         snprintf(prefix, sizeof(prefix), " @%s", CONTROL_ADDRESS_PREFIX);
         /* "Num RefCount Protocol Flags Type St Inode Path": the socket's path is "@fpmd-control-PID", on the
-         * listening socket and on the connections to it */
+         * listening socket (state 01, listening: flags 00010000) and on the connections to it */
         while (fgets(line, sizeof(line), f)) {
                 char *path = strrchr(line, ' ');
+                unsigned long flags, inode;
                 bool seen = false;
                 int p;
 
                 if (!path || !strneq(path, prefix, strlen(prefix)) || sscanf(path + strlen(prefix), "%d", &p) != 1 ||
                         p <= 0)
                         continue;
+                if (sscanf(line, "%*s %*s %*s %lx %*s %*s %lu", &flags, &inode) != 2 || !(flags & 0x10000))
+                        continue;
                 for (size_t i = 0; i < n; i++)
                         seen = seen || pids[i] == p;
-                if (seen)
+                if (seen || !pid_holds_socket(p, inode))
                         continue;
                 if (n < ELEMENTSOF(pids))
                         pids[n++] = p;

@@ -33,7 +33,8 @@ static void help(void)
                "                       --output; what does not carry over as it was is told on stderr.\n"
                "                       --prefix is php-fpm's -p (default %s), --php-ini the php.ini of\n"
                "                       the pools (default: the php.ini beside PHP-FPM.CONF)\n\n"
-               "Signals: HUP/USR2 reload, TERM/INT graceful stop, QUIT stop without waiting, USR1 nothing to reopen.\n",
+               "Signals: HUP/USR2 reload, TERM/INT/QUIT graceful stop (a second one: at once), USR1 nothing to "
+               "reopen.\n",
                 FPMD_VERSION, DEFAULT_CONFIG_FILE, CONVERT_DEFAULT_PREFIX);
 }
 

@@ -334,10 +334,15 @@ static void manager_stop(Manager *m, bool wait)
         manager_maybe_exit(m);
 }
 
+/* SIGTERM (systemd's stop), SIGINT (Ctrl-C) and SIGQUIT (PHP-FPM's graceful stop): requests in flight finish,
+ * up to process_control_timeout; a second stop signal while stopping ends the pools at once */
 static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
+        Manager *m = userdata;
+
         (void)s;
-        manager_stop(userdata, si->ssi_signo != SIGQUIT);
+        (void)si;
+        manager_stop(m, !m->stopping);
         return 0;
 }
 

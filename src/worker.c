@@ -150,6 +150,8 @@ static void held_remove(Loop *l, Held *h)
                         l->held[i] = l->held[--l->n_held];
                         break;
                 }
+        /* Explicitly: a handed-over connection lives on in another process, so closing the fd here would not take
+         * it out of this epoll set */
         (void)epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, h->fd, NULL);
         free(h->buf);
         free(h);
@@ -193,48 +195,53 @@ static int held_park(Held *h, const Conn *c, bool kept)
         return 0;
 }
 
-/* The connection goes to another worker of the pool (a new generation's after a reload) with the bytes already
- * read from it: nothing the web server sent or will send on it is lost, as it would be if it were closed */
-static void handover_send(int fd, const uint8_t *bytes, size_t len)
+/* What goes with a handed-over connection, before the bytes already read from it */
+typedef struct HandoverHead {
+        uint8_t kept;    /* between requests on a connection the web server keeps, else a new one */
+        uint8_t in_head; /* its deadline is a request head's */
+        uint8_t pad[6];
+        uint64_t deadline; /* CLOCK_MONOTONIC, the same clock in every process: handing on does not extend it */
+} HandoverHead;
+
+/* The connection goes to another worker of the pool (a sibling, or the new generation after a reload) with the
+ * bytes already read from it: nothing the web server sent or will send on it is lost, as it would be if it were
+ * closed. Returns 0 when it went; the caller closes its fd either way. */
+static int handover_send(int fd, const Held *h)
 {
         union {
                 struct cmsghdr h;
                 uint8_t buf[CMSG_SPACE(sizeof(int))];
         } control = {};
-        /* A datagram cannot be empty: the first byte says whether bytes follow */
-        static uint8_t framed[HANDOVER_BYTES_MAX + 1];
-        struct iovec iov = {framed, len + 1};
-        struct msghdr mh = {
-                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
+        HandoverHead head = {.kept = h ? h->kept : 0, .in_head = h ? h->in_head : 0, .deadline = h ? h->deadline : 0};
+        size_t len = h ? h->len : 0;
+        struct iovec iov[2] = {{&head, sizeof(head)}, {h ? h->buf : NULL, len}};
+        struct msghdr mh = {.msg_iov = iov,
+                .msg_iovlen = len > 0 ? 2 : 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof(control)};
         struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
-        if (len > HANDOVER_BYTES_MAX || worker->handover_tx < 0) {
-                log_notice("Closing a connection that cannot be handed over (%zu bytes read ahead).", len);
-                safe_close(fd);
-                return;
-        }
-        framed[0] = len > 0;
-        if (len > 0)
-                memcpy(framed + 1, bytes, len);
+        if (len > HANDOVER_BYTES_MAX || worker->handover_tx < 0)
+                return -E2BIG;
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
         cm->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(cm), &fd, sizeof(int));
         if (sendmsg(worker->handover_tx, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-                log_notice_errno(errno, "Failed to hand a connection over, closing it: %m");
-        safe_close(fd);
+                return -errno;
+        return 0;
 }
 
 /* A connection another worker handed over: -EAGAIN when a sibling took it first */
-static int handover_receive(int *ret_fd, uint8_t *buf, size_t size, size_t *ret_len)
+static int handover_receive(int *ret_fd, HandoverHead *ret_head, uint8_t *buf, size_t size, size_t *ret_len)
 {
         union {
                 struct cmsghdr h;
                 uint8_t buf[CMSG_SPACE(sizeof(int))];
         } control;
-        struct iovec iov = {buf, size};
+        struct iovec iov[2] = {{ret_head, sizeof(*ret_head)}, {buf, size}};
         struct msghdr mh = {
-                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
+                .msg_iov = iov, .msg_iovlen = 2, .msg_control = &control, .msg_controllen = sizeof(control)};
         struct cmsghdr *cm;
         ssize_t n;
         int fd = -1;
@@ -246,15 +253,38 @@ static int handover_receive(int *ret_fd, uint8_t *buf, size_t size, size_t *ret_
                 if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
                         cm->cmsg_len == CMSG_LEN(sizeof(int)))
                         memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-        if (fd < 0 || n < 1 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        if (fd < 0 || (size_t)n < sizeof(*ret_head) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
                 safe_close(fd);
                 return -EBADMSG;
         }
         *ret_fd = fd;
-        *ret_len = buf[0] ? (size_t)n - 1 : 0;
-        if (*ret_len > 0)
-                memmove(buf, buf + 1, *ret_len);
+        *ret_len = (size_t)n - sizeof(*ret_head);
         return 0;
+}
+
+/* Hands h on, or closes it when no worker can take it */
+static void held_hand_on(Loop *l, Held *h)
+{
+        int r = handover_send(h->fd, h);
+
+        if (r < 0)
+                log_notice_errno(r, "Failed to hand a connection over, closing it: %m");
+        held_close(l, h);
+}
+
+/* Before this worker runs PHP: the new connections whose request has not arrived yet go to a sibling that is
+ * free, rather than wait behind this request. Kept ones stay: their next request comes after a response. */
+static void loop_release_waiting(Loop *l, const Held *serving)
+{
+        for (size_t i = 0; i < l->n_held;) {
+                Held *h = l->held[i];
+
+                if (h == serving || h->kept || handover_send(h->fd, h) < 0) {
+                        i++;
+                        continue;
+                }
+                held_close(l, h);
+        }
 }
 
 /* Serves the request whose head is buffered; false when the connection is to be closed */
@@ -332,6 +362,7 @@ static void loop_handle(Loop *l, Held *h, bool readable)
                                 (void)request_flush(&l->request);
                         return;
                 }
+                loop_release_waiting(l, h);
                 if (!loop_serve_one(l)) {
                         held_close(l, h);
                         slot_set_state(WORKER_IDLE);
@@ -404,7 +435,8 @@ static void loop_on_listen(Loop *l)
         }
         if (pool_draining()) {
                 l->done = true;
-                handover_send(fd, NULL, 0);
+                (void)handover_send(fd, NULL);
+                safe_close(fd);
                 return;
         }
         h = held_add(l, fd, false);
@@ -420,18 +452,23 @@ static void loop_on_listen(Loop *l)
 
 static void loop_on_handover(Loop *l)
 {
-        static uint8_t buf[HANDOVER_BYTES_MAX + 1];
+        static uint8_t buf[HANDOVER_BYTES_MAX];
+        HandoverHead head;
         size_t len = 0;
         Held *h;
         int fd = -1;
 
-        if (handover_receive(&fd, buf, sizeof(buf), &len) < 0)
+        if (handover_receive(&fd, &head, buf, sizeof(buf), &len) < 0)
                 return;
-        h = held_add(l, fd, true);
+        h = held_add(l, fd, head.kept);
         if (!h) {
                 safe_close(fd);
                 return;
         }
+        h->in_head = head.in_head;
+        h->deadline = head.deadline > 0 ? head.deadline
+                                        : now_usec(CLOCK_MONOTONIC) +
+                                                  usec_of(worker->pool->request_header_timeout, USEC_INFINITY / 2);
         if (len > 0) {
                 h->buf = malloc(len);
                 if (!h->buf) {
@@ -473,16 +510,8 @@ static void loop_finish(Loop *l)
 {
         l->done = true;
         loop_update_watches(l);
-        while (l->n_held > 0) {
-                Held *h = l->held[0];
-                int fd = h->fd;
-                uint8_t *buf = TAKE_PTR(h->buf);
-                size_t len = h->len;
-
-                held_remove(l, h);
-                handover_send(fd, buf, len);
-                free(buf);
-        }
+        while (l->n_held > 0)
+                held_hand_on(l, l->held[0]);
 }
 
 void worker_install_signal_handlers(void)
