@@ -10,6 +10,7 @@
 
 #include "accesslog.h"
 #include "config.h"
+#include "ini.h"
 #include "convert.h"
 #include "log.h"
 #include "parse.h"
@@ -529,7 +530,13 @@ static int format_ini_value(Parser *p, const config_setting_t *s, const char *pa
                 break;
         case CONFIG_TYPE_STRING:
                 if (!flag) {
-                        v = strdup(config_setting_get_string(s));
+                        /* "E_ALL & ~E_NOTICE" means what it means in PHP-FPM's pool file and in php.ini */
+                        int r = ini_evaluate_expression(config_setting_get_string(s), &v);
+
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                v = strdup(config_setting_get_string(s));
                         break;
                 }
                 if (parse_flag_string(config_setting_get_string(s), &b) < 0)

@@ -1139,3 +1139,50 @@ int ini_parse_line(const char *line, IniGetenv getenv_fn, void *userdata, IniLin
         *ret = l;
         return 0;
 }
+
+int ini_evaluate_expression(const char *value, char **ret)
+{
+        _cleanup_free_ char *line = NULL, *error = NULL;
+        bool expression = false;
+        IniLine l = {};
+        int r;
+
+        /* Only words that are constants this module knows, numbers, blanks and the operators: a value such as
+         * "none" or "Off" stays the text it is */
+        if (isempty(value) ||
+                strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_ |&^~!()") !=
+                        strlen(value))
+                return 0;
+        for (const char *p = value; *p;) {
+                size_t n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+
+                if (n == 0) {
+                        expression = expression || strchr("|&^~!", *p);
+                        p++;
+                        continue;
+                }
+                if (!(p[0] >= '0' && p[0] <= '9')) {
+                        _cleanup_free_ char *word = strndup(p, n);
+
+                        if (!word)
+                                return -ENOMEM;
+                        if (!ini_constant(word) || strcaseeq(word, "true") || strcaseeq(word, "false") ||
+                                strcaseeq(word, "null"))
+                                return 0;
+                        expression = true;
+                }
+                p += n;
+        }
+        if (!expression)
+                return 0;
+        if (asprintf(&line, "v = %s", value) < 0)
+                return -ENOMEM;
+        r = ini_parse_line(line, NULL, NULL, &l, &error);
+        if (r < 0 || l.n_statements != 1 || !l.statements[0].value) {
+                ini_line_done(&l);
+                return 0;
+        }
+        *ret = TAKE_PTR(l.statements[0].value);
+        ini_line_done(&l);
+        return 1;
+}

@@ -43,3 +43,8 @@ void ini_line_done(IniLine *l);
 
 /* The value of one of the PHP constants this module knows (E_ALL, E_NOTICE, ...), or NULL */
 const char *ini_constant(const char *name);
+
+/* A value of php_value & co. that is a constant expression of PHP's ini syntax ("E_ALL & ~E_NOTICE", "E_ALL")
+ * evaluated as PHP-FPM's configuration parser does: 1 and *ret ("32759"), 0 when the value is not one and is
+ * taken as written */
+int ini_evaluate_expression(const char *value, char **ret);

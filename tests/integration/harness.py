@@ -235,9 +235,15 @@ def _libconfig_group(tree, indent):
     return lines
 
 
+class IniExpr(str):
+    """An ini value written bare in php-fpm.conf, as PHP's ini syntax evaluates it: IniExpr("E_ALL & ~E_NOTICE")"""
+
+
 def _fpm_value(v):
     if isinstance(v, bool):
         return "on" if v else "off"
+    if isinstance(v, IniExpr):
+        return str(v)
     s = str(v)
     if s and all(c.isalnum() or c in "._-/:" for c in s):
         return s

@@ -112,5 +112,16 @@ class UserIni(harness.TestCase):
         self.assertEqual(json.loads(self.cgi("/ini.php", query=query()).body)["get"], POOL_VALUES)
 
 
+class IniExpressions(harness.TestCase):
+    # PHP-FPM reads its pool file with PHP's ini parser: constants and operators are evaluated, as in php.ini
+    POOL = {"php_admin_value": {"error_reporting": harness.IniExpr("E_ALL & ~E_NOTICE & ~E_DEPRECATED")},
+            "php_value": {"session.serialize_handler": "php", "date.timezone": "UTC"}}
+
+    def test_constant_expression(self):
+        r = self.cgi("/ini.php", query=query(get=["error_reporting", "session.serialize_handler", "date.timezone"]))
+        self.assertEqual(json.loads(r.body)["get"], {"error_reporting": "24567", "session.serialize_handler": "php",
+                                                     "date.timezone": "UTC"})
+
+
 if __name__ == "__main__":
     harness.main()
