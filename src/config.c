@@ -9,6 +9,7 @@
 #include <libconfig.h>
 
 #include "accesslog.h"
+#include "address.h"
 #include "config.h"
 #include "ini.h"
 #include "convert.h"
@@ -1050,6 +1051,34 @@ static int pool_config_check(Parser *p, PoolConfig *pc, const config_setting_t *
         if (pc->status_path && pc->ping_path && streq(pc->status_path, pc->ping_path)) {
                 const config_setting_t *s = config_setting_get_member(pool, "ping_path");
                 return parse_error(p, s ? s : pool, "pool '%s': status_path and ping_path must differ", pc->name);
+        }
+
+        /* The addresses are checked here, with the file and line, not when the pool starts */
+        if (pc->listen.address) {
+                const config_setting_t *l = config_setting_get_member(pool, "listen");
+                const config_setting_t *s = l ? config_setting_get_member(l, "address") : NULL;
+                SocketAddress a;
+                int r = socket_address_parse(pc->listen.address, &a);
+
+                if (r < 0)
+                        return invalid_value(p, s ? s : pool, "listen.address", pc->listen.address,
+                                r == -ENAMETOOLONG ? "a unix socket path of at most 107 bytes"
+                                                   : "a unix socket path, IPv4:port, [IPv6]:port or a port");
+        }
+        if (pc->listen.allowed_clients.n > 0) {
+                const config_setting_t *l = config_setting_get_member(pool, "listen");
+                const config_setting_t *s = l ? config_setting_get_member(l, "allowed_clients") : NULL;
+                AllowedClients a;
+                size_t bad = 0;
+                int r = allowed_clients_parse(pc->listen.allowed_clients.items, pc->listen.allowed_clients.n, &a, &bad);
+
+                if (r == -EINVAL)
+                        return invalid_value(p, s ? s : pool, "listen.allowed_clients",
+                                pc->listen.allowed_clients.items[bad],
+                                "an IPv4 or IPv6 address, optionally with a /prefix");
+                if (r < 0)
+                        return r;
+                allowed_clients_done(&a);
         }
 
         if (pc->access_format) {

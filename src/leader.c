@@ -219,9 +219,10 @@ static int leader_prepare(Leader *l)
         l->pids = calloc(l->n_slots, sizeof(pid_t));
         if (!l->pids)
                 return log_oom();
-        r = allowed_clients_parse(&a->pool->listen.allowed_clients, &l->allowed);
+        r = allowed_clients_parse(
+                a->pool->listen.allowed_clients.items, a->pool->listen.allowed_clients.n, &l->allowed, NULL);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "Invalid listen.allowed_clients: %m");
         return isolation_plan(a->pool, false, &l->isolation);
 }
 

@@ -164,7 +164,6 @@ static int pool_open_handover(Pool *p, const Pool *previous)
 int pool_new(const PoolOwner *owner, Config *config, const PoolConfig *c, const Pool *previous, Pool **ret)
 {
         _cleanup_(pool_freep) Pool *p = NULL;
-        AllowedClients allowed = {};
         Isolation isolation = {};
         int r;
 
@@ -193,10 +192,6 @@ int pool_new(const PoolOwner *owner, Config *config, const PoolConfig *c, const 
         }
 
         /* What the leader will do with these settings is checked here, where a bad one can still be refused */
-        r = allowed_clients_parse(&c->listen.allowed_clients, &allowed);
-        allowed_clients_done(&allowed);
-        if (r < 0)
-                return r;
         r = isolation_plan(c, true, &isolation);
         isolation_done(&isolation);
         if (r < 0)

@@ -501,6 +501,18 @@ START_TEST(test_error_values)
                 "%s/errors/extension.d/www.conf:3: invalid value for 'security.limit_extensions': \"php5\" "
                 "(expected an extension like \".php\")",
                 data_dir());
+        expect_error("errors/address.conf", -EINVAL,
+                "%s/errors/address.d/www.conf:4: invalid value for 'listen.address': \"localhost:9000\" "
+                "(expected a unix socket path, IPv4:port, [IPv6]:port or a port)",
+                data_dir());
+        expect_error("errors/clients.conf", -EINVAL,
+                "%s/errors/clients.d/www.conf:4: invalid value for 'listen.allowed_clients': \"10.0.0.0/33\" "
+                "(expected an IPv4 or IPv6 address, optionally with a /prefix)",
+                data_dir());
+        expect_error("errors/roots.conf", -EINVAL,
+                "%s/errors/roots.d/www.conf:3: invalid value for 'security.script_roots': \"srv/www\" "
+                "(expected an absolute folder or \"$DOCUMENT_ROOT\")",
+                data_dir());
         expect_error("errors/flag.conf", -EINVAL,
                 "%s/errors/flag.d/www.conf:3: invalid value for 'php_flag.session.use_strict_mode': "
                 "\"maybe\" "

@@ -254,7 +254,7 @@ START_TEST(test_allowed_parse)
         static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8};
         AllowedClients a;
 
-        ck_assert_int_eq(allowed_clients_parse(&l, &a), 0);
+        ck_assert_int_eq(allowed_clients_parse(l.items, l.n, &a, NULL), 0);
         ck_assert_uint_eq(a.n, 5);
 
         ck_assert_int_eq(a.nets[0].family, AF_INET);
@@ -305,7 +305,7 @@ START_TEST(test_allowed_parse_bad)
         StringList l = strings((char *[]){"127.0.0.1", (char *)bad_clients[_i], NULL});
         AllowedClients a = {.n = 4242};
 
-        ck_assert_int_eq(allowed_clients_parse(&l, &a), -EINVAL);
+        ck_assert_int_eq(allowed_clients_parse(l.items, l.n, &a, NULL), -EINVAL);
         ck_assert_uint_eq(a.n, 4242);
 }
 END_TEST
@@ -315,7 +315,7 @@ START_TEST(test_allowed_exact_ipv4)
         StringList l = strings((char *[]){"127.0.0.1", "192.0.2.10", NULL});
         AllowedClients a;
 
-        ck_assert_int_eq(allowed_clients_parse(&l, &a), 0);
+        ck_assert_int_eq(allowed_clients_parse(l.items, l.n, &a, NULL), 0);
         ck_assert(match4(&a, "127.0.0.1"));
         ck_assert(match4(&a, "192.0.2.10"));
         ck_assert(!match4(&a, "127.0.0.2"));
@@ -336,20 +336,20 @@ START_TEST(test_allowed_ipv4_cidr)
         StringList l23 = strings((char *[]){"192.0.2.0/23", NULL});
         AllowedClients a;
 
-        ck_assert_int_eq(allowed_clients_parse(&l8, &a), 0);
+        ck_assert_int_eq(allowed_clients_parse(l8.items, l8.n, &a, NULL), 0);
         ck_assert(!match4(&a, "9.255.255.255"));
         ck_assert(match4(&a, "10.0.0.0"));
         ck_assert(match4(&a, "10.255.255.255"));
         ck_assert(!match4(&a, "11.0.0.0"));
         allowed_clients_done(&a);
 
-        ck_assert_int_eq(allowed_clients_parse(&l32, &a), 0);
+        ck_assert_int_eq(allowed_clients_parse(l32.items, l32.n, &a, NULL), 0);
         ck_assert(!match4(&a, "192.0.2.6"));
         ck_assert(match4(&a, "192.0.2.7"));
         ck_assert(!match4(&a, "192.0.2.8"));
         allowed_clients_done(&a);
 
-        ck_assert_int_eq(allowed_clients_parse(&l0, &a), 0);
+        ck_assert_int_eq(allowed_clients_parse(l0.items, l0.n, &a, NULL), 0);
         ck_assert(match4(&a, "0.0.0.0"));
         ck_assert(match4(&a, "203.0.113.9"));
         ck_assert(match4(&a, "255.255.255.255"));
@@ -357,7 +357,7 @@ START_TEST(test_allowed_ipv4_cidr)
         allowed_clients_done(&a);
 
         /* A prefix that ends inside a byte: 192.0.2.0 - 192.0.3.255 */
-        ck_assert_int_eq(allowed_clients_parse(&l23, &a), 0);
+        ck_assert_int_eq(allowed_clients_parse(l23.items, l23.n, &a, NULL), 0);
         ck_assert(!match4(&a, "192.0.1.255"));
         ck_assert(match4(&a, "192.0.2.0"));
         ck_assert(match4(&a, "192.0.3.255"));
@@ -371,7 +371,7 @@ START_TEST(test_allowed_ipv6)
         StringList l = strings((char *[]){"::1", "2001:db8:aa::/48", "fe80::/10", NULL});
         AllowedClients a;
 
-        ck_assert_int_eq(allowed_clients_parse(&l, &a), 0);
+        ck_assert_int_eq(allowed_clients_parse(l.items, l.n, &a, NULL), 0);
         ck_assert(match6(&a, "::1"));
         ck_assert(!match6(&a, "::2"));
         ck_assert(match6(&a, "2001:db8:aa::"));
@@ -393,14 +393,14 @@ START_TEST(test_allowed_v4_mapped_peer)
         AllowedClients a;
 
         /* What accept() on a dual-stack [::] socket returns for IPv4 clients */
-        ck_assert_int_eq(allowed_clients_parse(&l, &a), 0);
+        ck_assert_int_eq(allowed_clients_parse(l.items, l.n, &a, NULL), 0);
         ck_assert(match6(&a, "::ffff:127.0.0.1"));
         ck_assert(match6(&a, "::ffff:10.9.8.7"));
         ck_assert(!match6(&a, "::ffff:127.0.0.2"));
         ck_assert(!match6(&a, "::ffff:11.0.0.0"));
         allowed_clients_done(&a);
 
-        ck_assert_int_eq(allowed_clients_parse(&lm, &a), 0);
+        ck_assert_int_eq(allowed_clients_parse(lm.items, lm.n, &a, NULL), 0);
         ck_assert(match4(&a, "192.0.2.1"));
         ck_assert(match6(&a, "::ffff:192.0.2.1"));
         ck_assert(!match4(&a, "192.0.2.2"));
@@ -416,7 +416,7 @@ START_TEST(test_allowed_unix_peer)
         struct sockaddr_storage other = {.ss_family = AF_PACKET};
         AllowedClients a;
 
-        ck_assert_int_eq(allowed_clients_parse(&l, &a), 0);
+        ck_assert_int_eq(allowed_clients_parse(l.items, l.n, &a, NULL), 0);
         ck_assert(allowed_clients_match(&a, (struct sockaddr *)&named, sizeof(named)));
         /* accept() gives an unnamed client just the family */
         ck_assert(allowed_clients_match(&a, (struct sockaddr *)&unnamed, sizeof(sa_family_t)));
@@ -437,7 +437,7 @@ START_TEST(test_allowed_empty)
         struct sockaddr_un named = {.sun_family = AF_UNIX, .sun_path = "/run/x.sock"};
         AllowedClients a = {.n = 4242};
 
-        ck_assert_int_eq(allowed_clients_parse(&l, &a), 0);
+        ck_assert_int_eq(allowed_clients_parse(l.items, l.n, &a, NULL), 0);
         ck_assert_uint_eq(a.n, 0);
         ck_assert(match4(&a, "203.0.113.1"));
         ck_assert(match6(&a, "2001:db8::1"));
