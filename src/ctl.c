@@ -78,6 +78,7 @@ static int print_one(pid_t pid, int fd, const char *pool, void *userdata)
         StatusSnapshot snap;
         char path[64];
         size_t size, len;
+        unsigned n_slots;
         int own, r;
 
         if (run->pool && !streq(run->pool, pool))
@@ -86,12 +87,12 @@ static int print_one(pid_t pid, int fd, const char *pool, void *userdata)
         own = open(path, O_RDONLY | O_CLOEXEC);
         if (own < 0)
                 return -errno;
-        r = scoreboard_open(own, &sb, &size);
+        r = scoreboard_open(own, &sb, &size, &n_slots);
         close(own);
         if (r < 0)
                 return r;
         /* The accept queue is the worker's to ask the kernel; from outside it is the peak only */
-        r = status_snapshot(sb, now_usec(CLOCK_REALTIME), -1, -1, &snap);
+        r = status_snapshot(sb, n_slots, now_usec(CLOCK_REALTIME), -1, -1, &snap);
         if (r >= 0) {
                 r = status_render(run->json ? STATUS_FORMAT_JSON : STATUS_FORMAT_TEXT, run->full, &snap.pool,
                         snap.procs, snap.n_procs, &body, &len, &content_type);

@@ -439,8 +439,8 @@ static int status_take(StatusSnapshot *ret)
         if (!worker_ctx.scoreboard)
                 return -ENODATA;
         tcp = listen_queue(worker_ctx.listen_fd, &waiting, &size) >= 0;
-        return status_snapshot(worker_ctx.scoreboard, now_usec(CLOCK_REALTIME), tcp ? (long long)waiting : -1,
-                tcp ? (long long)size : -1, ret);
+        return status_snapshot(worker_ctx.scoreboard, worker_ctx.pool->pm.max_children, now_usec(CLOCK_REALTIME),
+                tcp ? (long long)waiting : -1, tcp ? (long long)size : -1, ret);
 }
 
 /* The same data as the status page, with PHP-FPM's array keys */
@@ -980,7 +980,7 @@ static void slot_request_start(const Request *r, const PhpWorker *w, const char 
         scoreboard_set_str(s->script, sizeof(s->script), script);
         scoreboard_set_str(s->user, sizeof(s->user), fcgi_params_get(&r->params, "REMOTE_USER"));
         s->state = WORKER_RUNNING;
-        scoreboard_note_active(w->scoreboard);
+        scoreboard_note_active(w->scoreboard, w->pool->pm.max_children);
 }
 
 static void slot_request_end(const PhpWorker *w, size_t memory)

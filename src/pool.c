@@ -560,8 +560,29 @@ static void pool_collect_traces(Pool *p)
         }
 }
 
+/* A worker wrote over the scoreboard's header (an exploit in the pool, or a stray write of an extension): what
+ * the pool's workers report can no longer be read, so the pool gets a fresh generation. Said once. */
+static bool pool_check_scoreboard(Pool *p)
+{
+        const Scoreboard *sb = p->scoreboard;
+
+        if (!sb || p->replaced_for_scoreboard)
+                return p->replaced_for_scoreboard;
+        if (sb->magic == SCOREBOARD_MAGIC && sb->n_slots == p->n_slots)
+                return false;
+        p->replaced_for_scoreboard = true;
+        log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_SCOREBOARD_OVERWRITTEN, 0,
+                "[pool %s] its scoreboard was overwritten by one of its workers (header 0x%016llx, %u slots): "
+                "starting a new generation of the pool.",
+                pool_name(p), (unsigned long long)sb->magic, (unsigned)sb->n_slots);
+        p->owner->restart(p, p->owner->userdata);
+        return true;
+}
+
 void pool_tick(Pool *p)
 {
+        if (pool_check_scoreboard(p))
+                return;
         pool_check_requests(p);
         pool_collect_traces(p);
         pool_sample(p);

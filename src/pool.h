@@ -76,9 +76,10 @@ struct Pool {
 
         int32_t ping_sent; /* heartbeat number last sent to the leader, and last answered */
         int32_t pong_received;
-        Pool *replaces;  /* the previous generation, stopped once this one serves */
-        bool stop_acked; /* told to stop, its leader says no worker takes a new connection any more */
-        bool served;     /* has had its first workers up */
+        Pool *replaces;               /* the previous generation, stopped once this one serves */
+        bool stop_acked;              /* told to stop, its leader says no worker takes a new connection any more */
+        bool replaced_for_scoreboard; /* a worker wrote over the scoreboard; a new generation replaces it */
+        bool served;                  /* has had its first workers up */
         unsigned quick_failures;
         unsigned leader_failures;
         usec_t *faults; /* ring of the times of the last emergency_restart_threshold faults */

@@ -60,7 +60,7 @@ int scoreboard_new(const char *pool, const char *pm, unsigned n_slots, Scoreboar
         return 0;
 }
 
-int scoreboard_open(int fd, const Scoreboard **ret, size_t *ret_size)
+int scoreboard_open(int fd, const Scoreboard **ret, size_t *ret_size, unsigned *ret_n_slots)
 {
         const Scoreboard *head;
         struct stat st;
@@ -74,12 +74,14 @@ int scoreboard_open(int fd, const Scoreboard **ret, size_t *ret_size)
         if (p == MAP_FAILED)
                 return -errno;
         head = p;
-        if (head->magic != SCOREBOARD_MAGIC || scoreboard_size(head->n_slots) > (size_t)st.st_size) {
+        if (head->magic != SCOREBOARD_MAGIC) {
                 munmap(p, (size_t)st.st_size);
                 return -EBADMSG;
         }
         *ret = head;
         *ret_size = (size_t)st.st_size;
+        /* From the size the supervisor gave the memfd, never from the header a worker can write */
+        *ret_n_slots = (unsigned)(((size_t)st.st_size - sizeof(Scoreboard)) / sizeof(ScoreboardSlot));
         return 0;
 }
 
@@ -99,26 +101,11 @@ int scoreboard_map(int fd, unsigned n_slots, Scoreboard **ret)
         return 0;
 }
 
-Scoreboard *scoreboard_free(Scoreboard *s)
-{
-        if (s)
-                munmap(s, scoreboard_size(s->n_slots));
-        return NULL;
-}
-
-int scoreboard_find_free(const Scoreboard *s)
-{
-        for (unsigned i = 0; i < s->n_slots; i++)
-                if (s->slots[i].state == WORKER_FREE)
-                        return (int)i;
-        return -ENOSPC;
-}
-
-void scoreboard_count(const Scoreboard *s, ScoreboardCounts *ret)
+void scoreboard_count(const Scoreboard *s, unsigned n_slots, ScoreboardCounts *ret)
 {
         ScoreboardCounts c = {};
 
-        for (unsigned i = 0; i < s->n_slots; i++) {
+        for (unsigned i = 0; i < n_slots; i++) {
                 const ScoreboardSlot *slot = &s->slots[i];
                 int32_t state = slot->state;
 
@@ -145,11 +132,11 @@ void scoreboard_set_str(char *dst, size_t size, const char *src)
         dst[n] = 0;
 }
 
-void scoreboard_note_active(Scoreboard *s)
+void scoreboard_note_active(Scoreboard *s, unsigned n_slots)
 {
         uint64_t active = 0, max;
 
-        for (unsigned i = 0; i < s->n_slots; i++) {
+        for (unsigned i = 0; i < n_slots; i++) {
                 int32_t state = s->slots[i].state;
                 /* A finishing worker has sent its whole response: it serves no client any more */
                 active += state == WORKER_READING || state == WORKER_RUNNING;

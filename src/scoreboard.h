@@ -70,30 +70,28 @@ typedef struct Scoreboard {
         ScoreboardSlot slots[];
 } Scoreboard;
 
-/* A shared mapping of a memfd named "fpmd-scoreboard:POOL", inherited across fork() by the pool's leader and
- * workers; the supervisor keeps the fd open so `fpmd status` finds it in /proc/PID/fd */
+/* A shared mapping of a memfd named "fpmd-scoreboard:POOL", passed to the pool's leader and inherited by its
+ * workers; the supervisor keeps the fd open so `fpmd status` finds it in /proc/PID/fd. Workers can write all of
+ * it: whoever reads it bounds every index by a slot count of its own and takes nothing in it for more than
+ * display, but the states the process manager counts. */
 int scoreboard_new(const char *pool, const char *pm, unsigned n_slots, Scoreboard **ret, int *ret_fd);
-Scoreboard *scoreboard_free(Scoreboard *s);
-/* Maps another process's scoreboard read-only from its memfd */
-int scoreboard_open(int fd, const Scoreboard **ret, size_t *ret_size);
+/* Maps another process's scoreboard read-only from its memfd; the slot count is the memfd's size's */
+int scoreboard_open(int fd, const Scoreboard **ret, size_t *ret_size, unsigned *ret_n_slots);
 /* A leader's read-write mapping of its pool's scoreboard of n_slots (its own setting, never the shared header) */
 int scoreboard_map(int fd, unsigned n_slots, Scoreboard **ret);
 
 #define SCOREBOARD_MEMFD_PREFIX "fpmd-scoreboard:"
 size_t scoreboard_size(unsigned n_slots);
 
-/* A free slot index, or -ENOSPC */
-int scoreboard_find_free(const Scoreboard *s);
-
 typedef struct ScoreboardCounts {
         unsigned idle, active, total;
         unsigned started; /* in their loop: accepting or serving, not merely forked */
         uint64_t requests;
 } ScoreboardCounts;
-void scoreboard_count(const Scoreboard *s, ScoreboardCounts *ret);
+void scoreboard_count(const Scoreboard *s, unsigned n_slots, ScoreboardCounts *ret);
 
 /* A worker that just became busy raises max_active if the pool never had as many busy at once */
-void scoreboard_note_active(Scoreboard *s);
+void scoreboard_note_active(Scoreboard *s, unsigned n_slots);
 
 /* Bounded copy into a fixed field, always NUL-terminated */
 void scoreboard_set_str(char *dst, size_t size, const char *src);

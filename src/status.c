@@ -914,8 +914,8 @@ int status_render(StatusFormat format, bool full, const StatusPool *pool, const 
         return 0;
 }
 
-int status_snapshot(
-        const Scoreboard *sb, usec_t now, long long listen_queue, long long listen_queue_len, StatusSnapshot *ret)
+int status_snapshot(const Scoreboard *sb, unsigned n_slots, usec_t now, long long listen_queue,
+        long long listen_queue_len, StatusSnapshot *ret)
 {
         /* per worker: method, uri, query, user, script */
         const size_t per = sizeof(sb->slots[0].method) + sizeof(sb->slots[0].uri) + sizeof(sb->slots[0].query) +
@@ -923,7 +923,7 @@ int status_snapshot(
         StatusSnapshot s = {};
         ScoreboardCounts c;
 
-        scoreboard_count(sb, &c);
+        scoreboard_count(sb, n_slots, &c);
         s.procs = calloc(MAX(c.total, 1u), sizeof(StatusProc));
         s.strings = malloc(per * MAX(c.total, 1u));
         if (!s.procs || !s.strings) {
@@ -931,9 +931,12 @@ int status_snapshot(
                 return -ENOMEM;
         }
 
+        /* Bounded copies: a worker may have written anything there */
+        memcpy(s.pool_name, (const char *)sb->pool, sizeof(s.pool_name) - 1);
+        memcpy(s.pm_name, (const char *)sb->pm, sizeof(s.pm_name) - 1);
         s.pool = (StatusPool){
-                .pool = sb->pool,
-                .process_manager = sb->pm,
+                .pool = s.pool_name,
+                .process_manager = s.pm_name,
                 .start_time = sb->start_usec / USEC_PER_SEC,
                 .start_since = now > sb->start_usec ? (now - sb->start_usec) / USEC_PER_SEC : 0,
                 .accepted_conn = sb->accepted_conn,
@@ -951,7 +954,7 @@ int status_snapshot(
                 .cgroup_cpu_usage_usec = sb->cgroup_cpu_usec,
         };
 
-        for (unsigned i = 0; i < sb->n_slots && s.n_procs < c.total; i++) {
+        for (unsigned i = 0; i < n_slots && s.n_procs < c.total; i++) {
                 const ScoreboardSlot *slot = &sb->slots[i];
                 int32_t state = slot->state;
                 StatusProc *p;

@@ -58,11 +58,13 @@ typedef struct StatusSnapshot {
         StatusProc *procs;
         size_t n_procs;
         char *strings; /* storage of the procs' strings */
+        char pool_name[64], pm_name[16];
 } StatusSnapshot;
 
-/* listen_queue and listen_queue_len come from the caller (the kernel's accept queue), -1 when unknown */
-int status_snapshot(const Scoreboard *sb, usec_t now_realtime, long long listen_queue, long long listen_queue_len,
-        StatusSnapshot *ret);
+/* n_slots is the reader's own count of the scoreboard's slots, never its header's. listen_queue and
+ * listen_queue_len come from the caller (the kernel's accept queue), -1 when unknown */
+int status_snapshot(const Scoreboard *sb, unsigned n_slots, usec_t now_realtime, long long listen_queue,
+        long long listen_queue_len, StatusSnapshot *ret);
 void status_snapshot_done(StatusSnapshot *s);
 
 /* Decides the format and "full" from the status request's query string the way PHP-FPM 8.2 reads $_GET:
