@@ -103,7 +103,7 @@ bool cgroup_enabled(const Cgroups *c)
 
 int cgroup_setup(Cgroups *c)
 {
-        _cleanup_free_ char *own = NULL, *root = NULL, *leaf = NULL, *available = NULL;
+        _cleanup_free_ char *own = NULL, *root = NULL, *leaf = NULL, *available = NULL, *path = NULL;
         struct statfs fs;
         char enable[64] = "";
         int r;
@@ -147,7 +147,7 @@ int cgroup_setup(Cgroups *c)
                 return 0;
         }
 
-        if (asprintf(&available, "%s/cgroup.controllers", root) >= 0 && read_one_line(available, &available) >= 0) {
+        if (asprintf(&path, "%s/cgroup.controllers", root) >= 0 && read_one_line(path, &available) >= 0) {
                 for (size_t i = 0; i < ELEMENTSOF(controllers); i++) {
                         const char *p = available;
                         size_t l = strlen(controllers[i].name);

@@ -594,17 +594,15 @@ static sapi_module_struct fpmd_sapi_module = {
 /* ---- pool values ---- */
 
 /* As PHP-FPM applies php_value/php_admin_value: the master value changes, and an admin one is locked so
- * ini_set() and .user.ini cannot change it. "extension" and "zend_extension" load the module. */
+ * ini_set() and .user.ini cannot change it. "extension" and "zend_extension" were loaded at startup, from the
+ * ini entries ini_entries_build() gave PHP. */
 static int ini_apply(const char *name, const char *value, bool admin)
 {
         zend_ini_entry *e;
         zend_string *v;
 
-        if (streq(name, "extension")) {
-                zval zv;
-                php_dl(value, MODULE_PERSISTENT, &zv, 1);
+        if (streq(name, "extension") || streq(name, "zend_extension"))
                 return 0;
-        }
 
         e = zend_hash_str_find_ptr(EG(ini_directives), name, strlen(name));
         if (!e)
@@ -636,8 +634,14 @@ static char *ini_entries_build(const PoolConfig *p)
         for (size_t l = 0; l < ELEMENTSOF(lists); l++)
                 for (size_t i = 0; i < lists[l]->n; i++) {
                         const KeyValue *kv = &lists[l]->items[i];
-                        if (strpbrk(kv->value, "\"\\$\n\r") || strpbrk(kv->key, "=\n\r[]"))
+                        if (strpbrk(kv->value, "\"\\$\n\r") || strpbrk(kv->key, "=\n\r[]")) {
+                                /* Applied after startup instead, but for what only startup reads */
+                                if (streq(kv->key, "extension") || streq(kv->key, "zend_extension"))
+                                        log_warning("[pool %s] cannot load %s '%s': the value holds a quote, a "
+                                                    "backslash, a $ or a newline.",
+                                                p->name, kv->key, kv->value);
                                 continue;
+                        }
                         fprintf(f, "%s=\"%s\"\n", kv->key, kv->value);
                 }
         fclose(f);
@@ -651,8 +655,7 @@ static void pool_values_apply(const PoolConfig *p)
         for (size_t i = 0; i < p->php_flag.n; i++)
                 ini_apply(p->php_flag.items[i].key, p->php_flag.items[i].value, false);
         for (size_t i = 0; i < p->php_admin_value.n; i++)
-                if (!streq(p->php_admin_value.items[i].key, "extension"))
-                        ini_apply(p->php_admin_value.items[i].key, p->php_admin_value.items[i].value, true);
+                ini_apply(p->php_admin_value.items[i].key, p->php_admin_value.items[i].value, true);
         for (size_t i = 0; i < p->php_admin_flag.n; i++)
                 ini_apply(p->php_admin_flag.items[i].key, p->php_admin_flag.items[i].value, true);
 }

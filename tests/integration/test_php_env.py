@@ -97,6 +97,21 @@ class FpmdSettings(harness.TestCase):
         self.assertNotIn("Zend OPcache", env["extensions"])
         self.assertIn("posix", env["extensions"])
 
+    def test_extensions_from_the_pool(self):
+        # Loaded once, at startup: neither "Module already loaded" nor "Unknown PHP setting"
+        s = harness.FpmdServer(self.ws, {"www": {"php_ini_scan_dir": "",
+                                                 "php_admin_value": {"extension": "calendar",
+                                                                     "zend_extension": "opcache"}}})
+        self.addCleanup(s.stop)
+        s.start()
+        env = environment(s, self.ws)
+        self.assertIn("calendar", env["extensions"])
+        self.assertIn("Zend OPcache", env["extensions"])
+        self.assertNotIn("posix", env["extensions"])
+        s.stop()
+        self.assertEqual([l for l in s.log_text().splitlines() if "calendar" in l or "opcache" in l or
+                          "Unknown PHP setting" in l], [])
+
     def test_php_ini_scan_dir_none(self):
         env = self.pool(php_ini_scan_dir="")
         for ext in ("Zend OPcache", "posix", "json"):
