@@ -40,7 +40,8 @@ static void leader_spawn(Leader *l, int slot)
                 int r = -errno;
 
                 a->scoreboard->slots[slot].state = WORKER_FREE;
-                log_error_errno(r, "Failed to fork a worker: %m");
+                /* The supervisor says it, once until a worker starts again */
+                log_debug_errno(r, "Failed to fork a worker: %m");
                 (void)channel_send(a->ctl_fd, CHANNEL_SPAWN_FAILED, slot, 0, r);
                 return;
         }

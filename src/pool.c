@@ -282,7 +282,9 @@ bool pool_serving(const Pool *p)
         if (p->state != POOL_RUNNING)
                 return false;
         pool_counts(p, &c);
-        return c.started >= pm_initial_workers(&p->config->pm);
+        /* A pool whose further forks fail (a pids limit; the generation it replaces may hold the rest) serves
+         * with the workers it has, as PHP-FPM goes on with the children it could fork */
+        return c.started >= pm_initial_workers(&p->config->pm) || (p->spawn_failing && c.started > 0);
 }
 
 /* A new generation serves: the one it replaces may finish its requests and go */
@@ -711,6 +713,9 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                         break;
                 p->slots[msg.slot].pid = msg.pid;
                 log_debug("[pool %s] child %d started", pool_name(p), msg.pid);
+                if (p->spawn_failing)
+                        log_notice("[pool %s] workers start again.", pool_name(p));
+                p->spawn_failing = false;
                 if (!p->served)
                         p->owner->settle(p->owner->userdata);
                 break;
@@ -719,10 +724,18 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                         p->slots[msg.slot].pid != 0)
                         break;
                 p->slots[msg.slot] = (SlotInfo){};
-                /* As a worker that could not start: the next tick tries again, one at a time */
+                /* As a worker that could not start: the next tick tries again, one at a time. Said once until a
+                 * worker starts again, not once a second. */
                 p->quick_failures = MAX(p->quick_failures + 1, 4u);
-                log_pool_event(p, LOG_WARNING, NULL, 0, "[pool %s] could not start a worker: %s", pool_name(p),
-                        strerror(msg.status < 0 ? -msg.status : EIO));
+                if (!p->spawn_failing)
+                        log_pool_event(p, LOG_ERR, NULL, 0,
+                                "[pool %s] could not start a worker: fork() failed: %s%s; trying again once a second.",
+                                pool_name(p), strerror(msg.status < 0 ? -msg.status : EIO),
+                                msg.status == -EAGAIN ? " (a process limit: cgroup pids_max, TasksMax= or "
+                                                        "RLIMIT_NPROC of the pool's user?)"
+                                                      : "");
+                p->spawn_failing = true;
+                pool_check_served(p);
                 break;
         case CHANNEL_EXITED:
                 pool_worker_exited(p, msg.slot, msg.pid, msg.status);

@@ -81,6 +81,7 @@ struct Pool {
         bool replaced_for_scoreboard; /* a worker wrote over the scoreboard; a new generation replaces it */
         bool served;                  /* has had its first workers up */
         unsigned quick_failures;
+        bool spawn_failing; /* the leader's fork() failed, said once until a worker starts again */
         unsigned leader_failures;
         usec_t *faults; /* ring of the times of the last emergency_restart_threshold faults */
         size_t n_faults, fault_next;

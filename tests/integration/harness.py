@@ -194,6 +194,13 @@ def proc_status_kb(pid, field):
     return None
 
 
+def proc_cpu_seconds(pid):
+    """User and system CPU time a process has used (/proc/PID/stat utime + stime), in seconds."""
+    with open("/proc/%d/stat" % pid, "rb") as f:
+        rest = f.read().rsplit(b")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Server configuration: one dict, two formats
 

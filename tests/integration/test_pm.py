@@ -11,6 +11,7 @@ the pool's leader (/proc), while requests come in.
 
 fpmd-only: the harness writes PHP-FPM's pm as static only, and the log lines checked are fpmd's."""
 
+import os
 import re
 import time
 
@@ -194,6 +195,71 @@ class Pm(harness.FpmdTestCase):
         self.assertEqual(set(counts.values()), {2})
         self.assertEqual(s.pool_workers(), workers)
         self.assertGreaterEqual(took, 40 * 0.2 / 2)  # two at a time: the backlog held the rest
+
+    def test_fork_failing(self):
+        harness.require_root("test_fork_failing")
+        # fpmd runs in a pids cgroup of the test's with room for 3 processes: the supervisor, the leader and one
+        # worker; the leader's next fork() fails with EAGAIN.
+        cg = pids_cgroup(self)
+        with open(os.path.join(cg, "pids.max"), "w") as f:
+            f.write("3")
+        s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 3}}}, start=False)
+        fpmd = s.argv()
+        s.argv = lambda: ["/bin/sh", "-c", 'echo $$ > "%s/cgroup.procs" && exec "$0" "$@"' % cg] + fpmd
+        s._wait_started = lambda: None
+        s.start()
+        error = (SUP + r"error: \[pool www\] could not start a worker: fork\(\) failed: Resource temporarily "
+                 r"unavailable \(a process limit: cgroup pids_max, TasksMax= or RLIMIT_NPROC of the pool's "
+                 r"user\?\); trying again once a second\.$")
+        # Ready with the one worker it could start, as PHP-FPM goes on with the children it could fork
+        self.assertIsNotNone(s.wait_log(error), s.log_text())
+        self.assertEqual(len(s.pool_workers()), 1)
+        self.assertIsNotNone(pid_of(self.pid_request(s)))
+        cpu0 = harness.proc_cpu_seconds(s.pid)
+        # Absence takes a while to see: three ticks, each trying again, say nothing more and cost no CPU to
+        # speak of (before, a failed fork read as a clean exit and was asked again at once, in a loop)
+        time.sleep(3.5)
+        self.assertEqual(len(s.log_find(error)), 1, s.log_text())
+        self.assertLess(harness.proc_cpu_seconds(s.pid) - cpu0, 0.5)
+        self.assertEqual(len(s.pool_workers()), 1)
+        self.assertIsNotNone(pid_of(self.pid_request(s)))
+
+        # The limit lifted: the pool fills up, and says so once
+        offset = s.log_offset()
+        with open(os.path.join(cg, "pids.max"), "w") as f:
+            f.write("max")
+        self.assertTrue(harness.wait_for(lambda: len(s.pool_workers()) == 3, 10), s.log_text())
+        self.assertIsNotNone(s.wait_log(SUP + r"notice: \[pool www\] workers start again\.$", offset))
+        self.assertEqual(len(s.log_find(error)), 1)
+        self.assertEqual(s.stop(), 0)
+
+
+def pids_cgroup(test):
+    """A new cgroup with the pids controller (v1's pids hierarchy, or cgroup v2 where the root offers it to its
+    children), removed when the test ends; the test is skipped where there is none."""
+    for root, ok in (("/sys/fs/cgroup/pids", lambda: os.path.exists("/sys/fs/cgroup/pids/pids.max") or
+                      os.path.exists("/sys/fs/cgroup/pids/cgroup.procs")),
+                     ("/sys/fs/cgroup", lambda: "pids" in open("/sys/fs/cgroup/cgroup.subtree_control").read())):
+        try:
+            if not ok():
+                continue
+            path = os.path.join(root, "fpmd-test-%d" % os.getpid())
+            os.mkdir(path)
+        except OSError:
+            continue
+        test.addCleanup(lambda: harness.wait_for(lambda: rmdir_ok(path), 10))
+        return path
+    test.skipTest("no pids cgroup controller this test may use")
+
+
+def rmdir_ok(path):
+    try:
+        os.rmdir(path)
+        return True
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 def dedup(values):
