@@ -385,8 +385,6 @@ static void manager_reload_failed(Manager *m, const char *why)
         manager_answer(m, false, why);
 }
 
-/* The next generation of every pool of c, prepared aside: nothing of the running ones changes, so a failure
- * leaves them exactly as they are */
 static bool name_in(char *const *names, size_t n, const char *name)
 {
         for (size_t i = 0; i < n; i++)
@@ -395,9 +393,12 @@ static bool name_in(char *const *names, size_t n, const char *name)
         return false;
 }
 
-/* refresh: the pools that get a new generation (fresh PHP, opcache and realpath cache: a symlink deploy serves
- * its new release) even if their settings did not change; NULL for all */
-static int manager_prepare(Manager *m, Config *c, char *const *refresh, size_t n_refresh, Pool ***ret, size_t *ret_n)
+/* The next generation of every pool of c, prepared aside: nothing of the running ones changes (their sockets,
+ * what systemd stores), so a failure leaves them exactly as they are. refresh: the pools that get a new
+ * generation (fresh PHP, opcache and realpath cache: a symlink deploy serves its new release) even if their
+ * settings did not change; NULL for all. On failure, ret_why says which pool. */
+static int manager_prepare(Manager *m, Config *c, char *const *refresh, size_t n_refresh, Pool ***ret, size_t *ret_n,
+        char **ret_why)
 {
         _cleanup_free_ Pool **next = calloc(MAX(c->n_pools, 1u), sizeof(Pool *));
         size_t n = 0;
@@ -415,11 +416,9 @@ static int manager_prepare(Manager *m, Config *c, char *const *refresh, size_t n
                 }
                 r = pool_new(&m->owner, c, pc, old, &next[n]);
                 if (r < 0) {
-                        _cleanup_free_ char *why = NULL;
-
                         log_error("Reload failed for pool %s, keeping the running configuration.", pc->name);
-                        if (asprintf(&why, "pool %s could not be set up, see the journal", pc->name) >= 0)
-                                manager_reload_failed(m, why);
+                        if (asprintf(ret_why, "pool %s could not be set up, see the journal", pc->name) < 0)
+                                *ret_why = NULL;
                         break;
                 }
                 n++;
@@ -489,15 +488,13 @@ static void manager_reload(Manager *m, char *const *names, size_t n_names, Contr
                         return;
                 }
         o = realloc(m->old, (m->n_old + m->n_pools) * sizeof(Pool *) + 1);
-        if (!o || manager_prepare(m, c, n_names > 0 ? names : NULL, n_names, &next, &n_next) < 0) {
-                if (!o)
-                        manager_reload_failed(m, "out of memory");
-                else
-                        m->old = o;
+        if (o)
+                m->old = o;
+        if (!o || manager_prepare(m, c, n_names > 0 ? names : NULL, n_names, &next, &n_next, &error) < 0) {
+                manager_reload_failed(m, error ?: "out of memory");
                 config_unref(c);
                 return;
         }
-        m->old = o;
         m->started = calloc(n_next + 1, sizeof(Pool *));
 
         /* Commit: new generations replace the running ones, which finish their requests; pools no longer

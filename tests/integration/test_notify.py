@@ -81,14 +81,21 @@ class Notify(harness.TestCase):
         while time.monotonic() < deadline:
             self.notify.settimeout(max(0.01, deadline - time.monotonic()))
             try:
-                data = self.notify.recv(4096).decode()
+                data, fds, _, _ = socket.recv_fds(self.notify, 4096, 8)
             except socket.timeout:
                 break
+            data = data.decode()
             fields = dict(line.split("=", 1) for line in data.split("\n") if "=" in line)
+            for fd in fds:
+                os.close(fd)
+            if fds:
+                fields["fds"] = len(fds)  # how many came with it (FDSTORE=1)
             got.append(fields)
             if key in data.split("\n"):
                 return got
-        self.fail("no %s within %ds; got %r" % (key, timeout, got))
+        e = self.failureException("no %s within %ds; got %r" % (key, timeout, got))
+        e.got = got
+        raise e
 
     def request(self, script="/hello.php", port=None):
         srv = type("S", (), {"port": port or self.port})
@@ -137,6 +144,60 @@ class Notify(harness.TestCase):
         f.proc.send_signal(signal.SIGTERM)
         msgs = self.messages_until("STOPPING=1")
         self.assertEqual(f.proc.wait(15), 0)
+
+    def datagrams(self, timeout):
+        """Every datagram until none came for timeout seconds, as messages_until() gives them."""
+        try:
+            return self.messages_until("never", timeout)
+        except AssertionError as e:
+            return e.got
+
+    def test_failed_reload_stores_nothing(self):
+        api, bad = harness.free_port(), harness.free_port()
+        f = Fpmd(self.ws, ['listen = { address = "127.0.0.1:%d"; };' % self.port,
+                           'pm = { mode = "static"; max_children = 1; };'],
+                 env={"NOTIFY_SOCKET": self.sock_path}, name="failed-reload")
+        self.addCleanup(f.stop)
+        msgs = self.messages_until("READY=1")
+        self.assertIn({"FDSTORE": "1", "FDNAME": "www", "fds": 1}, msgs)
+        leader = harness.children(f.proc.pid)
+
+        # A reload adding pool api (its socket binds) and pool bad, whose address is taken: it fails as a
+        # whole. api's socket is closed again, and systemd is told nothing about it
+        holder = socket.socket()
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", bad))
+        holder.listen()
+        self.addCleanup(holder.close)
+        def pool_file(name, port):
+            path = os.path.join(f.dir, "pool.d", name + ".conf")
+            with open(path, "w") as fp:
+                fp.write('pool = { name = "%s"; listen = { address = "127.0.0.1:%d"; }; allow_root = true; '
+                         'pm = { mode = "static"; max_children = 1; }; };\n' % (name, port))
+            return path
+
+        pool_file("api", api)
+        bad_file = pool_file("bad", bad)
+        f.proc.send_signal(signal.SIGHUP)
+        msgs = self.messages_until("READY=1")
+        self.assertEqual(msgs[-1]["STATUS"].split(" | ")[0].split(": ", 1)[0],
+                         "Reload failed, running the previous configuration", msgs[-1])
+        self.assertRegex(msgs[-1]["STATUS"], "pool bad could not (be set up|start)")
+        # Nothing else arrives: no FDSTORE=1 or FDSTOREREMOVE=1 for any pool
+        self.assertEqual([m for m in self.datagrams(1.0) if "FDSTORE" in m or "FDSTOREREMOVE" in m], [])
+        self.assertFalse([m for m in msgs if "FDSTORE" in m or "FDSTOREREMOVE" in m], msgs)
+        self.assertTrue(harness.connect_refused(api))
+        self.assertEqual(harness.children(f.proc.pid), leader)
+        self.assertEqual(self.request().status, 200)
+
+        # The same without pool bad: api's socket is stored under its name, once, with its fd
+        os.unlink(bad_file)
+        f.proc.send_signal(signal.SIGHUP)
+        msgs = self.messages_until("READY=1")
+        stored = [m for m in msgs + self.datagrams(0.5) if "FDSTORE" in m or "FDSTOREREMOVE" in m]
+        self.assertEqual(stored, [{"FDSTORE": "1", "FDNAME": "api", "fds": 1}], msgs)
+        self.assertEqual(self.request(port=api).status, 200)
+        self.assertEqual(f.stop(), 0)
 
     def test_socket_passed_by_name(self):
         if not os.access(SOCKET_ACTIVATE, os.X_OK):
