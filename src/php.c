@@ -1112,10 +1112,62 @@ static void unable_to_open(int error)
                 send_plain(404, "No input file specified.\n");
 }
 
-/* Separate from php_handle_request() so nothing of the caller is live across the longjmp of a bailout */
-static void run_request(Request *r)
+/* The script of the request, PHP's request started; returns early for what it answers itself */
+static void serve_script(void)
 {
         zend_file_handle fh;
+
+        if (!SG(request_info).request_method)
+                return; /* not an HTTP request */
+        if (handle_ping() || handle_status())
+                return;
+
+        if (!SG(request_info).path_translated) {
+                log_debug("Primary script unknown: %s", strna(SG(request_info).path_translated));
+                request_stderr("Primary script unknown");
+                send_plain(404, "File not found.\n");
+                return;
+        }
+        if (!extension_allowed(pool, SG(request_info).path_translated)) {
+                char msg[MAXPATHLEN + 80];
+
+                snprintf(msg, sizeof(msg), "Access to the script '%s' has been denied (see security.limit_extensions)",
+                        SG(request_info).path_translated);
+                log_warning("%s", msg);
+                request_stderr(msg);
+                send_plain(403, "Access denied.\n");
+                return;
+        }
+
+        switch (script_check(SG(request_info).path_translated)) {
+        case SCRIPT_OK:
+                break;
+        case SCRIPT_NOT_FILE:
+                unable_to_open(EISDIR);
+                return;
+        default:
+                request_stderr("Primary script unknown");
+                send_plain(404, "File not found.\n");
+                return;
+        }
+        zend_stream_init_filename(&fh, SG(request_info).path_translated);
+        if (php_fopen_primary_script(&fh) == FAILURE)
+                unable_to_open(errno);
+        else {
+                EG(exit_status) = 0;
+                php_execute_script(&fh);
+        }
+        if (!fh.in_list)
+                zend_destroy_file_handle(&fh);
+}
+
+/* Separate from php_handle_request() so nothing of the caller is live across the longjmp of a bailout. Every
+ * request ends the same way, whether PHP could start it or not and wherever a bailout came from: its body file
+ * closed, its access log line written, php_request_shutdown() (as mod_php does after a failed startup; PHP-FPM
+ * ends the worker instead), and the worker goes on. */
+static void run_request(Request *r)
+{
+        volatile bool started = false;
 
         request_memory = 0;
         request_cpu_user = request_cpu_system = 0;
@@ -1129,60 +1181,24 @@ static void run_request(Request *r)
                         if (a)
                                 apply_value_param(a, true);
                 }
-
-                if (php_request_startup() == FAILURE) {
-                        static const char msg[] = "Status: 500 Internal Server Error\r\n\r\n";
-                        request_write(r, FCGI_STDOUT, msg, sizeof(msg) - 1);
+                /* A bailout inside (a fatal error while PHP reads the POST data) is caught there: FAILURE */
+                if (php_request_startup() == FAILURE)
                         log_error("PHP failed to start the request for %s.", strna(SG(request_info).path_translated));
-                        return;
-                }
-
-                if (!SG(request_info).request_method)
-                        goto done; /* not an HTTP request */
-                if (handle_ping() || handle_status())
-                        goto done;
-
-                if (!SG(request_info).path_translated) {
-                        log_debug("Primary script unknown: %s", strna(SG(request_info).path_translated));
-                        request_stderr("Primary script unknown");
-                        send_plain(404, "File not found.\n");
-                        goto done;
-                }
-                if (!extension_allowed(pool, SG(request_info).path_translated)) {
-                        char msg[MAXPATHLEN + 80];
-
-                        snprintf(msg, sizeof(msg),
-                                "Access to the script '%s' has been denied (see security.limit_extensions)",
-                                SG(request_info).path_translated);
-                        log_warning("%s", msg);
-                        request_stderr(msg);
-                        send_plain(403, "Access denied.\n");
-                        goto done;
-                }
-
-                switch (script_check(SG(request_info).path_translated)) {
-                case SCRIPT_OK:
-                        break;
-                case SCRIPT_NOT_FILE:
-                        unable_to_open(EISDIR);
-                        goto done;
-                default:
-                        request_stderr("Primary script unknown");
-                        send_plain(404, "File not found.\n");
-                        goto done;
-                }
-                zend_stream_init_filename(&fh, SG(request_info).path_translated);
-                if (php_fopen_primary_script(&fh) == FAILURE)
-                        unable_to_open(errno);
                 else {
-                        EG(exit_status) = 0;
-                        php_execute_script(&fh);
+                        started = true;
+                        serve_script();
                 }
-                if (!fh.in_list)
-                        zend_destroy_file_handle(&fh);
+        }
+        zend_end_try();
 
-        done:
-                if (EG(exit_status) == 255 && !isempty(fpmd_globals.error_header) && !SG(headers_sent)) {
+        zend_try
+        {
+                if (!started) {
+                        if (!SG(headers_sent)) {
+                                SG(sapi_headers).http_response_code = 500;
+                                sapi_send_headers();
+                        }
+                } else if (EG(exit_status) == 255 && !isempty(fpmd_globals.error_header) && !SG(headers_sent)) {
                         sapi_header_line ctr = {
                                 .line = fpmd_globals.error_header, .line_len = strlen(fpmd_globals.error_header)};
                         sapi_header_op(SAPI_HEADER_REPLACE, &ctr);
@@ -1191,16 +1207,17 @@ static void run_request(Request *r)
                 request_measure_cpu();
                 if (pool->access_log)
                         access_log_write(r, request_memory);
-                if (body_fd >= 0)
-                        close(body_fd);
-                body_fd = -1;
-                if (SG(request_info).path_translated) {
-                        efree(SG(request_info).path_translated);
-                        SG(request_info).path_translated = NULL;
-                }
-                php_request_shutdown(NULL);
         }
         zend_end_try();
+
+        if (body_fd >= 0)
+                close(body_fd);
+        body_fd = -1;
+        if (SG(request_info).path_translated) {
+                efree(SG(request_info).path_translated);
+                SG(request_info).path_translated = NULL;
+        }
+        php_request_shutdown(NULL);
 }
 
 void php_handle_request(Request *r)

@@ -2,6 +2,8 @@
 """Errors: missing script, a script outside security.limit_extensions, malformed FastCGI records.
 After each, the same server still serves a normal request."""
 
+import os
+import re
 import struct
 
 import harness
@@ -111,6 +113,46 @@ class Errors(harness.TestCase):
                 c.send(data[:cut])
         self.assertServes()
         self.assertEqual(self.server.workers(), workers)
+
+
+class StartupFailure(harness.FpmdTestCase):
+    """A request PHP cannot start: a form POST whose variables exceed memory_limit while PHP reads them, a fatal
+    error inside php_request_startup(). fpmd answers 500, logs it and its access line, closes the body's file
+    and ends PHP's request, and the same worker serves on. (PHP-FPM's worker exits and the client gets no
+    answer at all.)"""
+
+    def setUp(self):
+        super().setUp()
+        if harness.IS_PHP_FPM:
+            self.skipTest("fpmd-only: PHP-FPM's worker exits")
+
+    def test_fatal_while_php_starts_the_request(self):
+        s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 1}, "access_log": True,
+                               "php_admin_value": {"memory_limit": "4M"}}})
+        worker = s.pool_workers()
+        fds = len(os.listdir("/proc/%d/fd" % worker[0]))
+        offset = s.log_offset()
+        form = "&".join("v%d=%s" % (i, "x" * 8000) for i in range(900)).encode()
+        for i in range(3):
+            r = harness.cgi_fcgi(s, harness.cgi_params(self.ws, "/post_echo.php", method="POST", body=form,
+                                                       content_type="application/x-www-form-urlencoded"), form)
+            self.assertEqual((r.status, r.body), (500, b""))
+        lines = s.log_lines(offset)
+        self.assertEqual(len([l for l in lines if "PHP failed to start the request for %s."
+                              % self.ws.script("/post_echo.php") in l]), 3, lines)
+        self.assertEqual(len([l for l in lines if re.search(r'^127\.0\.0\.1 - - .* "POST /post_echo\.php" 500$', l)]),
+                         3, lines)
+        self.assertEqual(s.pool_workers(), worker)
+        self.assertEqual(len(os.listdir("/proc/%d/fd" % worker[0])), fds)
+
+        # The worker goes on: a fatal error of a script (a bailout of its own) and then a normal request
+        r = harness.cgi_fcgi(s, harness.cgi_params(self.ws, "/fatal.php"))
+        self.assertEqual(r.status, 500)
+        r = harness.cgi_fcgi(s, harness.cgi_params(self.ws, "/post_echo.php", method="POST", body=b"seq=7&text=abc",
+                                                   content_type="application/x-www-form-urlencoded"), b"seq=7&text=abc")
+        self.assertEqual((r.status, r.body), (200, b"4M 7 3\n"))
+        self.assertEqual(s.pool_workers(), worker)
+        self.assertEqual(len(os.listdir("/proc/%d/fd" % worker[0])), fds)
 
 
 if __name__ == "__main__":
