@@ -316,6 +316,29 @@ int listen_fd_check(int fd, int *ret_family)
         return type == SOCK_STREAM && accepting;
 }
 
+const char *listen_fd_describe(int fd)
+{
+        int type = 0, family = AF_UNSPEC, accepting = 0;
+        socklen_t l = sizeof(type);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0)
+                return errno == ENOTSOCK ? "not a socket" : "it cannot be inspected";
+        l = sizeof(family);
+        (void)getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &l);
+        if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+                return "a socket of another address family";
+        if (type == SOCK_DGRAM)
+                return "a datagram socket";
+        if (type == SOCK_SEQPACKET)
+                return "a seqpacket socket";
+        if (type != SOCK_STREAM)
+                return "a socket of another type";
+        l = sizeof(accepting);
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &l) == 0 && !accepting)
+                return "a stream socket that is not listening, a connection";
+        return "a listening stream socket";
+}
+
 int listen_fd_matches(int fd, const char *address)
 {
         SocketAddress want, have = {.len = sizeof(have.storage)};

@@ -36,3 +36,5 @@ int listen_fd_matches(int fd, const char *address);
  * not (*ret_family is still the socket's family, AF_UNSPEC for something that is no socket), negative errno
  * (-EBADF) on failure. ret_family may be NULL. */
 int listen_fd_check(int fd, int *ret_family);
+/* What listen_fd_check() found, in words for an error message */
+const char *listen_fd_describe(int fd);

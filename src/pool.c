@@ -121,6 +121,18 @@ static int pool_open_socket(Pool *p, const Pool *previous, bool *ret_bound)
                 if (!p->listen_from_systemd && c->listen.backlog != previous->config->listen.backlog)
                         (void)listen(p->listen_fd, c->listen.backlog > 0 ? c->listen.backlog : 511);
         } else if ((fd = listen_fds_take(p->owner->systemd_fds, c->name)) >= 0) {
+                int family = AF_UNSPEC;
+
+                r = listen_fd_check(fd, &family);
+                if (r <= 0 || (family != AF_INET && family != AF_INET6 && family != AF_UNIX)) {
+                        r = log_error_errno(r < 0 ? r : EINVAL,
+                                "[pool %s] systemd passed a socket named \"%s\" that is not a listening stream socket "
+                                "of IPv4, IPv6 or a unix path (%s): refusing it. Its socket unit needs "
+                                "ListenStream= and no Accept=yes.",
+                                c->name, c->name, listen_fd_describe(fd));
+                        safe_close(fd);
+                        return r;
+                }
                 log_info("[pool %s] using the socket systemd passed.", c->name);
                 if (c->listen.address && listen_fd_matches(fd, c->listen.address) == 0)
                         log_notice("[pool %s] the socket systemd passed is not bound to listen.address %s, which "

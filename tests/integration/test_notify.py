@@ -219,6 +219,38 @@ class Notify(harness.TestCase):
         self.assertIn("[pool www] using the socket systemd passed.", f.log())
         self.assertEqual(f.stop(), 0)
 
+    def test_wrong_sockets_refused(self):
+        if not os.access(SOCKET_ACTIVATE, os.X_OK):
+            self.fail("missing %s (package systemd)" % SOCKET_ACTIVATE)
+        error = ('[pool www] systemd passed a socket named "www" that is not a listening stream socket of IPv4, '
+                 'IPv6 or a unix path (%s): refusing it. Its socket unit needs ListenStream= and no Accept=yes.')
+        # A datagram socket (ListenDatagram=): the first datagram starts fpmd, which refuses it and exits 1
+        port = harness.free_port()
+        f = Fpmd(self.ws, ['pm = { mode = "static"; max_children = 1; };'], name="datagram",
+                 wrapper=[SOCKET_ACTIVATE, "--datagram", "-l", "127.0.0.1:%d" % port, "--fdname=www"])
+        self.addCleanup(f.stop)
+        harness.wait_for(lambda: "Datagram socket" in f.log() or "Listening on" in f.log(), 5)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as d:
+            d.sendto(b"x", ("127.0.0.1", port))
+        self.assertEqual(f.proc.wait(10), 1, f.log())
+        self.assertIn(error % "a datagram socket", f.log())
+
+        # A connection instead of a listening socket (Accept=yes): refused the same way
+        g = Fpmd(self.ws, ['pm = { mode = "static"; max_children = 1; };'], name="accept",
+                 wrapper=[SOCKET_ACTIVATE, "--accept", "-l", "127.0.0.1:%d" % port, "--fdname=www"])
+        self.addCleanup(g.stop)
+        harness.wait_for(lambda: "Listening on" in g.log(), 5)
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.addCleanup(c.close)
+        self.assertTrue(harness.wait_for(lambda: error % "a stream socket that is not listening, a connection" in g.log(), 10),
+                        g.log())
+        # The connection is closed, not left hanging
+        c.settimeout(10)
+        try:
+            self.assertEqual(c.recv(1), b"")
+        except ConnectionResetError:
+            pass
+
     def test_socket_without_pool_and_pool_without_socket(self):
         other = harness.free_port()
         # A socket named after no pool is logged and closed; the pool with an address serves
