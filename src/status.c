@@ -1005,6 +1005,9 @@ int status_snapshot(const Scoreboard *sb, unsigned n_slots, usec_t now, long lon
         }
 
         *ret = s;
+        /* The pool's strings live in the snapshot itself: point into the caller's copy, not into ours */
+        ret->pool.pool = ret->pool_name;
+        ret->pool.process_manager = ret->pm_name;
         return 0;
 }
 

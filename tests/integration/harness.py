@@ -94,6 +94,33 @@ def wait_for(predicate, timeout, interval=0.05):
         time.sleep(interval)
 
 
+NANOSLEEP_SYSCALLS = {"35", "230"}  # x86_64 nanosleep, clock_nanosleep (what PHP's usleep() ends in)
+
+
+def sleeping_in_php(pid):
+    """Whether process pid sleeps in usleep()/sleep() right now: a worker running sleep.php and the like, not
+    one waiting for a connection (epoll, accept) or reading a request."""
+    try:
+        with open("/proc/%d/wchan" % pid) as f:
+            wchan = f.read()
+        if wchan not in ("", "0"):
+            return "nanosleep" in wchan
+        with open("/proc/%d/syscall" % pid) as f:
+            return f.read().split(" ", 1)[0] in NANOSLEEP_SYSCALLS
+    except OSError:
+        return False
+
+
+def wait_running(server, n=1, timeout=10):
+    """Until n of the server's processes sleep in a script (the request is running in a worker); fails the
+    caller with the server's log otherwise. For any server with workers(): fpmd and PHP-FPM alike."""
+    pids = wait_for(lambda: [p for p in server.workers() if sleeping_in_php(p)][:n] if
+                    len([p for p in server.workers() if sleeping_in_php(p)]) >= n else None, timeout)
+    if not pids:
+        raise AssertionError("no %d request(s) running within %ds; the server's output:\n%s"
+                             % (n, timeout, server.log_text()))
+    return pids
+
 def md5(data):
     return hashlib.md5(data).hexdigest()
 
@@ -1731,6 +1758,23 @@ def proc_status(pid):
     except OSError:
         pass
     return out
+
+
+def listen_queue(port):
+    """Connections waiting in the accept queue of the socket listening on TCP port (rx_queue of its
+    /proc/net/tcp line), or None when nothing listens there."""
+    port_hex = "%04X" % port
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[1].endswith(":" + port_hex) and fields[3] == "0A":
+                        return int(fields[4].split(":")[1], 16)
+        except OSError:
+            pass
+    return None
 
 
 def listening_inodes(port):

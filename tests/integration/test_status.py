@@ -688,9 +688,9 @@ class StatusPage(harness.FpmdTestCase):
         try:
             # both workers busy, then the status request waits first in the accept queue, three more behind it
             busy = [client("/sleep.php", "ms=2000"), client("/sleep.php", "ms=3000")]
-            time.sleep(0.5)
+            harness.wait_running(s, 2)
             status = client("/status", "json&full")
-            time.sleep(0.1)
+            self.assertTrue(harness.wait_for(lambda: harness.listen_queue(s.port) == 1, 5))
             waiting = [client("/hello.php", "n=%d" % i) for i in range(3)]
             t0 = time.monotonic()
             j = status.read_response().response().json()

@@ -15,6 +15,11 @@ import harness
 SLEEP_BODY = b"start\n" + b"0123456789abcdef" * 4096 + b"\nend\n"
 
 
+# What each says when SIGUSR1 has been handled
+REOPENED = {"fpmd": "SIGUSR1: no log files to reopen, fpmd logs to the journal.",
+            "php-fpm": "NOTICE: error log file re-opened"}
+
+
 def gone(pids):
     return all(not os.path.exists("/proc/%d" % p) for p in pids)
 
@@ -29,7 +34,7 @@ class Stop(harness.TestCase):
         with harness.FcgiClient(server.port, timeout=15) as c:
             t0 = time.monotonic()
             c.send_request(self.params("/sleep.php", query="ms=2000"))
-            time.sleep(0.5)  # the request is running in a worker now
+            harness.wait_running(server)
             server.signal(server.graceful_signal())
             res = c.read_response()
             took = time.monotonic() - t0
@@ -45,7 +50,7 @@ class Stop(harness.TestCase):
         self.assertTrue(harness.wait_for(lambda: gone(pids), 2), "workers left behind: %r" % pids)
 
     def nginx_request_during_stop(self, path):
-        """GET path through a new nginx, stop the server 0.5 s into it; returns (status, body or exception)."""
+        """GET path through a new nginx, stop the server while it runs; returns (status, body or exception)."""
         server = self.start_server(global_=self.GLOBAL)
         nginx = self.start_nginx(server, extra_server="""
         # a plain upstream connection per request, no keepalive
@@ -60,7 +65,7 @@ class Stop(harness.TestCase):
         try:
             self.assertEqual(nginx.request("GET", "/hello.php", conn=conn).body, b"hello\n")
             conn.request("GET", path)
-            time.sleep(0.5)
+            harness.wait_running(server)
             server.signal(server.graceful_signal())
             r = conn.getresponse()
             try:
@@ -92,15 +97,15 @@ class Stop(harness.TestCase):
         server = self.start_server()
         workers = server.workers()
         offset = len(server.log_text())
-        for _ in range(3):
+        said = REOPENED[harness.SERVER]
+        for i in range(3):
             server.signal(signal.SIGUSR1)
-            time.sleep(0.2)
+            self.assertTrue(harness.wait_for(lambda: server.log_text()[offset:].count(said) == i + 1, 10),
+                            server.log_text())
             self.assertTrue(server.alive())
             self.assertServes(server)
         self.assertEqual(server.workers(), workers)
-        if harness.IS_FPMD:
-            self.assertEqual(server.log_text()[offset:].count("SIGUSR1: no log files to reopen, fpmd logs to the "
-                                                              "journal."), 3)
+        self.assertEqual(server.log_text()[offset:].count(said), 3)
 
     @harness.fpmd_only("PHP-FPM dies by the signal itself")
     def test_unused_signal_stops_with_failure(self):

@@ -133,9 +133,10 @@ class Timeouts(harness.FpmdTestCase):
         workers = s.pool_workers()
         self.assertEqual(len(workers), 3)
         offset = s.log_offset()
-        for w in workers:
+        for i, w in enumerate(workers):
             os.kill(w, signal.SIGSEGV)
-            time.sleep(0.2)
+            # one at a time, each seen dead by the supervisor before the next
+            harness.wait_for(lambda: len(s.log_find(r"exited on signal 11 \(SEGV\)$", offset)) > i, 5)
         line = s.wait_log(r"^" + SUP + r"warning: \[pool www\] 3 children died by signal within 10 s, emergency "
                           r"restart of the pool \(fresh PHP and opcache\)\.$", offset, 3)
         self.assertIsNotNone(line, s.log_text()[offset:])

@@ -2,7 +2,9 @@
  * the query string */
 #include <math.h>
 #include <stdio.h>
+#include <sys/mman.h>
 
+#include "scoreboard.h"
 #include "status.h"
 #include "test.h"
 
@@ -886,6 +888,71 @@ START_TEST(test_format_names)
 }
 END_TEST
 
+/* ---- snapshots of a scoreboard ---- */
+
+static __attribute__((noinline)) int take_snapshot(const Scoreboard *sb, unsigned n, StatusSnapshot *ret)
+{
+        return status_snapshot(sb, n, 10 * USEC_PER_SEC, 1, 511, ret);
+}
+
+/* Writes over the stack where take_snapshot()'s frame was */
+static __attribute__((noinline)) void clobber_stack(void)
+{
+        volatile char junk[8192];
+
+        for (size_t i = 0; i < sizeof(junk); i++)
+                junk[i] = (char)0xa5;
+}
+
+START_TEST(test_snapshot_strings_are_its_own)
+{
+        _cleanup_close_ int fd = -1;
+        StatusSnapshot snap;
+        Scoreboard *sb;
+
+        ck_assert_int_eq(scoreboard_new("www", "static", 2, &sb, &fd), 0);
+        sb->slots[1].state = WORKER_IDLE;
+        sb->slots[1].pid = 42;
+        scoreboard_set_str(sb->slots[1].uri, sizeof(sb->slots[1].uri), "/index.php");
+        ck_assert_int_eq(take_snapshot(sb, 2, &snap), 0);
+        clobber_stack();
+        /* the scoreboard changes after the snapshot: the snapshot does not */
+        scoreboard_set_str(sb->slots[1].uri, sizeof(sb->slots[1].uri), "/other.php");
+        ck_assert_str_eq(snap.pool.pool, "www");
+        ck_assert_str_eq(snap.pool.process_manager, "static");
+        ck_assert_uint_eq(snap.n_procs, 1);
+        ck_assert_int_eq(snap.procs[0].pid, 42);
+        ck_assert_str_eq(snap.procs[0].request_uri, "/index.php");
+        status_snapshot_done(&snap);
+        munmap(sb, scoreboard_size(2));
+}
+END_TEST
+
+START_TEST(test_snapshot_of_garbage_is_bounded)
+{
+        _cleanup_close_ int fd = -1;
+        StatusSnapshot snap;
+        Scoreboard *sb;
+
+        /* A worker wrote over all of it: no NUL anywhere, every state "idle" */
+        ck_assert_int_eq(scoreboard_new("www", "static", 3, &sb, &fd), 0);
+        memset((char *)sb + sizeof(uint64_t), 'x', scoreboard_size(3) - sizeof(uint64_t));
+        for (unsigned i = 0; i < 3; i++)
+                sb->slots[i].state = WORKER_IDLE;
+        ck_assert_int_eq(take_snapshot(sb, 3, &snap), 0);
+        clobber_stack();
+        ck_assert_uint_eq(strlen(snap.pool.pool), sizeof(snap.pool_name) - 1);
+        ck_assert_uint_eq(strlen(snap.pool.process_manager), sizeof(snap.pm_name) - 1);
+        ck_assert_uint_eq(snap.n_procs, 3);
+        for (unsigned i = 0; i < 3; i++) {
+                ck_assert_uint_eq(strlen(snap.procs[i].request_uri), SCOREBOARD_STR_MAX - 1);
+                ck_assert_uint_eq(strlen(snap.procs[i].request_method), sizeof(sb->slots[0].method) - 1);
+        }
+        status_snapshot_done(&snap);
+        munmap(sb, scoreboard_size(3));
+}
+END_TEST
+
 static Suite *status_suite(void)
 {
         Suite *s = suite_create("status");
@@ -915,6 +982,8 @@ static Suite *status_suite(void)
         tcase_add_test(values, test_time_zones);
         tcase_add_test(values, test_empty_fields);
         tcase_add_test(values, test_render_errors);
+        tcase_add_test(values, test_snapshot_strings_are_its_own);
+        tcase_add_test(values, test_snapshot_of_garbage_is_bounded);
         suite_add_tcase(s, values);
 
         tcase_add_test(query, test_parse_query);
