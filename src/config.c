@@ -32,22 +32,7 @@ static const char *const pm_mode_names[_PM_MODE_MAX] = {
         [PM_ONDEMAND] = "ondemand",
 };
 
-const char *pm_mode_to_string(PmMode m)
-{
-        if (m < 0 || m >= _PM_MODE_MAX)
-                return NULL;
-        return pm_mode_names[m];
-}
-
-PmMode pm_mode_from_string(const char *s)
-{
-        if (!s)
-                return _PM_MODE_INVALID;
-        for (size_t i = 0; i < ELEMENTSOF(pm_mode_names); i++)
-                if (streq(pm_mode_names[i], s))
-                        return (PmMode)i;
-        return _PM_MODE_INVALID;
-}
+DEFINE_STRING_TABLE(pm_mode, PmMode, pm_mode_names, _PM_MODE_INVALID)
 
 /* How one known setting is read and where it lands */
 typedef enum SettingType {

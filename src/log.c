@@ -67,20 +67,7 @@ int log_get_max_level(void)
         return max_level;
 }
 
-int log_level_from_string(const char *s)
-{
-        for (size_t i = 0; i < ELEMENTSOF(level_names); i++)
-                if (level_names[i] && streq(level_names[i], s))
-                        return (int)i;
-        return -EINVAL;
-}
-
-const char *log_level_to_string(int level)
-{
-        if (level < 0 || (size_t)level >= ELEMENTSOF(level_names))
-                return NULL;
-        return level_names[level];
-}
+DEFINE_STRING_TABLE(log_level, int, level_names, -EINVAL)
 
 void log_set_pool(const char *pool)
 {

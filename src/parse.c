@@ -36,12 +36,34 @@ static int multiply(uint64_t v, uint64_t factor, uint64_t *ret)
         return 0;
 }
 
+typedef struct Unit {
+        const char *suffix;
+        uint64_t factor;
+} Unit;
+
+/* A decimal number and one of the units' suffixes right after it (the empty suffix: none), scaled */
+static int parse_scaled(const char *s, const Unit *units, size_t n_units, bool fold_case, uint64_t *ret)
+{
+        const char *end;
+        uint64_t v;
+        int r;
+
+        if (isempty(s))
+                return -EINVAL;
+
+        r = parse_digits(s, &v, &end);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < n_units; i++)
+                if (fold_case ? strcaseeq(end, units[i].suffix) : streq(end, units[i].suffix))
+                        return multiply(v, units[i].factor, ret);
+        return -EINVAL;
+}
+
 int parse_duration(const char *s, usec_t *ret)
 {
-        static const struct {
-                const char *suffix;
-                usec_t usec;
-        } units[] = {
+        static const Unit units[] = {
                 {"", USEC_PER_SEC},
                 {"ms", USEC_PER_MSEC},
                 {"s", USEC_PER_SEC},
@@ -49,85 +71,36 @@ int parse_duration(const char *s, usec_t *ret)
                 {"h", 60 * 60 * USEC_PER_SEC},
                 {"d", 24 * 60 * 60 * USEC_PER_SEC},
         };
-        const char *end;
-        uint64_t v, usec;
+        uint64_t usec;
         int r;
 
-        if (isempty(s))
-                return -EINVAL;
-
-        r = parse_digits(s, &v, &end);
+        r = parse_scaled(s, units, ELEMENTSOF(units), false, &usec);
         if (r < 0)
                 return r;
-
-        for (size_t i = 0; i < ELEMENTSOF(units); i++) {
-                if (!streq(end, units[i].suffix))
-                        continue;
-
-                r = multiply(v, units[i].usec, &usec);
-                if (r < 0)
-                        return r;
-                /* USEC_INFINITY means "never" elsewhere; a configured duration cannot be it */
-                if (usec == USEC_INFINITY)
-                        return -ERANGE;
-
-                *ret = usec;
-                return 0;
-        }
-
-        return -EINVAL;
-}
-
-static int size_unit_factor(char c, uint64_t *ret)
-{
-        switch (c) {
-        case 'K':
-        case 'k':
-                *ret = UINT64_C(1) << 10;
-                return 0;
-        case 'M':
-        case 'm':
-                *ret = UINT64_C(1) << 20;
-                return 0;
-        case 'G':
-        case 'g':
-                *ret = UINT64_C(1) << 30;
-                return 0;
-        case 'T':
-        case 't':
-                *ret = UINT64_C(1) << 40;
-                return 0;
-        default:
-                return -EINVAL;
-        }
+        /* USEC_INFINITY means "never" elsewhere; a configured duration cannot be it */
+        if (usec == USEC_INFINITY)
+                return -ERANGE;
+        *ret = usec;
+        return 0;
 }
 
 int parse_size(const char *s, uint64_t *ret)
 {
-        const char *end;
-        uint64_t v, factor = 1;
-        int r;
+        /* Any case, with or without a B */
+        static const Unit units[] = {
+                {"", 1},
+                {"b", 1},
+                {"k", UINT64_C(1) << 10},
+                {"kb", UINT64_C(1) << 10},
+                {"m", UINT64_C(1) << 20},
+                {"mb", UINT64_C(1) << 20},
+                {"g", UINT64_C(1) << 30},
+                {"gb", UINT64_C(1) << 30},
+                {"t", UINT64_C(1) << 40},
+                {"tb", UINT64_C(1) << 40},
+        };
 
-        if (isempty(s))
-                return -EINVAL;
-
-        r = parse_digits(s, &v, &end);
-        if (r < 0)
-                return r;
-
-        if (size_unit_factor(*end, &factor) >= 0)
-                end++;
-        if (*end == 'B' || *end == 'b')
-                end++;
-        if (*end != '\0')
-                return -EINVAL;
-
-        r = multiply(v, factor, &v);
-        if (r < 0)
-                return r;
-
-        *ret = v;
-        return 0;
+        return parse_scaled(s, units, ELEMENTSOF(units), true, ret);
 }
 
 int parse_mode(const char *s, unsigned *ret)

@@ -16,12 +16,7 @@ static const char *const state_names[_WORKER_STATE_MAX] = {
         [WORKER_EXITING] = "Ending",
 };
 
-const char *worker_state_to_string(WorkerState s)
-{
-        if (s < 0 || s >= _WORKER_STATE_MAX)
-                return NULL;
-        return state_names[s];
-}
+DEFINE_STRING_TABLE_TO(worker_state, WorkerState, state_names)
 
 size_t scoreboard_size(unsigned n_slots)
 {

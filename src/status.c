@@ -23,12 +23,7 @@ static const char *const content_types[_STATUS_FORMAT_MAX] = {
         [STATUS_FORMAT_OPENMETRICS] = "application/openmetrics-text; version=1.0.0; charset=utf-8",
 };
 
-const char *status_format_to_string(StatusFormat f)
-{
-        if (f < 0 || f >= _STATUS_FORMAT_MAX)
-                return NULL;
-        return format_names[f];
-}
+DEFINE_STRING_TABLE_TO(status_format, StatusFormat, format_names)
 
 /* ---- The query string ---- */
 

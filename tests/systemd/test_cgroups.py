@@ -284,7 +284,9 @@ class Cgroups(h.TestCase):
         ok = h.wait_for(lambda: h.fcgi_request(self.address, "/gen.php", timeout=30).body == b"gen=2\n", 20, 0.1)
         self.assertTrue(ok, "the reloaded pool never served")
         self.assertTrue(box.wait_props("fpmd.service", {"ActiveState": "active", "SubState": "running"}, 20))
-        time.sleep(0.5)
+        # Its last line of the reload; the journal is written asynchronously
+        h.wait_for(lambda: any(m.startswith("Reloaded") for m in box.messages(
+            "-u", "fpmd.service", "_PID=%d" % self.main, after=self.cursor_reload)), 10)
         after = box.messages("-u", "fpmd.service", "_PID=%d" % self.main, after=self.cursor_reload)
         for c, warning in CONTROLLERS.items():
             self.assertNotIn(warning, after, "warning for '%s' repeated by a reload" % c)
@@ -361,6 +363,11 @@ class Cgroups(h.TestCase):
         journal = "\n".join(box.messages("-u", "fpmd.service", after=self.cursor))
         self.assertNotIn("Killing process", journal)
 
+    def escaped_workers(self):
+        """Workers that left their leader's session (posix_setsid())."""
+        _, leaders, workers = self.tree()
+        return [w for lp in leaders for w in workers[lp.pid] if w.sid == w.pid]
+
     def test_6_escaped_worker_killed_on_stop(self):
         box = self.box
         self.start_fpmd({"www": h.pool_conf("www", self.port, 2)}, pct="%ds" % PCT)
@@ -377,8 +384,8 @@ class Cgroups(h.TestCase):
         escaped = None
         try:
             self.assertTrue(started.wait(15), "the escape request did not start")
-            # The first line arrives before the rest: read it from the response buffer through the thread
-            time.sleep(0.2)
+            # The script answers "noposix" and ends, or has left its session before its first byte
+            h.wait_for(lambda: not t.is_alive() or self.escaped_workers(), 10)
             if not t.is_alive() and "r" in result and result["r"].body == b"noposix\n":
                 print("SKIP (one assertion): posix_setsid() is not available (the posix extension is not loaded "
                       "by %s and its conf.d): the escape of a worker from its process group is not tested" % h.PHP_INI)
@@ -433,7 +440,7 @@ class Cgroups(h.TestCase):
         t.start()
         try:
             self.assertTrue(started.wait(30), "the escape request did not start")
-            time.sleep(0.2)
+            h.wait_for(lambda: not t.is_alive() or self.escaped_workers(), 10)
             if not t.is_alive() and "r" in result and result["r"].body == b"noposix\n":
                 self.skipTest("posix_setsid() is not available (the posix extension is not loaded)")
             _, leaders, workers = self.tree()

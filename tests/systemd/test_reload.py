@@ -88,7 +88,7 @@ class Reload(h.TestCase):
         for lp in loops:
             lp.start()
         try:
-            time.sleep(0.5)
+            self.assertTrue(h.wait_for(lambda: all(lp.ok for lp in loops), 30), "the load never ran")
             times = []
             for i in range(1, RELOADS + 1):
                 self.write_gen(i)
@@ -99,7 +99,9 @@ class Reload(h.TestCase):
                 self.assertServesGen(i)
                 self.assertEqual(self.box.show("fpmd.service", "ActiveState", "SubState"),
                                  {"ActiveState": "active", "SubState": "running"})
-                time.sleep(0.3)  # let both loops run on the new generation
+                # let both loops run on the new generation
+                marks = [lp.ok for lp in loops]
+                h.wait_for(lambda: all(lp.ok > m for lp, m in zip(loops, marks)), 10)
             h.log("systemctl reload took %s ms" % ", ".join("%.0f" % (t * 1e3) for t in times))
         finally:
             for lp in loops:
@@ -152,7 +154,7 @@ class Reload(h.TestCase):
         # The previous configuration keeps serving
         loop = h.RequestLoop(self.address, "/gen.php", lambda b: b == b"gen=%d\n" % good)
         loop.start()
-        time.sleep(1)
+        h.wait_for(lambda: loop.ok > 5 or loop.failures, 30)
         loop.stop()
         self.assertEqual(loop.failures, [])
         self.assertGreater(loop.ok, 5)
@@ -170,7 +172,8 @@ class Reload(h.TestCase):
         loop = h.RequestLoop(self.address, "/slow.php", lambda b: True)
         loop.start()
         try:
-            time.sleep(3)
+            # many requests of 0.1 s or more: the counts flip between idle and active many times
+            self.assertTrue(h.wait_for(lambda: loop.ok >= 20, 60), "only %d requests in 60 s" % loop.ok)
         finally:
             loop.stop()
         status = self.status_text()
@@ -203,7 +206,7 @@ class Reload(h.TestCase):
         loop = h.RequestLoop(self.address, "/current/version.php", lambda b: b in (b"release 1\n", b"release 2\n"))
         loop.start()
         try:
-            time.sleep(0.5)
+            self.assertTrue(h.wait_for(lambda: loop.ok > 0, 30), "the load never ran")
             os.symlink("releases/2", current + ".new")
             os.replace(current + ".new", current)
             # Not reloaded yet: PHP still serves what it cached of release 1
@@ -211,7 +214,7 @@ class Reload(h.TestCase):
                 self.assertEqual(self.request("/current/version.php").body, b"release 1\n")
             self.box.systemctl("reload", "fpmd.service")
             t_reloaded = time.monotonic()
-            time.sleep(1)
+            h.wait_for(lambda: len([1 for t, b in loop.answers if t > t_reloaded]) > 5, 30)
         finally:
             loop.stop()
         late = {b for t, b in loop.answers if t > t_reloaded}
