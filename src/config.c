@@ -117,6 +117,7 @@ static const Setting pool_settings[] = {
         P_RANGE("pm.max_spare_servers", SETTING_UNSIGNED, pm.max_spare_servers, 1, 65535),
         P_RANGE("pm.max_spawn_rate", SETTING_UNSIGNED, pm.max_spawn_rate, 1, 65535),
         P("pm.process_idle_timeout", SETTING_DURATION, pm.process_idle_timeout),
+        P("pm.leader_idle_timeout", SETTING_DURATION, pm.leader_idle_timeout),
         P_RANGE("pm.max_requests", SETTING_UNSIGNED, pm.max_requests, 0, INT_MAX),
         P("status_path", SETTING_URI_PATH, status_path),
         P("ping_path", SETTING_URI_PATH, ping_path),
@@ -958,6 +959,7 @@ static int pool_config_init(PoolConfig *pc, const char *file)
                 .pm.max_children = 5,
                 .pm.max_spawn_rate = 32,
                 .pm.process_idle_timeout = 10 * USEC_PER_SEC,
+                .pm.leader_idle_timeout = 10 * 60 * USEC_PER_SEC,
                 .slowlog = true,
                 .request_slowlog_trace_depth = 20,
                 .request_header_timeout = 5 * USEC_PER_SEC,
@@ -1394,7 +1396,7 @@ static bool pm_config_equal(const PmConfig *a, const PmConfig *b)
         return a->mode == b->mode && a->max_children == b->max_children && a->start_servers == b->start_servers &&
                a->min_spare_servers == b->min_spare_servers && a->max_spare_servers == b->max_spare_servers &&
                a->max_spawn_rate == b->max_spawn_rate && a->process_idle_timeout == b->process_idle_timeout &&
-               a->max_requests == b->max_requests;
+               a->leader_idle_timeout == b->leader_idle_timeout && a->max_requests == b->max_requests;
 }
 
 static bool cgroup_config_equal(const CgroupConfig *a, const CgroupConfig *b)

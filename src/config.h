@@ -53,6 +53,8 @@ typedef struct PmConfig {
         unsigned max_spare_servers;  /* 3 */
         unsigned max_spawn_rate;     /* 32 */
         usec_t process_idle_timeout; /* 10s */
+        usec_t leader_idle_timeout;  /* 10m: ondemand, the leader starts on demand and stops this long after
+                                      * its last worker; 0: it starts with fpmd and stays */
         unsigned max_requests;       /* 0: never recycle */
 } PmConfig;
 

@@ -99,6 +99,25 @@ static int manager_add_old(Manager *m, Pool *p)
         return 0;
 }
 
+/* Previous generations told to stop that have no leader to wait for (at rest, or failed and waiting for a
+ * restart) go at once */
+static void manager_reap_old(Manager *m)
+{
+        for (size_t i = 0; i < m->n_old;) {
+                Pool *p = m->old[i];
+
+                if (p->leader > 0 || p->state != POOL_STOPPING) {
+                        i++;
+                        continue;
+                }
+                for (size_t j = 0; j < m->n_pools; j++)
+                        if (m->pools[j]->replaces == p)
+                                m->pools[j]->replaces = NULL;
+                (void)remove_from(m->old, &m->n_old, p);
+                pool_free(p);
+        }
+}
+
 static void manager_maybe_exit(Manager *m)
 {
         if (!m->stopping)
@@ -231,6 +250,7 @@ static void on_pool_serving(Pool *p, void *userdata)
                 log_info("[pool %s] new generation serving, stopping the previous one.", pool_name(p));
                 pool_stop(p->replaces, true);
                 p->replaces = NULL;
+                manager_reap_old(userdata);
         }
         manager_check_ready(userdata);
 }
@@ -536,9 +556,12 @@ static void manager_reload(Manager *m, char *const *names, size_t n_names, Contr
         m->config = c;
         log_set_max_level(c->log_level);
 
+        /* A lazy pool's new generation starts its leader at once only if the one it replaces had one running */
         for (size_t i = 0; i < m->n_pools; i++)
-                if (m->pools[i]->leader <= 0 && m->pools[i]->state != POOL_FAILED)
-                        (void)pool_start(m->pools[i]);
+                if (m->pools[i]->state == POOL_NEW)
+                        (void)pool_activate(
+                                m->pools[i], m->pools[i]->replaces && m->pools[i]->replaces->leader > 0);
+        manager_reap_old(m);
 
         m->reload_error = mfree(m->reload_error);
         m->reloading = true;
@@ -886,7 +909,7 @@ int manager_run(Manager *m)
         (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
         for (size_t i = 0; i < m->n_pools; i++) {
-                r = pool_start(m->pools[i]);
+                r = pool_activate(m->pools[i], false);
                 if (r < 0) {
                         manager_stop(m, false);
                         break;

@@ -173,6 +173,32 @@ static int pool_open_handover(Pool *p, const Pool *previous)
         return 0;
 }
 
+/* A new scoreboard for the pool; the pool's counters (accepted connections, slow requests, since when it runs)
+ * carry over from the previous one, as a pool's leader may stop and start many times (ondemand at rest) */
+static int pool_new_scoreboard(Pool *p)
+{
+        Scoreboard *old = p->scoreboard, *s = NULL;
+        int fd = -1, r;
+
+        r = scoreboard_new(pool_name(p), pm_mode_to_string(p->config->pm.mode), p->n_slots, &s, &fd);
+        if (r < 0)
+                return r;
+        if (old) {
+                s->start_usec = old->start_usec;
+                s->accepted_conn = old->accepted_conn;
+                s->max_children_reached = old->max_children_reached;
+                s->slow_requests = old->slow_requests;
+                s->max_active = old->max_active;
+                s->max_listen_queue = old->max_listen_queue;
+                s->memory_peak = old->memory_peak;
+                munmap(old, scoreboard_size(p->n_slots));
+        }
+        safe_close(p->scoreboard_fd);
+        p->scoreboard = s;
+        p->scoreboard_fd = fd;
+        return 0;
+}
+
 int pool_new(const PoolOwner *owner, Config *config, const PoolConfig *c, const Pool *previous, Pool **ret)
 {
         _cleanup_(pool_freep) Pool *p = NULL;
@@ -191,6 +217,7 @@ int pool_new(const PoolOwner *owner, Config *config, const PoolConfig *c, const 
                 .ctl_fd = -1,
                 .scoreboard_fd = -1,
                 .n_slots = c->pm.max_children,
+                .state = POOL_NEW,
         };
         pm_state_init(&p->pm);
         p->php_fingerprint = php_fingerprint(config, c);
@@ -213,6 +240,10 @@ int pool_new(const PoolOwner *owner, Config *config, const PoolConfig *c, const 
         if (r < 0)
                 return r;
         r = pool_open_handover(p, previous);
+        if (r < 0)
+                return r;
+        /* From the start, so `fpmd status` and the status line see a pool at rest too */
+        r = pool_new_scoreboard(p);
         if (r < 0)
                 return r;
 
@@ -291,6 +322,9 @@ bool pool_serving(const Pool *p)
 {
         ScoreboardCounts c;
 
+        /* At rest, its socket is watched: the first connection starts its leader */
+        if (p->state == POOL_RESTING || p->state == POOL_DOZING)
+                return true;
         if (p->state != POOL_RUNNING)
                 return false;
         pool_counts(p, &c);
@@ -493,6 +527,127 @@ static int on_listen_ready(sd_event_source *s, int fd, uint32_t revents, void *u
         return 0;
 }
 
+/* ---- ondemand pools at rest: no leader until a connection waits ---- */
+
+static bool pool_lazy(const Pool *p)
+{
+        return p->config->pm.mode == PM_ONDEMAND && p->config->pm.leader_idle_timeout > 0;
+}
+
+static bool pool_connection_waits(const Pool *p)
+{
+        return listen_queue_waiting(p->listen_fd) || (p->handover[0] >= 0 && listen_queue_waiting(p->handover[0]));
+}
+
+static int pool_rest(Pool *p);
+
+/* A leader that could not even be started (no fds, no memory) is tried again as one that died */
+static int on_wake_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Pool *p = userdata;
+
+        (void)usec;
+        p->restart_timer = sd_event_source_disable_unref(s);
+        if (!pool_stopping(p) && p->state == POOL_RESTING)
+                (void)pool_rest(p);
+        return 0;
+}
+
+static void pool_wake(Pool *p)
+{
+        p->listen_source = sd_event_source_disable_unref(p->listen_source);
+        p->handover_source = sd_event_source_disable_unref(p->handover_source);
+        log_debug("[pool %s] a connection waits: starting its leader.", pool_name(p));
+        if (pool_start(p) < 0) {
+                p->state = POOL_RESTING;
+                (void)sd_event_add_time_relative(
+                        p->owner->event, &p->restart_timer, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_wake_retry, p);
+        }
+        p->owner->changed(p->owner->userdata);
+}
+
+static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Pool *p = userdata;
+
+        (void)s;
+        (void)fd;
+        (void)revents;
+        if (p->state == POOL_RESTING && !pool_stopping(p))
+                pool_wake(p);
+        return 0;
+}
+
+/* No leader: the supervisor watches the socket (and the handover pair, where a leaving worker of a previous
+ * generation may have put a connection), and the first connection starts the leader, which forks a worker for
+ * it. A connection already waiting starts it at once. */
+static int pool_rest(Pool *p)
+{
+        int r;
+
+        p->state = POOL_RESTING;
+        p->workerless_since = 0;
+        if (pool_connection_waits(p)) {
+                pool_wake(p);
+                return 0;
+        }
+        r = sd_event_add_io(p->owner->event, &p->listen_source, p->listen_fd, EPOLLIN, on_wake, p);
+        if (r >= 0)
+                r = sd_event_add_io(p->owner->event, &p->handover_source, p->handover[0], EPOLLIN, on_wake, p);
+        if (r < 0) {
+                log_warning_errno(r, "[pool %s] cannot watch its socket (%m): starting its leader now.", pool_name(p));
+                pool_wake(p);
+                return 0;
+        }
+        pool_check_served(p);
+        p->owner->changed(p->owner->userdata);
+        return 0;
+}
+
+int pool_activate(Pool *p, bool now)
+{
+        if (now || !pool_lazy(p))
+                return pool_start(p);
+        log_debug("[pool %s] at rest until its first connection.", pool_name(p));
+        return pool_rest(p);
+}
+
+/* A lazy pool whose last worker went pm.leader_idle_timeout ago: its leader stops, and the pool rests until the
+ * next connection. Not while it still replaces a previous generation. */
+static void pool_check_doze(Pool *p)
+{
+        usec_t now;
+
+        if (!pool_lazy(p) || p->state != POOL_RUNNING || p->replaces || p->leader <= 0)
+                return;
+        for (unsigned i = 0; i < p->n_slots; i++)
+                if (p->slots[i].taken) {
+                        p->workerless_since = 0;
+                        return;
+                }
+        if (pool_connection_waits(p)) {
+                p->workerless_since = 0;
+                return;
+        }
+        now = now_usec(CLOCK_MONOTONIC);
+        if (p->workerless_since == 0) {
+                p->workerless_since = now;
+                return;
+        }
+        if (now - p->workerless_since < p->config->pm.leader_idle_timeout)
+                return;
+
+        log_info("[pool %s] no worker for %.0f s (pm.leader_idle_timeout): stopping its PHP (leader %d) until the "
+                 "next connection.",
+                pool_name(p), (double)p->config->pm.leader_idle_timeout / USEC_PER_SEC, (int)p->leader);
+        p->state = POOL_DOZING;
+        p->listen_source = sd_event_source_disable_unref(p->listen_source);
+        p->handover_source = sd_event_source_disable_unref(p->handover_source);
+        if (p->ctl_fd < 0 || channel_send(p->ctl_fd, CHANNEL_STOP, -1, 0, 0) < 0)
+                (void)kill(-p->leader, SIGTERM);
+        p->owner->changed(p->owner->userdata);
+}
+
 /* ---- requests: timeouts and the slowlog ---- */
 
 void pool_check_requests(Pool *p)
@@ -595,12 +750,16 @@ static bool pool_check_scoreboard(Pool *p)
 
 void pool_tick(Pool *p)
 {
+        /* A pool at rest has nothing to look at: idle pools cost the tick nothing */
+        if (p->state == POOL_RESTING || p->state == POOL_DOZING)
+                return;
         if (pool_check_scoreboard(p))
                 return;
         pool_check_requests(p);
         pool_collect_traces(p);
         pool_sample(p);
         pool_maintain(p, true, -1);
+        pool_check_doze(p);
 }
 
 /* ---- faults ---- */
@@ -826,12 +985,7 @@ int pool_start(Pool *p)
                 return log_error_errno(errno, "[pool %s] failed to create the leader's channel: %m", pool_name(p));
 
         /* A fresh scoreboard: workers of a previous leader may still be finishing in the old one */
-        if (p->scoreboard)
-                munmap(p->scoreboard, scoreboard_size(p->n_slots));
-        p->scoreboard = NULL;
-        p->scoreboard_fd = safe_close(p->scoreboard_fd);
-        r = scoreboard_new(
-                pool_name(p), pm_mode_to_string(p->config->pm.mode), p->n_slots, &p->scoreboard, &p->scoreboard_fd);
+        r = pool_new_scoreboard(p);
         if (r >= 0) {
                 config_fd = pool_config_fd(p);
                 if (config_fd < 0)
@@ -926,6 +1080,15 @@ void pool_leader_exited(Pool *p, int status)
                 return;
         }
 
+        /* Its leader went for want of work: the pool rests, or starts again at once for a connection that came
+         * meanwhile */
+        if (p->state == POOL_DOZING) {
+                log_debug("[pool %s] leader %s, at rest.", pool_name(p),
+                        WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "stopped" : "ended");
+                (void)pool_rest(p);
+                return;
+        }
+
         /* A new generation that cannot start: the previous one keeps serving */
         if (p->replaces && !p->served) {
                 log_error(
@@ -955,9 +1118,10 @@ int pool_status_line(const Pool *p, char *buf, size_t size)
         pool_counts(p, &c);
         return snprintf(buf, size, "%s: %u active, %u idle, %llu req, %llu slow%s", pool_name(p), c.active, c.idle,
                 (unsigned long long)c.requests, p->scoreboard ? (unsigned long long)p->scoreboard->slow_requests : 0ULL,
-                p->state == POOL_FAILED ? " (failed)"
-                : p->quick_failures > 3 ? " (workers failing)"
-                                        : "");
+                p->state == POOL_FAILED                                 ? " (failed)"
+                : p->state == POOL_RESTING || p->state == POOL_DOZING ? " (at rest)"
+                : p->quick_failures > 3                                 ? " (workers failing)"
+                                                                        : "");
 }
 
 /* Wedged: every worker was told to be killed for request_terminate_timeout, and none has exited since: nothing

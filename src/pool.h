@@ -10,10 +10,13 @@
 #include "scoreboard.h"
 
 typedef enum PoolState {
+        POOL_NEW,      /* set up (socket, scoreboard), not brought into service yet: pool_activate() */
         POOL_STARTING, /* leader started, PHP starting */
         POOL_RUNNING,  /* PHP up, workers managed */
         POOL_STOPPING, /* told to stop, workers finishing */
         POOL_FAILED,   /* leader died or PHP failed; restarted with a backoff */
+        POOL_RESTING,  /* ondemand with pm.leader_idle_timeout: no leader; the first waiting connection starts it */
+        POOL_DOZING,   /* its leader, without workers for pm.leader_idle_timeout, is told to stop; it rests after */
         _POOL_STATE_MAX,
         _POOL_STATE_INVALID = -EINVAL,
 } PoolState;
@@ -80,6 +83,7 @@ struct Pool {
         bool stop_acked;              /* told to stop, its leader says no worker takes a new connection any more */
         bool replaced_for_scoreboard; /* a worker wrote over the scoreboard; a new generation replaces it */
         bool served;                  /* has had its first workers up */
+        usec_t workerless_since; /* CLOCK_MONOTONIC since when a running lazy pool has had no worker, or 0 */
         unsigned quick_failures;
         bool spawn_failing; /* the leader's fork() failed, said once until a worker starts again */
         unsigned leader_failures;
@@ -104,6 +108,9 @@ bool pool_unchanged(const Pool *p, const Config *c, const PoolConfig *pc);
 
 /* Starts the leader (again): a fresh scoreboard and cgroup leaf, fpmd-leader exec'd with the pool's settings */
 int pool_start(Pool *p);
+/* Brings a pool into service: its leader starts now, or (ondemand with pm.leader_idle_timeout, unless now is
+ * set) when the first connection waits */
+int pool_activate(Pool *p, bool now);
 /* Graceful (workers finish their request) or at once (the pool's processes killed) */
 void pool_stop(Pool *p, bool wait);
 void pool_kill(Pool *p);

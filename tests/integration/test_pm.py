@@ -13,6 +13,7 @@ fpmd-only: the harness writes PHP-FPM's pm as static only, and the log lines che
 
 import os
 import re
+import signal
 import time
 
 import harness
@@ -98,7 +99,9 @@ class Pm(harness.FpmdTestCase):
                         "reaped faster than one idle worker per tick: %s" % down)
 
     def test_ondemand(self):
-        s = self.fpmd({"www": {"pm": {"mode": "ondemand", "max_children": 4, "process_idle_timeout": "1s"}}})
+        # leader_idle_timeout = 0: the leader starts with fpmd and stays (TestLazyLeader has the leader on demand)
+        s = self.fpmd({"www": {"pm": {"mode": "ondemand", "max_children": 4, "process_idle_timeout": "1s",
+                                      "leader_idle_timeout": 0}}})
         self.assertIsNotNone(s.leader())
         self.assertEqual(s.pool_workers(), [])
         time.sleep(1.2)  # a tick: still none without a connection
@@ -232,6 +235,101 @@ class Pm(harness.FpmdTestCase):
         self.assertIsNotNone(s.wait_log(SUP + r"notice: \[pool www\] workers start again\.$", offset))
         self.assertEqual(len(s.log_find(error)), 1)
         self.assertEqual(s.stop(), 0)
+
+
+class LazyLeader(harness.FpmdTestCase):
+    """ondemand pools with pm.leader_idle_timeout (on by default): no leader until the first connection waits,
+    which starts it and is served; the leader stops once the pool has had no worker for the timeout; a
+    connection that comes while it stops is served by the next leader."""
+
+    LAZY = {"pm": {"mode": "ondemand", "max_children": 2, "process_idle_timeout": "1s",
+                   "leader_idle_timeout": "1s"}, "status_path": "/status"}
+    DOZE = (SUP + r"info: \[pool www\] no worker for 1 s \(pm.leader_idle_timeout\): stopping its PHP \(leader "
+            r"(\d+)\) until the next connection\.$")
+
+    def first_byte(self, s, script="/pid.php"):
+        with harness.FcgiClient(s.port, timeout=10) as c:
+            t0 = time.monotonic()
+            c.send_request(self.params(script))
+            res = c.read_response()
+        return res.response(), (res.records[0][0] - t0) * 1000
+
+    def test_leader_on_demand_and_at_rest(self):
+        s = self.fpmd({"www": self.LAZY}, log_level="debug")
+        # Ready, serving, and no process but the supervisor
+        self.assertEqual(harness.children(s.pid), [])
+        self.assertIsNotNone(s.log_find(SUP + r"debug: \[pool www\] at rest until its first connection\.$"))
+
+        r, ms = self.first_byte(s)
+        harness.log("first request to a pool at rest: first byte after %.1f ms" % ms)
+        self.assertEqual(r.status, 200)
+        leader = s.leader()
+        self.assertIsNotNone(leader)
+        self.assertEqual(s.pool_workers(), [pid_of(r)])
+
+        # No worker for process_idle_timeout, then none for leader_idle_timeout: the leader goes too
+        m = s.wait_log(self.DOZE, timeout=10)
+        self.assertIsNotNone(m, s.log_text())
+        self.assertEqual(int(m.group(1)), leader)
+        self.assertTrue(harness.wait_for(lambda: harness.children(s.pid) == [], 5), harness.children(s.pid))
+
+        # And comes back for the next connection, the pool's counters kept across its leaders
+        offset = s.log_offset()
+        r, ms = self.first_byte(s)
+        self.assertEqual(r.status, 200)
+        self.assertNotIn(s.leader(), (None, leader))
+        st = self.cgi("/status", server=s, query="json").json()
+        self.assertEqual((st["accepted conn"], st["process manager"]), (3, "ondemand"))
+        self.assertEqual(s.log_find(SUP + r"(error|warning): ", offset), [])
+        self.assertEqual(s.stop(), 0)
+
+    def test_request_while_the_leader_stops(self):
+        # 3 s without a worker before the leader goes: time to hold it first
+        s = self.fpmd({"www": dict(self.LAZY, pm=dict(self.LAZY["pm"], leader_idle_timeout="3s"))})
+        self.assertEqual(self.pid_request(s).status, 200)
+        leader = s.leader()
+        self.assertTrue(harness.wait_for(lambda: s.pool_workers() == [], 10))
+        # The leader is held (SIGSTOP) while the supervisor tells it to stop: a connection that comes now waits
+        # in the backlog, with no worker and a leader on its way out
+        offset = s.log_offset()
+        os.kill(leader, signal.SIGSTOP)
+        try:
+            self.assertIsNotNone(s.wait_log(self.DOZE.replace("for 1 s", "for 3 s"), offset, timeout=10),
+                                 s.log_text()[offset:])
+            with harness.FcgiClient(s.port, timeout=20) as c:
+                c.send_request(self.params("/pid.php"))
+                self.assertTrue(harness.wait_for(lambda: harness.listen_queue(s.port) == 1, 5))
+                os.kill(leader, signal.SIGCONT)
+                res = c.read_response()
+        finally:
+            try:
+                os.kill(leader, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        self.assertEqual(res.response().status, 200)
+        self.assertIsNotNone(pid_of(res.response()))
+        self.assertNotIn(s.leader(), (None, leader))
+        self.assertEqual(s.log_find(SUP + r"(error|warning): ", offset), [])
+
+    def pid_request(self, server, ms=0):
+        return self.raw("/pid.php", query="ms=%d" % ms if ms else "", server=server)
+
+    def test_reload_keeps_a_pool_at_rest(self):
+        s = self.fpmd({"www": self.LAZY, "api": dict(self.LAZY, php_value={"precision": "11"})})
+        offset = s.reload()
+        self.assertIsNotNone(s.wait_log(SUP + r"notice: Reloaded: 2 pools serving\.$", offset), s.log_text())
+        self.assertEqual(harness.children(s.pid), [])
+        # A running pool's new generation starts its leader at once, a resting one's stays at rest
+        self.assertEqual(self.pid_request(s).status, 200)
+        www = s.leader()
+        s.set_pool("api", dict(self.LAZY, php_value={"precision": "12"}))
+        offset = s.reload()
+        self.assertIsNotNone(s.wait_log(SUP + r"notice: Reloaded: 2 pools serving\.$", offset), s.log_text())
+        # (the old leader may still be on its way out)
+        self.assertTrue(harness.wait_for(lambda: s.leader("www") not in (None, www), 5), s.leaders("www"))
+        self.assertEqual(s.leaders("api"), [])
+        r = self.cgi("/ini.php", server=s.endpoint("api"), query="get[]=precision")
+        self.assertEqual(r.json()["get"], {"precision": "12"})
 
 
 def pids_cgroup(test):
