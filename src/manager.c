@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <systemd/sd-daemon.h>
@@ -610,6 +611,54 @@ static int on_foreign_signal(sd_event_source *s, const struct signalfd_siginfo *
 
 /* ---- status and the tick ---- */
 
+/* More pools than this: STATUS= sums them up and names the busiest, on one line systemctl status can show */
+#define STATUS_POOLS_LISTED 4
+#define STATUS_BUSIEST      3
+
+static size_t manager_status_summary(const Manager *m, char *buf, size_t size)
+{
+        const Pool *busiest[STATUS_BUSIEST] = {};
+        unsigned active[STATUS_BUSIEST] = {}, total_active = 0, total_idle = 0, resting = 0, failed = 0;
+        uint64_t requests = 0, slow = 0;
+        size_t len;
+
+        for (size_t i = 0; i < m->n_pools; i++) {
+                const Pool *p = m->pools[i];
+                ScoreboardCounts c;
+
+                if (p->scoreboard) {
+                        requests += p->scoreboard->accepted_conn;
+                        slow += p->scoreboard->slow_requests;
+                }
+                if (p->state == POOL_FAILED)
+                        failed++;
+                if (p->state == POOL_RESTING || p->state == POOL_DOZING || p->leader <= 0) {
+                        resting += p->state == POOL_RESTING || p->state == POOL_DOZING;
+                        continue;
+                }
+                pool_counts(p, &c);
+                total_active += c.active;
+                total_idle += c.idle;
+                /* Kept sorted, the busiest first */
+                for (unsigned k = 0; k < STATUS_BUSIEST; k++)
+                        if (c.active > 0 && c.active > active[k]) {
+                                memmove(busiest + k + 1, busiest + k, (STATUS_BUSIEST - k - 1) * sizeof(busiest[0]));
+                                memmove(active + k + 1, active + k, (STATUS_BUSIEST - k - 1) * sizeof(active[0]));
+                                busiest[k] = p;
+                                active[k] = c.active;
+                                break;
+                        }
+        }
+        len = (size_t)snprintf(buf, size, "%zu pools: %u active, %u idle, %llu req, %llu slow; %u at rest", m->n_pools,
+                total_active, total_idle, (unsigned long long)requests, (unsigned long long)slow, resting);
+        if (failed > 0 && len < size)
+                len += (size_t)snprintf(buf + len, size - len, "; %u failed", failed);
+        for (unsigned k = 0; k < STATUS_BUSIEST && busiest[k] && len < size; k++)
+                len += (size_t)snprintf(buf + len, size - len, "%s%s %u active", k == 0 ? "; busiest: " : ", ",
+                        pool_name(busiest[k]), active[k]);
+        return len;
+}
+
 static void manager_update_status(Manager *m, bool force)
 {
         char buf[2048];
@@ -619,12 +668,15 @@ static void manager_update_status(Manager *m, bool force)
         if (m->reload_error)
                 len = (size_t)snprintf(
                         buf, sizeof(buf), "Reload failed, running the previous configuration: %s | ", m->reload_error);
-        for (size_t i = 0; i < m->n_pools && len < sizeof(buf); i++) {
-                if (i > 0)
-                        len += (size_t)snprintf(buf + len, sizeof(buf) - len, " | ");
-                if (len < sizeof(buf))
-                        len += (size_t)pool_status_line(m->pools[i], buf + len, sizeof(buf) - len);
-        }
+        if (m->n_pools > STATUS_POOLS_LISTED)
+                len += manager_status_summary(m, buf + len, len < sizeof(buf) ? sizeof(buf) - len : 0);
+        else
+                for (size_t i = 0; i < m->n_pools && len < sizeof(buf); i++) {
+                        if (i > 0)
+                                len += (size_t)snprintf(buf + len, sizeof(buf) - len, " | ");
+                        if (len < sizeof(buf))
+                                len += (size_t)pool_status_line(m->pools[i], buf + len, sizeof(buf) - len);
+                }
         if (!force && m->last_status && streq(m->last_status, buf))
                 return;
         free(m->last_status);
@@ -876,12 +928,31 @@ static int manager_setup_loop(Manager *m)
         return r;
 }
 
+/* A pool holds 4 or 5 fds in the supervisor (socket, handover pair, scoreboard, leader channel): hundreds of
+ * pools need more than the usual soft limit of 1024. The supervisor uses no select(); its leaders get the
+ * soft limit back (a PHP extension may use select()), unless a pool sets rlimit_files. */
+static void manager_raise_fd_limit(Manager *m)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return;
+        m->owner.nofile_soft = rl.rlim_cur;
+        if (rl.rlim_cur >= rl.rlim_max)
+                return;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_debug_errno(errno, "Failed to raise the open file limit to %llu: %m",
+                        (unsigned long long)rl.rlim_max);
+}
+
 int manager_run(Manager *m)
 {
         int r;
 
         /* Before any fork: the supervisor moves into its own leaf cgroup */
         (void)cgroup_setup(&m->cgroups);
+        manager_raise_fd_limit(m);
 
         r = manager_setup_loop(m);
         if (r < 0)
@@ -892,6 +963,7 @@ int manager_run(Manager *m)
                 .systemd_fds = &m->systemd_fds,
                 .leader_path = m->leader_path,
                 .watchdog_usec = m->owner.watchdog_usec,
+                .nofile_soft = m->owner.nofile_soft,
                 .stopping = on_pool_stopping,
                 .serving = on_pool_serving,
                 .settle = on_pool_settle,

@@ -1,4 +1,5 @@
 /* pool.c: the supervisor's view of one generation of a pool: its socket, scoreboard, leader and workers */
+#include <sys/resource.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -967,6 +968,14 @@ _noreturn_ static void exec_leader(const Pool *p, const int fds[LEADER_N_FDS], c
 
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
+        if (p->owner->nofile_soft > 0) {
+                struct rlimit rl;
+
+                if (getrlimit(RLIMIT_NOFILE, &rl) >= 0 && rl.rlim_cur > p->owner->nofile_soft) {
+                        rl.rlim_cur = p->owner->nofile_soft;
+                        (void)setrlimit(RLIMIT_NOFILE, &rl);
+                }
+        }
         (void)unsetenv("NOTIFY_SOCKET");
         (void)unsetenv("WATCHDOG_USEC");
         (void)unsetenv("WATCHDOG_PID");

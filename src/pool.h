@@ -1,6 +1,7 @@
 /* pool.h: the supervisor's view of one generation of a pool: its socket, scoreboard, leader and workers */
 #pragma once
 
+#include <sys/resource.h>
 #include <systemd/sd-event.h>
 
 #include "cgroup.h"
@@ -30,6 +31,7 @@ typedef struct PoolOwner {
         ListenFds *systemd_fds;
         const char *leader_path; /* the fpmd-leader binary */
         usec_t watchdog_usec;
+        rlim_t nofile_soft; /* the open file limit fpmd started with, for its leaders; 0: unknown */
         bool (*stopping)(void *userdata);
         void (*serving)(Pool *p, void *userdata); /* its first workers accept */
         void (*settle)(void *userdata);           /* a worker started: readiness may follow soon */
