@@ -93,6 +93,7 @@ static const Setting global_settings[] = {
         G("emergency_restart_interval", SETTING_DURATION, emergency_restart_interval),
         G("process_control_timeout", SETTING_DURATION, process_control_timeout),
         G("watchdog", SETTING_BOOL, watchdog),
+        G("zygote", SETTING_BOOL, zygote),
 };
 
 static const Setting pool_settings[] = {
@@ -1271,6 +1272,7 @@ static int config_new(const char *path, const char *default_php_ini, Config **re
                 .log_level = LOG_NOTICE,
                 .process_control_timeout = 10 * USEC_PER_SEC,
                 .watchdog = true,
+                .zygote = true,
         };
         c->file = strdup(path);
         c->include_dir = strdup(DEFAULT_INCLUDE_DIR);

@@ -133,6 +133,7 @@ typedef struct Config {
         usec_t emergency_restart_interval;    /* 0 */
         usec_t process_control_timeout;       /* 10s */
         bool watchdog;                        /* true */
+        bool zygote;                          /* true: leaders forked from a process with PHP's libraries loaded */
 
         PoolConfig *pools;
         size_t n_pools;

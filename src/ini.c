@@ -130,13 +130,6 @@ static int strv_push(char ***l, const char *s)
         return t[n] ? 0 : -ENOMEM;
 }
 
-static void strv_free(char **l)
-{
-        for (size_t i = 0; l && l[i]; i++)
-                free(l[i]);
-        free(l);
-}
-
 /* ---- character classes of zend_ini_scanner.l ---- */
 
 static bool is_ts(char c) /* TABS_AND_SPACES */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -104,6 +105,19 @@ static inline void strv_freep_impl(char ***p)
         free(*p);
 }
 #define _cleanup_strv_free_ _cleanup_(strv_freep_impl)
+
+static inline char **strv_free(char **l)
+{
+        strv_freep_impl(&l);
+        return NULL;
+}
+
+static inline void fclosep(FILE **f)
+{
+        if (*f)
+                fclose(*f);
+}
+#define _cleanup_fclose_ _cleanup_(fclosep)
 
 #define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
         static inline void func##p(type *p)     \

@@ -10,6 +10,7 @@
 #include <systemd/sd-event.h>
 
 #include "cgroup.h"
+#include "zygote.h"
 #include "control.h"
 #include "fpmd-config.h"
 #include "listen.h"
@@ -32,6 +33,7 @@ struct Manager {
         size_t n_old;
         ListenFds systemd_fds;
         Cgroups cgroups;
+        Zygote zygote; /* forks leaders with PHP's libraries loaded */
         Control *control;
         ControlHandler control_handler;
         bool stopping;
@@ -225,6 +227,40 @@ static int on_settle(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+/* ---- the leaders' zygote ---- */
+
+/* Started when a leader is first needed, and again after a reload that changes what the pools' PHP loads */
+static int manager_zygote_ensure(Manager *m)
+{
+        char *spec = NULL;
+        size_t size = 0;
+        int r;
+
+        if (!m->config->zygote || m->zygote.failures >= 3)
+                return -ENOTCONN;
+        r = zygote_preload_spec(m->config, DEFAULT_PHP_INI, &spec, &size);
+        if (r < 0)
+                return r;
+        if (m->zygote.fd >= 0 && m->zygote.spec_size == size && memcmp(m->zygote.spec, spec, size) == 0) {
+                free(spec);
+                return 0;
+        }
+        zygote_stop(&m->zygote);
+        r = zygote_start(&m->zygote, m->leader_path, spec, size);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot start the leaders' zygote (%m); leaders are started without it.");
+        return 0;
+}
+
+static pid_t on_pool_spawn_leader(Pool *p, const int fds[LEADER_N_FDS], int cgroup_fd, void *userdata)
+{
+        Manager *m = userdata;
+
+        if (manager_zygote_ensure(m) < 0)
+                return -ENOTCONN;
+        return zygote_spawn(&m->zygote, pool_name(p), fds, cgroup_fd);
+}
+
 /* ---- what pools tell the supervisor ---- */
 
 static bool on_pool_stopping(void *userdata)
@@ -342,6 +378,7 @@ static void manager_stop(Manager *m, bool wait)
                 return;
         }
         m->stopping = true;
+        zygote_stop(&m->zygote);
         (void)sd_notify(false, "STOPPING=1\nSTATUS=Stopping: finishing requests in flight");
         log_notice("Stopping%s.", wait ? ": finishing requests in flight" : " now");
 
@@ -389,6 +426,8 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, voi
                                 p = m->old[i];
                 if (p)
                         pool_leader_exited(p, status);
+                else if (pid == m->zygote.pid)
+                        zygote_exited(&m->zygote, status);
         }
         return 0;
 }
@@ -802,6 +841,7 @@ int manager_new(const char *config_path, Manager **ret)
         m = calloc(1, sizeof(Manager));
         if (!m)
                 return log_oom();
+        m->zygote = ZYGOTE_NULL;
         m->config_path = strdup(config_path);
         if (!m->config_path)
                 return log_oom();
@@ -838,6 +878,8 @@ Manager *manager_free(Manager *m)
         cgroup_sweep(&m->cgroups, 0, true, NULL, NULL);
         cgroup_wait(&m->cgroups, 5 * USEC_PER_SEC);
         cgroup_done(&m->cgroups);
+        zygote_stop(&m->zygote);
+        free(m->zygote.spec);
         sd_event_source_disable_unref(m->stop_timer);
         sd_event_source_disable_unref(m->tick_timer);
         sd_event_source_disable_unref(m->watchdog_timer);
@@ -969,6 +1011,7 @@ int manager_run(Manager *m)
                 .settle = on_pool_settle,
                 .gone = on_pool_gone,
                 .restart = on_pool_restart,
+                .spawn_leader = on_pool_spawn_leader,
                 .changed = on_pool_changed,
                 .userdata = m,
         };

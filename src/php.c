@@ -60,6 +60,11 @@ const char *php_version_string(void)
         return PHP_VERSION;
 }
 
+const char *php_extension_dir(void)
+{
+        return PHP_EXTENSION_DIR;
+}
+
 /* ---- output ---- */
 
 static size_t sapi_fpmd_ub_write(const char *str, size_t len)

@@ -24,3 +24,5 @@ int php_worker_init(const PhpWorker *w);
 void php_handle_request(Request *r);
 
 const char *php_version_string(void);
+/* Where PHP looks for extensions named without a path (PHP_EXTENSION_DIR of the build) */
+const char *php_extension_dir(void);

@@ -986,6 +986,7 @@ _noreturn_ static void exec_leader(const Pool *p, const int fds[LEADER_N_FDS], c
 int pool_start(Pool *p)
 {
         _cleanup_close_ int cgroup_fd = -1, config_fd = -1;
+        int fds[LEADER_N_FDS];
         char parent[32];
         int pair[2], r;
         pid_t pid;
@@ -1013,18 +1014,25 @@ int pool_start(Pool *p)
         if (cgroup_enabled(p->owner->cgroups))
                 (void)cgroup_pool_create(p->owner->cgroups, pool_name(p), &p->config->cgroup, &p->cgroup, &cgroup_fd);
 
-        snprintf(parent, sizeof(parent), "%d", (int)getpid());
-        pid = cgroup_fork_into(cgroup_fd);
-        if (pid < 0) {
-                r = log_error_errno(errno, "[pool %s] failed to fork the leader: %m", pool_name(p));
-                safe_close(pair[0]);
-                safe_close(pair[1]);
-                return r;
+        fds[0] = pair[1];
+        fds[1] = p->listen_fd;
+        fds[2] = p->scoreboard_fd;
+        fds[3] = config_fd;
+        fds[4] = p->handover[0];
+        fds[5] = p->handover[1];
+        pid = p->owner->spawn_leader ? p->owner->spawn_leader(p, fds, cgroup_fd, p->owner->userdata) : -ENOTCONN;
+        if (pid <= 0) {
+                snprintf(parent, sizeof(parent), "%d", (int)getpid());
+                pid = cgroup_fork_into(cgroup_fd);
+                if (pid < 0) {
+                        r = log_error_errno(errno, "[pool %s] failed to fork the leader: %m", pool_name(p));
+                        safe_close(pair[0]);
+                        safe_close(pair[1]);
+                        return r;
+                }
+                if (pid == 0)
+                        exec_leader(p, fds, parent);
         }
-        if (pid == 0)
-                exec_leader(p,
-                        (int[]){pair[1], p->listen_fd, p->scoreboard_fd, config_fd, p->handover[0], p->handover[1]},
-                        parent);
 
         safe_close(pair[1]);
         p->ctl_fd = pair[0];

@@ -38,6 +38,9 @@ typedef struct PoolOwner {
         void (*gone)(Pool *p, void *userdata);    /* leader gone for good (stopped, or a new generation that failed) */
         void (*restart)(Pool *p, void *userdata); /* emergency restart: a new generation with the same settings */
         void (*changed)(void *userdata);          /* what STATUS= shows changed */
+        /* A leader with these fds (LEADER_FD_*), started elsewhere (the zygote) as our child: its pid, or
+         * negative errno and the pool execs fpmd-leader itself */
+        pid_t (*spawn_leader)(Pool *p, const int *fds, int cgroup_fd, void *userdata);
         void *userdata;
 } PoolOwner;
 

@@ -209,6 +209,21 @@ def descendants(pid):
     return sorted(out)
 
 
+def proc_stat_ppid(pid):
+    """The parent of pid, or None."""
+    st = _proc_stat(pid)
+    return st[0] if st else None
+
+
+def is_zygote(pid):
+    """Whether pid is fpmd's leaders' zygote (its comm is fpmd-zygote)."""
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip() == "fpmd-zygote"
+    except OSError:
+        return False
+
+
 def proc_status_kb(pid, field):
     """A kB field of /proc/PID/status (VmHWM, VmRSS ...), or None."""
     try:
@@ -441,8 +456,9 @@ class Server:
             time.sleep(0.05)
 
     def _wait_started(self):
-        # Static pools: wait until the workers exist so pid and memory checks see them.
-        wait_for(lambda: len(self.workers()) >= self.pool["max_children"], 5)
+        # Static pools: wait until the workers exist so pid and memory checks see them (fpmd: and the leader).
+        want = self.pool["max_children"] + (1 if self.kind == "fpmd" else 0)
+        wait_for(lambda: len(self.workers()) >= want, 5)
 
     @property
     def pid(self):
@@ -460,10 +476,17 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
     def workers(self):
-        """Descendants of the server process (php-fpm: the pool's workers; fpmd: leaders and workers)."""
+        """Descendants of the server process (php-fpm: the pool's workers; fpmd: leaders and workers, not the
+        leaders' zygote)."""
         if not self.alive():
             return []
-        return descendants(self.proc.pid)
+        return [p for p in descendants(self.proc.pid) if not is_zygote(p)]
+
+    def pool_processes(self):
+        """fpmd: the supervisor's children but its zygote: the leaders (and workers whose leader died)."""
+        if not self.alive():
+            return []
+        return [c for c in children(self.proc.pid) if not is_zygote(c)]
 
     def graceful_signal(self):
         """fpmd's graceful stop is SIGTERM; PHP-FPM's is SIGQUIT (its SIGTERM is a fast stop)."""

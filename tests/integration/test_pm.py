@@ -206,7 +206,9 @@ class Pm(harness.FpmdTestCase):
         cg = pids_cgroup(self)
         with open(os.path.join(cg, "pids.max"), "w") as f:
             f.write("3")
-        s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 3}}}, start=False)
+        # Without the zygote, which would take a pid of the 3 and fork through a middle process
+        s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 3}}}, global_settings={"zygote": False},
+                      start=False)
         fpmd = s.argv()
         s.argv = lambda: ["/bin/sh", "-c", 'echo $$ > "%s/cgroup.procs" && exec "$0" "$@"' % cg] + fpmd
         s._wait_started = lambda: None
@@ -257,7 +259,7 @@ class LazyLeader(harness.FpmdTestCase):
     def test_leader_on_demand_and_at_rest(self):
         s = self.fpmd({"www": self.LAZY}, log_level="debug")
         # Ready, serving, and no process but the supervisor
-        self.assertEqual(harness.children(s.pid), [])
+        self.assertEqual(s.pool_processes(), [])
         self.assertIsNotNone(s.log_find(SUP + r"debug: \[pool www\] at rest until its first connection\.$"))
 
         r, ms = self.first_byte(s)
@@ -271,7 +273,7 @@ class LazyLeader(harness.FpmdTestCase):
         m = s.wait_log(self.DOZE, timeout=10)
         self.assertIsNotNone(m, s.log_text())
         self.assertEqual(int(m.group(1)), leader)
-        self.assertTrue(harness.wait_for(lambda: harness.children(s.pid) == [], 5), harness.children(s.pid))
+        self.assertTrue(harness.wait_for(lambda: s.pool_processes() == [], 5), s.pool_processes())
 
         # And comes back for the next connection, the pool's counters kept across its leaders
         offset = s.log_offset()
@@ -318,7 +320,7 @@ class LazyLeader(harness.FpmdTestCase):
         s = self.fpmd({"www": self.LAZY, "api": dict(self.LAZY, php_value={"precision": "11"})})
         offset = s.reload()
         self.assertIsNotNone(s.wait_log(SUP + r"notice: Reloaded: 2 pools serving\.$", offset), s.log_text())
-        self.assertEqual(harness.children(s.pid), [])
+        self.assertEqual(s.pool_processes(), [])
         # A running pool's new generation starts its leader at once, a resting one's stays at rest
         self.assertEqual(self.pid_request(s).status, 200)
         www = s.leader()
@@ -330,6 +332,67 @@ class LazyLeader(harness.FpmdTestCase):
         self.assertEqual(s.leaders("api"), [])
         r = self.cgi("/ini.php", server=s.endpoint("api"), query="get[]=precision")
         self.assertEqual(r.json()["get"], {"precision": "12"})
+
+
+def cmdline(pid):
+    """/proc/PID/cmdline, its arguments joined by spaces"""
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return " ".join(a.decode() for a in f.read().split(b"\0") if a)
+
+
+def comm(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
+
+
+class Zygote(harness.FpmdTestCase):
+    """Leaders are forked from the leaders' zygote (zygote = true, the default), which has loaded the pools'
+    extension libraries and holds nothing of any pool; they are the supervisor's children all the same, titled
+    like PHP-FPM's processes; a zygote that dies is started again when a leader is needed."""
+
+    def zygotes(self, s):
+        return [c for c in harness.children(s.pid) if harness.is_zygote(c)]
+
+    def test_leaders_from_the_zygote(self):
+        s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 2}},
+                       "api": {"pm": {"mode": "ondemand", "max_children": 2}}})
+        zygotes = self.zygotes(s)
+        self.assertEqual(len(zygotes), 1)
+        z = zygotes[0]
+        self.assertEqual((comm(z), cmdline(z)), ("fpmd-zygote", "fpmd-zygote"))
+        # Only its channel to the supervisor, besides stdin/out/err: no pool's socket, scoreboard or settings
+        self.assertEqual(sorted(int(f) for f in os.listdir("/proc/%d/fd" % z)), [0, 1, 2, 3])
+        with open("/proc/%d/maps" % z) as f:
+            maps = f.read()
+        self.assertIn("/opcache.so", maps)  # Debian's conf.d/10-opcache.ini: preloaded
+        self.assertNotIn("fpmd-scoreboard", maps)
+
+        leader = s.leader("www")
+        self.assertEqual(harness.proc_stat_ppid(leader), s.pid)
+        self.assertEqual((comm(leader), cmdline(leader)), ("fpmd-leader", "fpmd-leader: pool www"))
+        for w in s.pool_workers("www"):
+            self.assertEqual(cmdline(w), "fpmd-worker: pool www")
+        self.assertEqual(self.raw("/hello.php", server=s).body, b"hello\n")
+        self.assertEqual(self.raw("/hello.php", server=s.endpoint("api")).body, b"hello\n")
+        self.assertEqual(cmdline(s.leader("api")), "fpmd-leader: pool api")
+
+        # Killed, it is started again for the next leader (here: a reload's)
+        offset = s.log_offset()
+        os.kill(z, signal.SIGKILL)
+        self.assertIsNotNone(s.wait_log(SUP + r"warning: The leaders' zygote %d exited \(signal 9\); it is "
+                                        r"started again when a leader is needed\.$" % z, offset), s.log_text())
+        r = s.reload_command()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(harness.wait_for(lambda: self.zygotes(s) not in ([], [z]), 5), self.zygotes(s))
+        self.assertEqual(self.raw("/hello.php", server=s).body, b"hello\n")
+        self.assertEqual(s.log_find(SUP + r"(error|warning): (?!\[pool \w+\] runs PHP as root)", offset)[1:], [],
+                         s.log_text()[offset:])
+
+    def test_without_the_zygote(self):
+        s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 2}}}, global_settings={"zygote": False})
+        self.assertEqual(self.zygotes(s), [])
+        self.assertEqual(cmdline(s.leader()), "fpmd-leader: pool www")
+        self.assertEqual(self.raw("/hello.php", server=s).body, b"hello\n")
 
 
 def pids_cgroup(test):

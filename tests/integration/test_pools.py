@@ -74,7 +74,7 @@ class Pools(harness.FpmdTestCase):
         s.start(timeout=30)
 
         # At rest: the supervisor alone, one socket per pool
-        self.assertEqual(harness.children(s.pid), [])
+        self.assertEqual(s.pool_processes(), [])
         for i in range(1, N + 1):
             self.assertTrue(os.path.exists(self.ws.path("sock", name(i) + ".sock")), name(i))
         lines = len(s.log_lines())
@@ -89,7 +89,7 @@ class Pools(harness.FpmdTestCase):
             self.assertEqual([x for x in j["scripts"] if "/only-" in x], [mine], j["scripts"])
         leaders = {i: s.leader(name(i)) for i in SAMPLE}
         self.assertNotIn(None, leaders.values())
-        self.assertEqual(sorted(harness.children(s.pid)), sorted(leaders.values()))
+        self.assertEqual(sorted(s.pool_processes()), sorted(leaders.values()))
 
         # One line per pool in `fpmd status`, sorted by name
         st = subprocess.run([s.argv()[0], "status", "--pid", str(s.pid)], capture_output=True, text=True)
@@ -125,8 +125,8 @@ class Pools(harness.FpmdTestCase):
                                                                 % (N, N)), r.stderr)
         for i in SAMPLE:
             self.assertTrue(harness.wait_for(lambda: s.leader(name(i)) not in (None, leaders[i]), 10), name(i))
-        self.assertTrue(harness.wait_for(lambda: len(harness.children(s.pid)) == len(SAMPLE), 10),
-                        harness.children(s.pid))
+        self.assertTrue(harness.wait_for(lambda: len(s.pool_processes()) == len(SAMPLE), 10),
+                        s.pool_processes())
         self.assertEqual(self.ask(s, 2).json()["memory_limit"], "64M")
         self.assertEqual(self.ask(s, 3).json()["pool"], name(3))
 

@@ -469,10 +469,11 @@ class Container:
         return {int(pid): ProcInfo(int(pid), *fields) for pid, fields in out.items()}
 
     def fpmd_procs(self):
-        """{pid: ProcInfo} of the fpmd processes inside: the supervisor, leaders (fpmd-leader) and workers (php-fpm of
-        the machine's own units excluded)."""
+        """{pid: ProcInfo} of the fpmd processes inside: the supervisor, the leaders' zygote, leaders and workers
+        (php-fpm of the machine's own units excluded). Leaders and workers are titled "fpmd-leader: pool NAME" and
+        "fpmd-worker: pool NAME", the zygote "fpmd-zygote"."""
         return {pid: p for pid, p in self.proc_table().items()
-                if p.argv and os.path.basename(p.argv[0]) in ("fpmd", "fpmd-leader")}
+                if p.argv and os.path.basename(p.argv[0].split(":")[0]) in FPMD_PROCESS_NAMES}
 
     def main_pid(self, unit="fpmd.service"):
         return int(self.prop(unit, "MainPID") or 0)
@@ -533,12 +534,20 @@ def _cursor_after(cursor, ref):
     return int(a.get("t", "0"), 16) > int(b.get("t", "0"), 16)
 
 
+FPMD_PROCESS_NAMES = ("fpmd", "fpmd-leader", "fpmd-worker", "fpmd-zygote")
+
+
 class ProcInfo:
     """A process inside the container: ids, its cgroup v2 path (the "0::" line) and its argv."""
 
     def __init__(self, pid, ppid, pgid, sid, uid, state, cgroup, argv):
         self.pid, self.ppid, self.pgid, self.sid, self.uid = pid, ppid, pgid, sid, uid
         self.state, self.cgroup, self.argv = state, cgroup, argv
+
+    @property
+    def zygote(self):
+        """fpmd's leaders' zygote: a child of the supervisor that is no leader"""
+        return bool(self.argv) and self.argv[0] == "fpmd-zygote"
 
     def __repr__(self):
         return "ProcInfo(pid=%d, ppid=%d, pgid=%d, sid=%d, uid=%d, state=%s, cgroup=%s, argv=%r)" % (

@@ -117,7 +117,7 @@ class Cgroups(h.TestCase):
     def tree(self):
         """(fpmd processes {pid: ProcInfo}, leaders [ProcInfo], {leader pid: [worker ProcInfo]})."""
         procs = self.box.fpmd_procs()
-        leaders = sorted((p for p in procs.values() if p.ppid == self.main), key=lambda p: p.pid)
+        leaders = sorted((p for p in procs.values() if p.ppid == self.main and not p.zygote), key=lambda p: p.pid)
         workers = {lp.pid: sorted((p for p in procs.values() if p.ppid == lp.pid), key=lambda p: p.pid)
                    for lp in leaders}
         return procs, leaders, workers
@@ -165,11 +165,15 @@ class Cgroups(h.TestCase):
         for w in workers[leader.pid]:
             self.assertEqual(w.cgroup, leader.cgroup, w)
             self.assertEqual(w.uid, 33, w)  # www-data
-        # Every fpmd process is one of these, and they are the whole content of the service's cgroup
-        self.assertEqual(sorted(procs), sorted([main, leader.pid] + [w.pid for w in workers[leader.pid]]))
+        # Every fpmd process is one of these, and they are the whole content of the service's cgroup; the
+        # leaders' zygote sits with the supervisor
+        zygote = [p.pid for p in procs.values() if p.zygote]
+        self.assertEqual(len(zygote), 1, procs)
+        self.assertEqual(procs[zygote[0]].ppid, main)
+        self.assertEqual(sorted(procs), sorted([main, leader.pid] + zygote + [w.pid for w in workers[leader.pid]]))
         self.assertEqual(self.procs_of(self.svc), [], "a process sits in fpmd.service itself")
         self.assertEqual(self.procs_of(self.svc + "/pool-www"), [], "a process sits in pool-www itself")
-        self.assertEqual(self.procs_of(self.svc + "/supervisor"), [main])
+        self.assertEqual(self.procs_of(self.svc + "/supervisor"), sorted([main] + zygote))
         self.assertEqual(self.procs_of(self.svc + "/pool-www/gen-%d" % n),
                          sorted([leader.pid] + [w.pid for w in workers[leader.pid]]))
         self.assertEqual(self.subdirs(self.svc), ["pool-www", "supervisor"])
@@ -187,12 +191,12 @@ class Cgroups(h.TestCase):
                     return i
             self.fail("%r not in systemd-cgls output:\n%s" % (pattern, cgls))
 
-        # supervisor holds the main process alone; pool-www holds gen-N, which holds the leader and workers
+        # supervisor holds the main process (and the zygote); pool-www holds gen-N, which holds the leader and workers
         i_sup, i_pool, i_gen = line_of(r"─supervisor\b"), line_of(r"─pool-www\b"), line_of(r"─gen-%d\b" % n)
-        self.assertEqual(line_of(r"─%d /" % main), i_sup + 1, cgls)
+        self.assertEqual(line_of(r"─%d " % main), i_sup + 1, cgls)
         self.assertEqual(i_gen, i_pool + 1, cgls)
         pids = [leader.pid] + [w.pid for w in workers[leader.pid]]
-        self.assertEqual(sorted(line_of(r"─%d /" % pid) for pid in pids),
+        self.assertEqual(sorted(line_of(r"─%d " % pid) for pid in pids),
                          list(range(i_gen + 1, i_gen + 1 + len(pids))), cgls)
 
         # fpmd's own account of it: the controllers it found are the ones the cgroup offers
