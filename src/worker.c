@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "php.h"
+#include "proctitle.h"
 #include "request.h"
 #include "worker.h"
 
@@ -100,8 +101,10 @@ static void log_malformed(int fd, int error)
 
 static int loop_watch(Loop *l, int fd, void *tag, bool *watching, bool on)
 {
-        /* EPOLLEXCLUSIVE: a new connection wakes one idle worker, not all */
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = tag};
+        /* EPOLLEXCLUSIVE on the listening socket: a new connection wakes one idle worker, not all. Not on the
+         * handover pair: a worker woken alone that then stops without taking the connection would leave it
+         * there unseen, and handovers are few. */
+        struct epoll_event ev = {.events = EPOLLIN | (tag == &TAG_LISTEN ? EPOLLEXCLUSIVE : 0), .data.ptr = tag};
 
         if (on == *watching || fd < 0)
                 return 0;
@@ -506,12 +509,28 @@ static int loop_expire(Loop *l)
 }
 
 /* Before exiting: every connection still held goes to a sibling or the next generation */
+/* A worker of a replaced generation may have been the one woken (EPOLLEXCLUSIVE) for a connection it then
+ * did not take, and no other worker was woken for it: what waits on the socket is taken and handed on to the
+ * new generation, rather than left until the next connection comes */
+static void loop_pass_on_waiting(void)
+{
+        for (unsigned i = 0; i < 64 && pool_draining(); i++) {
+                int fd = loop_accept();
+
+                if (fd < 0)
+                        return;
+                (void)handover_send(fd, NULL);
+                safe_close(fd);
+        }
+}
+
 static void loop_finish(Loop *l)
 {
         l->done = true;
         loop_update_watches(l);
         while (l->n_held > 0)
                 held_hand_on(l, l->held[0]);
+        loop_pass_on_waiting();
 }
 
 void worker_install_signal_handlers(void)
@@ -598,6 +617,7 @@ int worker_run(const WorkerContext *w)
         (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
                 return 0; /* the leader died before we could ask to be told */
+        proctitle_set("fpmd-worker: pool %s", w->pool->name);
 
         /* The stop signals stay blocked and arrive through a signalfd in the epoll set: a stop never cuts a
          * request, and a worker busy with one ready connection after another still sees it at once */

@@ -197,7 +197,8 @@ class Reload(harness.FpmdTestCase):
         for t in threads:
             t.start()
         try:
-            self.assertTrue(harness.wait_for(lambda: len(answers) >= 10, 10), "the load never ran")
+            # every worker has run the script from release 1 before the switch
+            self.assertTrue(harness.wait_for(lambda: len(answers) >= 100, 20), "the load never ran")
             os.symlink(self.ws.path("releases", "2"), current + ".new")
             os.replace(current + ".new", current)
             # Switched, not yet reloaded: the running PHP still serves release 1 (the test could fail)
