@@ -9,7 +9,10 @@
 typedef struct Walk {
         FcgiParams *p;
         const PathinfoFs *fs;
-        const char *orig_sf, *orig_pt, *orig_pi, *orig_sn;
+        /* The web server's SCRIPT_FILENAME (after an Apache URL is cut), PATH_TRANSLATED and SCRIPT_NAME: copies,
+         * since the params they came from are replaced and unset on the way */
+        char *orig_sf, *orig_pt, *orig_sn;
+        const char *orig_pi;
         const char *pi, *sn; /* current PATH_INFO and SCRIPT_NAME */
         char *sf;            /* SCRIPT_FILENAME, owned: Apache's URL is cut in it */
         bool apache;         /* mod_proxy_fcgi sent a proxy: URL; it sends no usable PATH_INFO then */
@@ -353,16 +356,21 @@ int pathinfo_resolve(FcgiParams *p, const PathinfoOptions *o, const PathinfoFs *
         Walk w = {
                 .p = p,
                 .fs = fs,
-                .orig_pt = fcgi_params_get(p, "PATH_TRANSLATED"),
                 .pi = fcgi_params_get(p, "PATH_INFO"),
-                .sn = fcgi_params_get(p, "SCRIPT_NAME"),
                 .ret = ret,
         };
-        const char *sf = fcgi_params_get(p, "SCRIPT_FILENAME");
-        int r;
+        const char *sf = fcgi_params_get(p, "SCRIPT_FILENAME"), *pt = fcgi_params_get(p, "PATH_TRANSLATED"),
+                   *sn = fcgi_params_get(p, "SCRIPT_NAME");
+        int r = 0;
 
         *ret = (PathinfoResult){};
-        w.orig_sn = w.sn;
+        w.orig_pt = pt ? strdup(pt) : NULL;
+        w.orig_sn = sn ? strdup(sn) : NULL;
+        if ((pt && !w.orig_pt) || (sn && !w.orig_sn)) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        w.sn = w.orig_sn;
         if (!sf && !w.orig_pt) {
                 /* No script at all: still a SCRIPT_NAME, so the ping and status paths answer */
                 r = set_script_name(&w, w.sn);
@@ -384,7 +392,11 @@ int pathinfo_resolve(FcgiParams *p, const PathinfoOptions *o, const PathinfoFs *
                         if (r < 0)
                                 goto finish;
                 }
-                w.orig_sf = fcgi_params_get(p, "SCRIPT_FILENAME");
+                w.orig_sf = strdup(w.sf);
+                if (!w.orig_sf) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
         }
 
         if (o->fix_pathinfo)
@@ -403,6 +415,9 @@ int pathinfo_resolve(FcgiParams *p, const PathinfoOptions *o, const PathinfoFs *
 
 finish:
         free(w.sf);
+        free(w.orig_sf);
+        free(w.orig_pt);
+        free(w.orig_sn);
         if (r < 0)
                 pathinfo_result_done(ret);
         return r;
