@@ -403,6 +403,9 @@ static int parse_size_setting(Parser *p, const config_setting_t *s, const char *
         v = config_setting_get_string(s);
         if (parse_size(v, ret) < 0)
                 return parse_error(p, s, "invalid size for '%s': \"%s\" (" EXPECTED_SIZE ")", path, v);
+        /* What a libconfig integer holds: the leader reads its settings back from libconfig text */
+        if (*ret > (uint64_t)INT64_MAX)
+                return parse_error(p, s, "invalid size for '%s': \"%s\" (at most 8388607T: 2^63 - 1 bytes)", path, v);
         return 0;
 }
 

@@ -476,6 +476,11 @@ START_TEST(test_error_size)
                 "%s/errors/size.d/www.conf:5: invalid size for 'cgroup.memory_max': \"1Q\" "
                 "(expected bytes or a number with K, M, G or T)",
                 data_dir());
+        /* Found by fuzz-config: above what a libconfig integer holds, the leader could not read it back */
+        expect_error("errors/size-huge.conf", -EINVAL,
+                "%s/errors/size-huge.d/www.conf:3: invalid size for 'cgroup.memory_max': \"16000000T\" "
+                "(at most 8388607T: 2^63 - 1 bytes)",
+                data_dir());
 }
 END_TEST
 
