@@ -106,6 +106,15 @@ static inline void strv_freep_impl(char ***p)
 }
 #define _cleanup_strv_free_ _cleanup_(strv_freep_impl)
 
+static inline void *memdup(const void *p, size_t n)
+{
+        void *q = malloc(n > 0 ? n : 1);
+
+        if (q && n > 0)
+                memcpy(q, p, n);
+        return q;
+}
+
 static inline char **strv_free(char **l)
 {
         strv_freep_impl(&l);

@@ -34,6 +34,8 @@ struct Manager {
         ListenFds systemd_fds;
         Cgroups cgroups;
         Zygote zygote; /* forks leaders with PHP's libraries loaded */
+        char *zygote_spec; /* what it preloads for the running configuration, NULL: to be made */
+        size_t zygote_spec_size;
         Control *control;
         ControlHandler control_handler;
         bool stopping;
@@ -232,21 +234,25 @@ static int on_settle(sd_event_source *s, uint64_t usec, void *userdata)
 /* Started when a leader is first needed, and again after a reload that changes what the pools' PHP loads */
 static int manager_zygote_ensure(Manager *m)
 {
-        char *spec = NULL;
-        size_t size = 0;
+        char *spec;
         int r;
 
         if (!m->config->zygote || m->zygote.failures >= 3)
                 return -ENOTCONN;
-        r = zygote_preload_spec(m->config, DEFAULT_PHP_INI, &spec, &size);
-        if (r < 0)
-                return r;
-        if (m->zygote.fd >= 0 && m->zygote.spec_size == size && memcmp(m->zygote.spec, spec, size) == 0) {
-                free(spec);
-                return 0;
+        /* Once per configuration: hundreds of pools make it long, and a leader is started often */
+        if (!m->zygote_spec) {
+                r = zygote_preload_spec(m->config, DEFAULT_PHP_INI, &m->zygote_spec, &m->zygote_spec_size);
+                if (r < 0)
+                        return r;
         }
+        if (m->zygote.fd >= 0 && m->zygote.spec_size == m->zygote_spec_size &&
+                memcmp(m->zygote.spec, m->zygote_spec, m->zygote_spec_size) == 0)
+                return 0;
+        spec = memdup(m->zygote_spec, m->zygote_spec_size);
+        if (!spec)
+                return -ENOMEM;
         zygote_stop(&m->zygote);
-        r = zygote_start(&m->zygote, m->leader_path, spec, size);
+        r = zygote_start(&m->zygote, m->leader_path, spec, m->zygote_spec_size);
         if (r < 0)
                 return log_warning_errno(r, "Cannot start the leaders' zygote (%m); leaders are started without it.");
         return 0;
@@ -301,6 +307,9 @@ static void on_pool_gone(Pool *p, void *userdata)
                         if (m->pools[i]->replaces == p)
                                 m->pools[i]->replaces = NULL;
                 pool_free(p);
+                /* A reload may have waited for this one alone: its leader can exit before its STOPPING is read */
+                if (m->reloading)
+                        manager_check_ready(m);
         } else if (!m->stopping && p->state != POOL_STOPPING && p->replaces && !p->served) {
                 /* A new generation that failed to start: the one it was to replace takes its place again */
                 Pool *old = p->replaces;
@@ -594,6 +603,7 @@ static void manager_reload(Manager *m, char *const *names, size_t n_names, Contr
         m->n_pools = n_next;
         config_unref(m->config);
         m->config = c;
+        m->zygote_spec = mfree(m->zygote_spec);
         log_set_max_level(c->log_level);
 
         /* A lazy pool's new generation starts its leader at once only if the one it replaces had one running */
@@ -880,6 +890,7 @@ Manager *manager_free(Manager *m)
         cgroup_done(&m->cgroups);
         zygote_stop(&m->zygote);
         free(m->zygote.spec);
+        free(m->zygote_spec);
         sd_event_source_disable_unref(m->stop_timer);
         sd_event_source_disable_unref(m->tick_timer);
         sd_event_source_disable_unref(m->watchdog_timer);

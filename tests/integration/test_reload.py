@@ -8,6 +8,7 @@ fpmd-only: the files written, the log lines and the generations are fpmd's."""
 
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -283,6 +284,27 @@ class Reload(harness.FpmdTestCase):
                                              not set(s.pool_workers(name)) & set(before[name][1]), 5), name)
         self.assert_answers(s, b"memory_limit=200M\n")
         self.assert_answers(s, b"memory_limit=64M\n", name="api")
+
+    def test_old_leader_gone_without_a_word(self):
+        # The old generation's leader dies before it says STOPPING (its exit read first, or killed): the reload
+        # still completes once the new generation serves (it waited forever when the exit came first and no
+        # worker was starting: an ondemand pool's new leader has none)
+        s = self.fpmd({"www": {"pm": {"mode": "ondemand", "max_children": 2},
+                               "php_value": {"memory_limit": "200M"}}})
+        self.assert_answers(s, b"memory_limit=200M\n", n=1)
+        old = s.leader()
+        os.kill(old, signal.SIGSTOP)
+        offset = s.log_offset()
+        cmd = subprocess.Popen([s.argv()[0], "reload", "--pid", str(s.pid), "--timeout", "20"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(cmd.kill)
+        self.assertIsNotNone(s.wait_log(r"\[pool www\] new generation serving, stopping the previous one\.$",
+                                        offset), s.log_text()[offset:])
+        os.kill(old, signal.SIGKILL)
+        out, err = cmd.communicate(timeout=15)
+        self.assertEqual((cmd.returncode, out.strip()), (0, "fpmd: reloaded: 1 pool serving, 1 new generation"),
+                         err)
+        self.assert_answers(s, b"memory_limit=200M\n")
 
     def test_reload_command_named_pools(self):
         # One site's deploy does not restart another's: `fpmd reload www` renews www and leaves api alone
