@@ -59,18 +59,22 @@ void control_reply(ControlRequest *req, bool ok, const char *text)
         if (!req)
                 return;
         n = asprintf(&m, "%s%c%s", ok ? "ok" : "error", 0, strempty(text));
-        if (n > 0)
+        if (n > 0 && req->fd >= 0)
                 (void)send(req->fd, m, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
         request_free(req);
 }
 
-/* The client went before its answer */
+/* The client went before its answer (its --timeout passed): the connection goes, the request stays until the
+ * reload's outcome answers it, as the handler holds it until then */
 static int on_request_hangup(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
+        ControlRequest *req = userdata;
+
         (void)s;
         (void)fd;
         (void)revents;
-        request_free(userdata);
+        req->source = sd_event_source_disable_unref(req->source);
+        req->fd = safe_close(req->fd);
         return 0;
 }
 

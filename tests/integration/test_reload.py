@@ -306,6 +306,28 @@ class Reload(harness.FpmdTestCase):
                          err)
         self.assert_answers(s, b"memory_limit=200M\n")
 
+    def test_reload_command_gives_up(self):
+        # `fpmd reload --timeout 1` leaves before the reload is done (the old leader is held): fpmd goes on,
+        # answers nobody, does not spin, and stops (it spun at 100% CPU, the request freed under the reload)
+        s = self.fpmd({"www": {"pm": {"mode": "ondemand", "max_children": 2},
+                               "php_value": {"memory_limit": "200M"}}})
+        self.assert_answers(s, b"memory_limit=200M\n", n=1)
+        old = s.leader()
+        os.kill(old, signal.SIGSTOP)
+        r = subprocess.run([s.argv()[0], "reload", "--pid", str(s.pid), "--timeout", "1"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual((r.returncode, r.stderr.strip()),
+                         (1, "fpmd: reload of fpmd %d still not done after the timeout" % s.pid))
+        os.kill(old, signal.SIGKILL)
+        self.assertIsNotNone(s.wait_log(r"notice: Reloaded: 1 pool serving\.$"), s.log_text())
+        cpu = harness.proc_cpu_seconds(s.pid)
+        self.assert_answers(s, b"memory_limit=200M\n")
+        harness.wait_for(lambda: False, 1.0)  # a second of nothing to do
+        self.assertLess(harness.proc_cpu_seconds(s.pid) - cpu, 0.3)
+        r = s.reload_command()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(s.stop(), 0)
+
     def test_reload_command_named_pools(self):
         # One site's deploy does not restart another's: `fpmd reload www` renews www and leaves api alone
         s = self.fpmd({"www": self.settings("200M"), "api": self.settings("64M")})
