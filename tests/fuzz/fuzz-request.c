@@ -1,0 +1,268 @@
+/* fuzz-request: a FastCGI connection served as a worker serves it. The input is what the web server sends on
+ * the connection; it goes in over a socketpair, and request_read(), the body through request_read_stdin(), a
+ * response through request_write() and request_end(), request_drain() run the way worker.c runs them, for as
+ * long as the peer keeps the connection. A peer thread writes the input and reads everything we send, so that
+ * neither side can block the other; our output must be whole, well-formed records carrying exactly the bytes
+ * the "script" wrote. */
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include "fuzz.h"
+#include "request.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+        (void)argc;
+        (void)argv;
+        fuzz_quiet();
+        return 0;
+}
+
+typedef struct Bytes {
+        uint8_t *data;
+        size_t len, size;
+} Bytes;
+
+static void bytes_add(Bytes *b, const void *p, size_t n)
+{
+        if (b->len + n > b->size) {
+                b->size = MAX(b->len + n, b->size * 2);
+                b->data = realloc(b->data, b->size);
+                if (!b->data)
+                        abort();
+        }
+        if (n > 0)
+                memcpy(b->data + b->len, p, n);
+        b->len += n;
+}
+
+/* The web server's side: sends the input, reads the responses until we close */
+typedef struct Peer {
+        int fd;
+        const uint8_t *in;
+        size_t in_len, in_off;
+        Bytes out;
+} Peer;
+
+static bool peer_send(Peer *p)
+{
+        while (p->in_off < p->in_len) {
+                ssize_t n = send(p->fd, p->in + p->in_off, p->in_len - p->in_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+                if (n < 0)
+                        return errno == EAGAIN || errno == EINTR;
+                p->in_off += (size_t)n;
+        }
+        /* All sent: the end of the stream, as a web server that closes its side */
+        (void)shutdown(p->fd, SHUT_WR);
+        return true;
+}
+
+static void *peer_run(void *userdata)
+{
+        Peer *p = userdata;
+        uint8_t buf[65536];
+
+        for (;;) {
+                struct pollfd pfd = {.fd = p->fd, .events = POLLIN | (p->in_off < p->in_len ? POLLOUT : 0)};
+                ssize_t n;
+
+                if (poll(&pfd, 1, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        abort();
+                }
+                if ((pfd.revents & POLLOUT) && !peer_send(p))
+                        p->in_off = p->in_len; /* we closed: the rest cannot go */
+                if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+                        continue;
+                n = recv(p->fd, buf, sizeof(buf), MSG_DONTWAIT);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                if (n <= 0)
+                        return NULL; /* we closed the connection */
+                bytes_add(&p->out, buf, (size_t)n);
+        }
+}
+
+/* What the "script" wrote, per stream, and whether all of it must have reached the peer */
+typedef struct Script {
+        Bytes out, err;
+        unsigned requests, begins, ends;
+        bool lossy; /* a request broke the connection: its buffered output was dropped */
+} Script;
+
+static void on_begin(void *userdata)
+{
+        ((Script *)userdata)->begins++;
+}
+
+static void script_write(Script *s, Request *r, uint8_t type, const void *p, size_t n)
+{
+        if (request_write(r, type, p, n) == 0)
+                bytes_add(type == FCGI_STDOUT ? &s->out : &s->err, p, n);
+}
+
+/* A PHP script that prints its params and echoes its body, the way php.c drives a request: headers, the body
+ * read in pieces up to CONTENT_LENGTH, output to STDOUT or STDERR as the body's bytes choose, some flushes */
+static void script_run(Script *s, Request *r)
+{
+        static const char headers[] = "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n";
+        const char *cl = fcgi_params_get(&r->params, "CONTENT_LENGTH");
+        uint64_t want = cl ? strtoull(cl, NULL, 10) : 0, got = 0;
+        uint8_t buf[20000];
+
+        script_write(s, r, FCGI_STDOUT, headers, sizeof(headers) - 1);
+        for (size_t i = 0; i < r->params.n; i++) {
+                script_write(s, r, FCGI_STDOUT, r->params.names[i], r->params.name_lens[i]);
+                script_write(s, r, FCGI_STDOUT, "=", 1);
+                script_write(s, r, FCGI_STDOUT, r->params.values[i], r->params.value_lens[i]);
+                script_write(s, r, FCGI_STDOUT, "\n", 1);
+        }
+
+        while (got < want) {
+                /* Reads of 1 byte up to more than a record, decided by the body so far */
+                size_t chunk = MIN((size_t)(want - got), 1 + (got * 7919 + r->stdin_bytes) % sizeof(buf));
+                ssize_t n = request_read_stdin(r, buf, chunk);
+
+                if (n <= 0)
+                        break;
+                got += (uint64_t)n;
+                script_write(s, r, buf[0] & 1 ? FCGI_STDERR : FCGI_STDOUT, buf, (size_t)n);
+                if (buf[0] % 5 == 0 && request_flush(r) < 0)
+                        s->lossy = true;
+        }
+}
+
+/* Serves the connection as worker.c's loop_serve() does, parking and resuming a kept connection */
+static void serve(Script *s, int fd)
+{
+        const ConnHooks hooks = {.request_begin = on_begin, .userdata = s};
+        Conn c;
+        Request r;
+        bool more = true;
+
+        FUZZ_CHECK(conn_init(&c, 7, &hooks) == 0, "conn_init");
+        request_init(&r, &c);
+        conn_attach(&c, fd, NULL, 0);
+        while (more) {
+                _cleanup_free_ uint8_t *leftover = NULL;
+                const uint8_t *rest;
+                size_t n;
+                bool first = true;
+
+                more = false;
+                while (first || c.in_len > c.in_off) {
+                        int k;
+
+                        first = false;
+                        k = request_read(&r);
+                        FUZZ_CHECK(k <= 1, "request_read returned %d", k);
+                        if (k <= 0)
+                                break;
+                        FUZZ_CHECK(r.id != 0, "a request with id 0");
+                        FUZZ_CHECK(streq(fcgi_params_get(&r.params, "FCGI_ROLE"), "RESPONDER"), "FCGI_ROLE");
+                        s->requests++;
+                        script_run(s, &r);
+                        if (request_end(&r, 0) < 0)
+                                s->lossy = true;
+                        s->ends++;
+                        FUZZ_CHECK(r.ended, "request_end did not end it");
+                        request_drain(&r);
+                        if (c.broken)
+                                s->lossy = true;
+                        if (!r.keep_conn || c.broken || c.eof)
+                                break;
+                        /* Nothing buffered: the worker parks the connection with what it read past the request */
+                        if (c.in_len == c.in_off)
+                                more = true;
+                }
+                if (!more)
+                        break;
+                n = conn_leftover(&c, &rest);
+                if (n > 0) {
+                        leftover = malloc(n);
+                        if (!leftover)
+                                abort();
+                        memcpy(leftover, rest, n);
+                }
+                conn_attach(&c, fd, leftover, n);
+        }
+        request_done(&r);
+        conn_done(&c);
+}
+
+/* Everything we sent: whole records of the types a responder sends, STDOUT/STDERR in records of at most 8 KiB
+ * that carry what the script wrote */
+static void check_output(const Script *s, const Bytes *out)
+{
+        Bytes sout = {}, serr = {};
+        size_t off = 0;
+        unsigned completes = 0;
+
+        while (off < out->len) {
+                FcgiRecord rec;
+                int k = fcgi_record_next(out->data + off, out->len - off, &rec);
+
+                FUZZ_CHECK(k > 0, "our output does not parse at %zu of %zu: %d", off, out->len, k);
+                FUZZ_CHECK(rec.padding_length == (8 - rec.content_length % 8) % 8, "padding");
+                switch (rec.type) {
+                case FCGI_STDOUT:
+                case FCGI_STDERR:
+                        FUZZ_CHECK(rec.content_length <= REQUEST_RECORD_CONTENT_MAX, "a record of %u bytes",
+                                rec.content_length);
+                        FUZZ_CHECK(rec.request_id != 0, "stream on id 0");
+                        bytes_add(rec.type == FCGI_STDOUT ? &sout : &serr, rec.content, rec.content_length);
+                        break;
+                case FCGI_END_REQUEST:
+                        FUZZ_CHECK(rec.content_length == 8, "END_REQUEST body");
+                        if (rec.content[4] == FCGI_REQUEST_COMPLETE)
+                                completes++;
+                        break;
+                case FCGI_GET_VALUES_RESULT:
+                case FCGI_UNKNOWN_TYPE:
+                        FUZZ_CHECK(rec.request_id == 0, "management reply on id %u", rec.request_id);
+                        break;
+                default:
+                        FUZZ_CHECK(false, "we sent a record of type %u", rec.type);
+                }
+                off += (size_t)k;
+        }
+        FUZZ_CHECK(completes >= s->ends || s->lossy, "%u requests ended, %u END_REQUEST sent", s->ends, completes);
+        if (!s->lossy) {
+                FUZZ_CHECK(sout.len == s->out.len && (sout.len == 0 || memcmp(sout.data, s->out.data, sout.len) == 0),
+                        "STDOUT: sent %zu bytes, the script wrote %zu", sout.len, s->out.len);
+                FUZZ_CHECK(serr.len == s->err.len && (serr.len == 0 || memcmp(serr.data, s->err.data, serr.len) == 0),
+                        "STDERR: sent %zu bytes, the script wrote %zu", serr.len, s->err.len);
+        }
+        free(sout.data);
+        free(serr.data);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        Peer peer = {.in = data, .in_len = size};
+        Script script = {};
+        pthread_t thread;
+        int sv[2];
+
+        FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair: %m");
+        peer.fd = sv[0];
+        /* What fits goes in before we read, so that reads see the same bytes every run */
+        (void)peer_send(&peer);
+        FUZZ_CHECK(pthread_create(&thread, NULL, peer_run, &peer) == 0, "pthread_create");
+
+        serve(&script, sv[1]);
+        FUZZ_CHECK(script.begins >= script.requests, "%u requests, %u begins", script.requests, script.begins);
+        safe_close(sv[1]);
+        FUZZ_CHECK(pthread_join(thread, NULL) == 0, "pthread_join");
+        safe_close(sv[0]);
+
+        check_output(&script, &peer.out);
+        free(peer.out.data);
+        free(script.out.data);
+        free(script.err.data);
+        return 0;
+}
