@@ -7,18 +7,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include "fuzz.h"
 #include "request.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-        (void)argc;
-        (void)argv;
-        fuzz_quiet();
-        return 0;
-}
 
 typedef struct Bytes {
         uint8_t *data;
@@ -60,10 +53,9 @@ static bool peer_send(Peer *p)
         return true;
 }
 
-static void *peer_run(void *userdata)
+static void peer_run(Peer *p)
 {
-        Peer *p = userdata;
-        uint8_t buf[65536];
+        static uint8_t buf[65536];
 
         for (;;) {
                 struct pollfd pfd = {.fd = p->fd, .events = POLLIN | (p->in_off < p->in_len ? POLLOUT : 0)};
@@ -82,9 +74,38 @@ static void *peer_run(void *userdata)
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         continue;
                 if (n <= 0)
-                        return NULL; /* we closed the connection */
+                        return; /* we closed the connection */
                 bytes_add(&p->out, buf, (size_t)n);
         }
+}
+
+/* One peer thread for every run: a thread per connection costs more than the connection (stack, mmap) */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static Peer *job;
+static bool job_done;
+
+static void *peer_thread(void *userdata)
+{
+        (void)userdata;
+        for (;;) {
+                Peer *p;
+
+                pthread_mutex_lock(&lock);
+                while (!job)
+                        pthread_cond_wait(&cond, &lock);
+                p = job;
+                pthread_mutex_unlock(&lock);
+
+                peer_run(p);
+
+                pthread_mutex_lock(&lock);
+                job = NULL;
+                job_done = true;
+                pthread_cond_broadcast(&cond);
+                pthread_mutex_unlock(&lock);
+        }
+        return NULL;
 }
 
 /* What the "script" wrote, per stream, and whether all of it must have reached the peer */
@@ -136,16 +157,17 @@ static void script_run(Script *s, Request *r)
         }
 }
 
+/* As a worker, one Conn and one Request serve every connection in turn */
+static ConnHooks hooks = {.request_begin = on_begin};
+static Conn c;
+static Request r;
+
 /* Serves the connection as worker.c's loop_serve() does, parking and resuming a kept connection */
 static void serve(Script *s, int fd)
 {
-        const ConnHooks hooks = {.request_begin = on_begin, .userdata = s};
-        Conn c;
-        Request r;
         bool more = true;
 
-        FUZZ_CHECK(conn_init(&c, 7, &hooks) == 0, "conn_init");
-        request_init(&r, &c);
+        hooks.userdata = s;
         conn_attach(&c, fd, NULL, 0);
         while (more) {
                 _cleanup_free_ uint8_t *leftover = NULL;
@@ -170,6 +192,9 @@ static void serve(Script *s, int fd)
                                 s->lossy = true;
                         s->ends++;
                         FUZZ_CHECK(r.ended, "request_end did not end it");
+                        /* After fastcgi_finish_request(), PHP's output goes nowhere (check_output counts the bytes) */
+                        FUZZ_CHECK(request_write(&r, FCGI_STDOUT, "late", 4) == 0 && request_flush(&r) == 0,
+                                "a write after the end");
                         request_drain(&r);
                         if (c.broken)
                                 s->lossy = true;
@@ -190,8 +215,6 @@ static void serve(Script *s, int fd)
                 }
                 conn_attach(&c, fd, leftover, n);
         }
-        request_done(&r);
-        conn_done(&c);
 }
 
 /* Everything we sent: whole records of the types a responder sends, STDOUT/STDERR in records of at most 8 KiB
@@ -241,23 +264,45 @@ static void check_output(const Script *s, const Bytes *out)
         free(serr.data);
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+        (void)argc;
+        (void)argv;
+        fuzz_quiet();
+        /* As worker.c: a write after the peer (or our own shutdown()) closed the stream is an error, not death */
+        signal(SIGPIPE, SIG_IGN);
+        FUZZ_CHECK(conn_init(&c, 7, &hooks) == 0, "conn_init");
+        request_init(&r, &c);
+        {
+                pthread_t thread;
+                FUZZ_CHECK(pthread_create(&thread, NULL, peer_thread, NULL) == 0, "pthread_create");
+        }
+        return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         Peer peer = {.in = data, .in_len = size};
         Script script = {};
-        pthread_t thread;
         int sv[2];
 
         FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair: %m");
         peer.fd = sv[0];
         /* What fits goes in before we read, so that reads see the same bytes every run */
         (void)peer_send(&peer);
-        FUZZ_CHECK(pthread_create(&thread, NULL, peer_run, &peer) == 0, "pthread_create");
+        pthread_mutex_lock(&lock);
+        job = &peer;
+        job_done = false;
+        pthread_cond_broadcast(&cond);
+        pthread_mutex_unlock(&lock);
 
         serve(&script, sv[1]);
         FUZZ_CHECK(script.begins >= script.requests, "%u requests, %u begins", script.requests, script.begins);
         safe_close(sv[1]);
-        FUZZ_CHECK(pthread_join(thread, NULL) == 0, "pthread_join");
+        pthread_mutex_lock(&lock);
+        while (!job_done)
+                pthread_cond_wait(&cond, &lock);
+        pthread_mutex_unlock(&lock);
         safe_close(sv[0]);
 
         check_output(&script, &peer.out);
