@@ -61,7 +61,7 @@ static bool pair_name_eq(const Pair *a, const Pair *b)
 /* What a parsed FcgiParams must hold: the last value of each name, one entry per name, in first-seen order */
 static void check_params(const FcgiParams *p, const Pair *pairs, size_t n, size_t n_before)
 {
-        size_t unique = 0;
+        size_t unique = 0, replaced = 0;
 
         for (size_t i = 0; i < n; i++) {
                 const Pair *last = &pairs[i];
@@ -76,6 +76,9 @@ static void check_params(const FcgiParams *p, const Pair *pairs, size_t n, size_
                 if (!first)
                         continue;
                 unique++;
+                /* A pair may replace an entry set before the stream: FCGI_ROLE */
+                if (pairs[i].name_len == strlen("FCGI_ROLE") && memcmp(pairs[i].name, "FCGI_ROLE", 9) == 0)
+                        replaced++;
                 for (size_t j = i + 1; j < n; j++)
                         if (pair_name_eq(&pairs[j], &pairs[i]))
                                 last = &pairs[j];
@@ -89,7 +92,8 @@ static void check_params(const FcgiParams *p, const Pair *pairs, size_t n, size_
                 FUZZ_CHECK(memcmp(v, last->value, len) == 0 && v[len] == 0, "'%s': value differs", name);
                 FUZZ_CHECK(fcgi_params_get(p, name) == v, "get and get_len differ");
         }
-        FUZZ_CHECK(p->n == n_before + unique, "%zu entries, expected %zu + %zu", p->n, n_before, unique);
+        FUZZ_CHECK(p->n == n_before + unique - replaced, "%zu entries, expected %zu + %zu - %zu", p->n, n_before,
+                unique, replaced);
         for (size_t i = 0; i < p->n; i++) {
                 FUZZ_CHECK(strlen(p->names[i]) == p->name_lens[i], "name length of entry %zu", i);
                 FUZZ_CHECK(p->values[i][p->value_lens[i]] == 0, "value of entry %zu not NUL-terminated", i);

@@ -408,7 +408,7 @@ static void check_page(const Page *page, const StatusProc *procs)
 /* ---- The query ---- */
 
 /* The query URL-decoded as a whole, '+' a blank: a word the parser found must be in it */
-static char *query_decode(const char *q)
+static char *query_decode(const char *q, size_t *ret_len)
 {
         char *out = malloc(strlen(q) + 1), *o = out;
 
@@ -423,7 +423,17 @@ static char *query_decode(const char *q)
                         *o++ = *q == '+' ? ' ' : *q;
         }
         *o = 0;
+        *ret_len = (size_t)(o - out);
         return out;
+}
+
+/* Whether word is in the decoded query; a NUL decoded from %00 does not hide what follows it */
+static bool decoded_has(const char *decoded, size_t len, const char *word)
+{
+        for (const char *s = decoded; s < decoded + len; s += strlen(s) + 1)
+                if (strstr(s, word))
+                        return true;
+        return false;
 }
 
 static void check_query(const char *query)
@@ -434,7 +444,8 @@ static void check_query(const char *query)
                 [STATUS_FORMAT_HTML] = "html",
                 [STATUS_FORMAT_OPENMETRICS] = "openmetrics",
         };
-        _cleanup_free_ char *decoded = query_decode(query);
+        size_t len;
+        _cleanup_free_ char *decoded = query_decode(query, &len);
         StatusFormat f = _STATUS_FORMAT_INVALID, g = _STATUS_FORMAT_INVALID;
         bool full = false, full2 = true;
 
@@ -443,19 +454,10 @@ static void check_query(const char *query)
         status_parse_query(query, &g, NULL);
         status_parse_query(query, NULL, &full2);
         FUZZ_CHECK(f == g && full == full2, "the outputs depend on each other");
-        /* A NUL decoded from %00 ends the decoded text early: look at every piece of it */
-        if (words[f]) {
-                bool found = false;
-                for (const char *s = decoded; s <= decoded + strlen(query) && !found; s += strlen(s) + 1)
-                        found = strstr(s, words[f]) != NULL;
-                FUZZ_CHECK(found, "format %s from '%s'", words[f], query);
-        }
-        if (full) {
-                bool found = false;
-                for (const char *s = decoded; s <= decoded + strlen(query) && !found; s += strlen(s) + 1)
-                        found = strstr(s, "full") != NULL;
-                FUZZ_CHECK(found, "full from '%s'", query);
-        }
+        if (words[f])
+                FUZZ_CHECK(decoded_has(decoded, len, words[f]), "format %s from '%s'", words[f], query);
+        if (full)
+                FUZZ_CHECK(decoded_has(decoded, len, "full"), "full from '%s'", query);
 }
 
 static char *take_string(Input *in, char **strings, size_t *n)
