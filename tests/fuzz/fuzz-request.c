@@ -185,7 +185,8 @@ static void serve(Script *s, int fd)
                         if (k <= 0)
                                 break;
                         FUZZ_CHECK(r.id != 0, "a request with id 0");
-                        FUZZ_CHECK(streq(fcgi_params_get(&r.params, "FCGI_ROLE"), "RESPONDER"), "FCGI_ROLE");
+                        /* "RESPONDER", unless the web server sent FCGI_ROLE itself (PHP-FPM's value is replaced too) */
+                        FUZZ_CHECK(fcgi_params_get(&r.params, "FCGI_ROLE"), "no FCGI_ROLE");
                         s->requests++;
                         script_run(s, &r);
                         if (request_end(&r, 0) < 0)
