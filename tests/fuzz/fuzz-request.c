@@ -31,11 +31,17 @@ static void bytes_add(Bytes *b, const void *p, size_t n)
         b->len += n;
 }
 
-/* The web server's side: sends the input, reads the responses until we close */
+/* The web server's side: sends the input, reads the responses until we close. Like nginx with keepalive it
+ * keeps the connection open once it has sent everything, and closes its side only when the worker waits to
+ * read with nothing left to read (__wrap_read below), so that request.c's non-blocking look for pending
+ * requests (request_refuse_pending) sees no end of stream. With the first record header's reserved byte odd, it
+ * closes its side at once after the input instead: a client that pipelines requests and half-closes. */
 typedef struct Peer {
         int fd;
         const uint8_t *in;
         size_t in_len, in_off;
+        bool eager_eof;
+        bool all_sent; /* atomic: read by the serving thread */
         Bytes out;
 } Peer;
 
@@ -44,12 +50,17 @@ static bool peer_send(Peer *p)
         while (p->in_off < p->in_len) {
                 ssize_t n = send(p->fd, p->in + p->in_off, p->in_len - p->in_off, MSG_DONTWAIT | MSG_NOSIGNAL);
 
-                if (n < 0)
-                        return errno == EAGAIN || errno == EINTR;
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                return true;
+                        p->in_off = p->in_len; /* we closed: the rest cannot go */
+                        break;
+                }
                 p->in_off += (size_t)n;
         }
-        /* All sent: the end of the stream, as a web server that closes its side */
-        (void)shutdown(p->fd, SHUT_WR);
+        if (p->eager_eof)
+                (void)shutdown(p->fd, SHUT_WR);
+        __atomic_store_n(&p->all_sent, true, __ATOMIC_RELEASE);
         return true;
 }
 
@@ -66,8 +77,8 @@ static void peer_run(Peer *p)
                                 continue;
                         abort();
                 }
-                if ((pfd.revents & POLLOUT) && !peer_send(p))
-                        p->in_off = p->in_len; /* we closed: the rest cannot go */
+                if (pfd.revents & POLLOUT)
+                        (void)peer_send(p);
                 if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
                         continue;
                 n = recv(p->fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -108,6 +119,25 @@ static void *peer_thread(void *userdata)
         return NULL;
 }
 
+/* The connection being served and its peer, for __wrap_read */
+static int serving_fd = -1;
+static Peer *serving_peer;
+
+/* request.c's read(), linked with -Wl,--wrap=read: before the worker blocks on the connection with nothing to
+ * read, a peer that has sent everything closes its side, as a web server closes an idle kept connection */
+ssize_t __real_read(int fd, void *buf, size_t size);
+ssize_t __wrap_read(int fd, void *buf, size_t size);
+ssize_t __wrap_read(int fd, void *buf, size_t size)
+{
+        if (fd == serving_fd && serving_peer && __atomic_load_n(&serving_peer->all_sent, __ATOMIC_ACQUIRE)) {
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+                if (poll(&pfd, 1, 0) == 0)
+                        (void)shutdown(serving_peer->fd, SHUT_WR);
+        }
+        return __real_read(fd, buf, size);
+}
+
 /* What the "script" wrote, per stream, and whether all of it must have reached the peer */
 typedef struct Script {
         Bytes out, err;
@@ -126,8 +156,10 @@ static void script_write(Script *s, Request *r, uint8_t type, const void *p, siz
                 bytes_add(type == FCGI_STDOUT ? &s->out : &s->err, p, n);
 }
 
-/* A PHP script that prints its params and echoes its body, the way php.c drives a request: headers, the body
- * read in pieces up to CONTENT_LENGTH, output to STDOUT or STDERR as the body's bytes choose, some flushes */
+/* A PHP script that prints its params and echoes its body, the way php.c drives a request: headers, the params
+ * as many times as the request id says modulo 128 (so that a small request can fill the 64 KiB output buffer),
+ * the body read in pieces up to CONTENT_LENGTH and echoed to STDOUT, or to STDERR where a piece starts with 'E',
+ * flushed where one starts with 'F' */
 static void script_run(Script *s, Request *r)
 {
         static const char headers[] = "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n";
@@ -136,12 +168,13 @@ static void script_run(Script *s, Request *r)
         uint8_t buf[20000];
 
         script_write(s, r, FCGI_STDOUT, headers, sizeof(headers) - 1);
-        for (size_t i = 0; i < r->params.n; i++) {
-                script_write(s, r, FCGI_STDOUT, r->params.names[i], r->params.name_lens[i]);
-                script_write(s, r, FCGI_STDOUT, "=", 1);
-                script_write(s, r, FCGI_STDOUT, r->params.values[i], r->params.value_lens[i]);
-                script_write(s, r, FCGI_STDOUT, "\n", 1);
-        }
+        for (unsigned k = 0; k < r->id % 128u; k++)
+                for (size_t i = 0; i < r->params.n; i++) {
+                        script_write(s, r, FCGI_STDOUT, r->params.names[i], r->params.name_lens[i]);
+                        script_write(s, r, FCGI_STDOUT, "=", 1);
+                        script_write(s, r, FCGI_STDOUT, r->params.values[i], r->params.value_lens[i]);
+                        script_write(s, r, FCGI_STDOUT, "\n", 1);
+                }
 
         while (got < want) {
                 /* Reads of 1 byte up to more than a record, decided by the body so far */
@@ -151,8 +184,8 @@ static void script_run(Script *s, Request *r)
                 if (n <= 0)
                         break;
                 got += (uint64_t)n;
-                script_write(s, r, buf[0] & 1 ? FCGI_STDERR : FCGI_STDOUT, buf, (size_t)n);
-                if (buf[0] % 5 == 0 && request_flush(r) < 0)
+                script_write(s, r, buf[0] == 'E' ? FCGI_STDERR : FCGI_STDOUT, buf, (size_t)n);
+                if (buf[0] == 'F' && request_flush(r) < 0)
                         s->lossy = true;
         }
 }
@@ -289,6 +322,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair: %m");
         peer.fd = sv[0];
+        peer.eager_eof = size > 7 && (data[7] & 1);
+        serving_fd = sv[1];
+        serving_peer = &peer;
         /* What fits goes in before we read, so that reads see the same bytes every run */
         (void)peer_send(&peer);
         pthread_mutex_lock(&lock);
@@ -299,6 +335,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         serve(&script, sv[1]);
         FUZZ_CHECK(script.begins >= script.requests, "%u requests, %u begins", script.requests, script.begins);
+        serving_fd = -1;
+        serving_peer = NULL;
         safe_close(sv[1]);
         pthread_mutex_lock(&lock);
         while (!job_done)
