@@ -4,7 +4,6 @@
  * long as the peer keeps the connection. A peer thread writes the input and reads everything we send, so that
  * neither side can block the other; our output must be whole, well-formed records carrying exactly the bytes
  * the "script" wrote. */
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
