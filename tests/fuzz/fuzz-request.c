@@ -1,9 +1,10 @@
 /* fuzz-request: a FastCGI connection served as a worker serves it. The input is what the web server sends on
  * the connection; it goes in over a socketpair, and request_read(), the body through request_read_stdin(), a
- * response through request_write() and request_end(), request_drain() run the way worker.c runs them, for as
- * long as the peer keeps the connection. A peer thread writes the input and reads everything we send, so that
- * neither side can block the other; our output must be whole, well-formed records carrying exactly the bytes
- * the "script" wrote. */
+ * response through request_write() and request_end(), request_drain() run the way worker.c runs them (the head
+ * gathered by conn_receive() and request_head_complete() first), for as long as the peer keeps the connection. A peer
+ * thread writes the input and reads everything we send, so that neither side can block the other; our output must be
+ * whole, well-formed records carrying exactly the bytes the "script" wrote. */
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,7 +33,7 @@ static void bytes_add(Bytes *b, const void *p, size_t n)
 
 /* The web server's side: sends the input, reads the responses until we close. Like nginx with keepalive it
  * keeps the connection open once it has sent everything, and closes its side only when the worker waits to
- * read with nothing left to read (__wrap_read below), so that request.c's non-blocking look for pending
+ * read with nothing left to read (__wrap_poll below), so that request.c's non-blocking look for pending
  * requests (request_refuse_pending) sees no end of stream. With the first record header's reserved byte odd, it
  * closes its side at once after the input instead: a client that pipelines requests and half-closes. */
 typedef struct Peer {
@@ -118,23 +119,25 @@ static void *peer_thread(void *userdata)
         return NULL;
 }
 
-/* The connection being served and its peer, for __wrap_read */
+/* The connection being served and its peer, for __wrap_poll */
 static int serving_fd = -1;
 static Peer *serving_peer;
 
-/* request.c's read(), linked with -Wl,--wrap=read: before the worker blocks on the connection with nothing to
- * read, a peer that has sent everything closes its side, as a web server closes an idle kept connection */
-ssize_t __real_read(int fd, void *buf, size_t size);
-ssize_t __wrap_read(int fd, void *buf, size_t size);
-ssize_t __wrap_read(int fd, void *buf, size_t size)
+/* poll(), linked with -Wl,--wrap=poll: before the worker waits to read the connection (in its event loop for the
+ * next request head, or in request.c for more of a body) with nothing there, a peer that has sent everything
+ * closes its side, as a web server closes an idle kept connection */
+int __real_poll(struct pollfd *fds, nfds_t n, int timeout);
+int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout);
+int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-        if (fd == serving_fd && serving_peer && __atomic_load_n(&serving_peer->all_sent, __ATOMIC_ACQUIRE)) {
-                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (n == 1 && fds[0].fd == serving_fd && (fds[0].events & POLLIN) && serving_peer &&
+                __atomic_load_n(&serving_peer->all_sent, __ATOMIC_ACQUIRE)) {
+                struct pollfd pfd = {.fd = serving_fd, .events = POLLIN};
 
-                if (poll(&pfd, 1, 0) == 0)
+                if (__real_poll(&pfd, 1, 0) == 0)
                         (void)shutdown(serving_peer->fd, SHUT_WR);
         }
-        return __real_read(fd, buf, size);
+        return __real_poll(fds, n, timeout);
 }
 
 /* What the "script" wrote, per stream, and whether all of it must have reached the peer */
@@ -194,59 +197,97 @@ static ConnHooks hooks = {.request_begin = on_begin};
 static Conn c;
 static Request r;
 
-/* Serves the connection as worker.c's loop_serve() does, parking and resuming a kept connection */
+/* Serves one whole request as worker.c's loop_serve_one() does; false when the connection is to be closed */
+static bool serve_one(Script *s)
+{
+        int k = request_read(&r);
+
+        FUZZ_CHECK(k <= 1, "request_read returned %d", k);
+        if (k <= 0)
+                return false;
+        FUZZ_CHECK(r.id != 0, "a request with id 0");
+        /* "RESPONDER", unless the web server sent FCGI_ROLE itself (PHP-FPM's value is replaced too) */
+        FUZZ_CHECK(fcgi_params_get(&r.params, "FCGI_ROLE"), "no FCGI_ROLE");
+        s->requests++;
+        script_run(s, &r);
+        if (request_end(&r, 0) < 0)
+                s->lossy = true;
+        s->ends++;
+        FUZZ_CHECK(r.ended, "request_end did not end it");
+        /* After fastcgi_finish_request(), PHP's output goes nowhere (check_output counts the bytes) */
+        FUZZ_CHECK(request_write(&r, FCGI_STDOUT, "late", 4) == 0 && request_flush(&r) == 0, "a write after the end");
+        request_drain(&r);
+        if (c.broken)
+                s->lossy = true;
+        return r.keep_conn && !c.broken && !c.eof;
+}
+
+/* Keeps what was read past the last request, as worker.c's held_park() does */
+static void park(uint8_t **buf, size_t *len)
+{
+        const uint8_t *rest;
+        size_t n = conn_leftover(&c, &rest);
+
+        free(*buf);
+        *buf = NULL;
+        *len = n;
+        if (n > 0) {
+                *buf = malloc(n);
+                if (!*buf)
+                        abort();
+                memcpy(*buf, rest, n);
+        }
+}
+
+/* Serves the connection as worker.c's loop_handle() does each time epoll finds it readable: what is there is
+ * read, the management records answered, whole request heads served; then the connection is parked with its
+ * leftover until it is readable again */
 static void serve(Script *s, int fd)
 {
-        bool more = true;
+        _cleanup_free_ uint8_t *parked = NULL;
+        size_t parked_len = 0;
 
         hooks.userdata = s;
-        conn_attach(&c, fd, NULL, 0);
-        while (more) {
-                _cleanup_free_ uint8_t *leftover = NULL;
-                const uint8_t *rest;
-                size_t n;
-                bool first = true;
+        for (;;) {
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                bool readable = true;
 
-                more = false;
-                while (first || c.in_len > c.in_off) {
+                if (conn_attach(&c, fd, parked, parked_len) < 0)
+                        return;
+                for (;;) {
                         int k;
 
-                        first = false;
-                        k = request_read(&r);
-                        FUZZ_CHECK(k <= 1, "request_read returned %d", k);
-                        if (k <= 0)
+                        if (readable) {
+                                k = conn_receive(&c);
+                                if (k == -ENOBUFS)
+                                        k = conn_grow(&c, REQUEST_PARAMS_MAX + 64 * 1024) < 0 ? -E2BIG
+                                                                                              : conn_receive(&c);
+                                if (k < 0 && k != -EAGAIN)
+                                        return;
+                                readable = false;
+                        }
+                        k = conn_answer_management(&c);
+                        if (k >= 0)
+                                k = request_head_complete(c.in + c.in_off, c.in_len - c.in_off);
+                        if (k < 0)
+                                return;
+                        if (k == 0) {
+                                /* Not a whole request yet: wait for more, unless the peer is gone */
+                                if (c.eof)
+                                        return;
+                                if (c.out_len > 0)
+                                        (void)request_flush(&r);
                                 break;
-                        FUZZ_CHECK(r.id != 0, "a request with id 0");
-                        /* "RESPONDER", unless the web server sent FCGI_ROLE itself (PHP-FPM's value is replaced too) */
-                        FUZZ_CHECK(fcgi_params_get(&r.params, "FCGI_ROLE"), "no FCGI_ROLE");
-                        s->requests++;
-                        script_run(s, &r);
-                        if (request_end(&r, 0) < 0)
-                                s->lossy = true;
-                        s->ends++;
-                        FUZZ_CHECK(r.ended, "request_end did not end it");
-                        /* After fastcgi_finish_request(), PHP's output goes nowhere (check_output counts the bytes) */
-                        FUZZ_CHECK(request_write(&r, FCGI_STDOUT, "late", 4) == 0 && request_flush(&r) == 0,
-                                "a write after the end");
-                        request_drain(&r);
-                        if (c.broken)
-                                s->lossy = true;
-                        if (!r.keep_conn || c.broken || c.eof)
-                                break;
-                        /* Nothing buffered: the worker parks the connection with what it read past the request */
+                        }
+                        if (!serve_one(s))
+                                return;
+                        /* More bytes may be buffered already (a pipelining peer); if not, wait in "epoll" */
                         if (c.in_len == c.in_off)
-                                more = true;
+                                break;
                 }
-                if (!more)
-                        break;
-                n = conn_leftover(&c, &rest);
-                if (n > 0) {
-                        leftover = malloc(n);
-                        if (!leftover)
-                                abort();
-                        memcpy(leftover, rest, n);
-                }
-                conn_attach(&c, fd, leftover, n);
+                park(&parked, &parked_len);
+                while (poll(&pfd, 1, -1) < 0)
+                        FUZZ_CHECK(errno == EINTR, "poll: %m");
         }
 }
 
@@ -322,6 +363,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair: %m");
         peer.fd = sv[0];
         peer.eager_eof = size > 7 && (data[7] & 1);
+        /* As a worker's accepted connections, ours is non-blocking (request.c waits in poll) */
+        FUZZ_CHECK(fcntl(sv[1], F_SETFL, O_NONBLOCK) == 0, "fcntl: %m");
         serving_fd = sv[1];
         serving_peer = &peer;
         /* What fits goes in before we read, so that reads see the same bytes every run */
