@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "control.h"
@@ -25,13 +26,25 @@ struct Control {
         ControlRequest *requests;
 };
 
+/* "fpmd-control-PIDNS-": the names of the supervisors in our pid namespace (a client runs in the supervisor's:
+ * ExecReload=, or a shell in the same container) */
+static void control_prefix(char *buf, size_t size)
+{
+        struct stat st;
+
+        snprintf(buf, size, CONTROL_ADDRESS_PREFIX "%llu-",
+                stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long long)st.st_ino : 0ULL);
+}
+
 static socklen_t control_address(pid_t pid, struct sockaddr_un *ret)
 {
+        char prefix[64];
         int n;
 
+        control_prefix(prefix, sizeof(prefix));
         *ret = (struct sockaddr_un){.sun_family = AF_UNIX};
         /* Abstract: sun_path starts with a NUL, the name's length is the address's */
-        n = snprintf(ret->sun_path + 1, sizeof(ret->sun_path) - 1, CONTROL_ADDRESS_PREFIX "%d", (int)pid);
+        n = snprintf(ret->sun_path + 1, sizeof(ret->sun_path) - 1, "%s%d", prefix, (int)pid);
         return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
 }
 
@@ -156,7 +169,8 @@ int control_new(sd_event *event, const ControlHandler *handler, Control **ret)
         if (c->fd < 0)
                 return -errno;
         if (bind(c->fd, (struct sockaddr *)&a, len) < 0 || listen(c->fd, 16) < 0)
-                return -errno;
+                return log_error_errno(errno, "Failed to listen on the control socket @%.*s: %m",
+                        (int)(len - offsetof(struct sockaddr_un, sun_path) - 1), a.sun_path + 1);
         r = sd_event_add_io(event, &c->source, c->fd, EPOLLIN, on_connection, c);
         if (r < 0)
                 return r;
@@ -269,8 +283,10 @@ int control_find_supervisor(pid_t *ret)
 
         if (!f)
                 return -errno;
-        snprintf(prefix, sizeof(prefix), " @%s", CONTROL_ADDRESS_PREFIX);
-        /* "Num RefCount Protocol Flags Type St Inode Path": the socket's path is "@fpmd-control-PID", on the
+        prefix[0] = ' ';
+        prefix[1] = '@';
+        control_prefix(prefix + 2, sizeof(prefix) - 2);
+        /* "Num RefCount Protocol Flags Type St Inode Path": the socket's path is "@fpmd-control-PIDNS-PID", on the
          * listening socket (state 01, listening: flags 00010000) and on the connections to it */
         while (fgets(line, sizeof(line), f)) {
                 char *path = strrchr(line, ' ');

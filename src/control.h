@@ -5,8 +5,10 @@
 
 #include "macro.h"
 
-/* An abstract unix socket per supervisor, "@fpmd-control-PID": no file to create, and gone with the process.
- * Only root and fpmd's own user are answered. */
+/* An abstract unix socket per supervisor, "@fpmd-control-PIDNS-PID" (PIDNS the inode of its pid namespace):
+ * no file to create, and gone with the process. Abstract names are per network namespace, which containers
+ * often share with the host and each other while each has pids of its own: the pid namespace keeps their
+ * supervisors apart. Only root and fpmd's own user are answered. */
 #define CONTROL_ADDRESS_PREFIX "fpmd-control-"
 
 typedef struct Control Control;

@@ -7,6 +7,7 @@ bad configuration keeps the running one and `fpmd reload` says why; pools come a
 fpmd-only: the files written, the log lines and the generations are fpmd's."""
 
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -327,6 +328,44 @@ class Reload(harness.FpmdTestCase):
         r = s.reload_command()
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(s.stop(), 0)
+
+    def test_supervisors_in_pid_namespaces_of_their_own(self):
+        # Containers often share the host's network namespace (and with it the abstract socket names) while each
+        # has pids of its own: two supervisors that are both pid 1 both run, and `fpmd reload` in each namespace
+        # (with --pid 1, as ExecReload= passes $MAINPID, and without) reloads its own. The second supervisor
+        # failed to start ("Failed to set up the event loop: Address already in use"), and in systemd tests a
+        # container's reload went to another container's fpmd.
+        class Unshared(harness.FpmdServer):
+            def _write_fpmd(self):
+                return [shutil.which("unshare"), "--pid", "--fork", "--mount-proc", "--kill-child"] + \
+                    super()._write_fpmd()
+
+            def _wait_started(self):
+                pass  # the pools' processes are fpmd's children, not unshare's
+
+        servers = []
+        for limit in ("200M", "64M"):
+            s = Unshared(self.ws, {"www": self.settings(limit)}, None, "info")
+            self.addCleanup(s.stop)
+            s.start()
+            servers.append(s)
+        for s, limit in zip(servers, ("200M", "64M")):
+            inner = harness.children(s.pid)
+            self.assertEqual(len(inner), 1, inner)
+            enter = ["nsenter", "--target", str(inner[0]), "--pid", "--mount", "--", s.argv()[0]]
+            for args in (["reload", "--pid", "1"], ["reload"]):
+                offset = s.log_offset()
+                r = subprocess.run(enter + args, capture_output=True, text=True, timeout=60)
+                self.assertEqual((r.returncode, r.stdout, r.stderr),
+                                 (0, "fpmd: reloaded: 1 pool serving, 1 new generation\n", ""), args)
+                self.assertEqual(len(s.log_find(RELOADED, offset)), 1, s.log_text()[offset:])
+            for other in servers:
+                if other is not s:
+                    self.assertEqual(len(other.log_find(RELOADED)), 2 if servers.index(other) < servers.index(s)
+                                     else 0, other.log_text())
+            self.assert_answers(s, b"memory_limit=%s\n" % limit.encode())
+            os.kill(inner[0], signal.SIGTERM)
+            self.assertEqual(s.wait(15), 0, s.log_text())
 
     def test_reload_command_named_pools(self):
         # One site's deploy does not restart another's: `fpmd reload www` renews www and leaves api alone
