@@ -46,6 +46,12 @@ class Reload(h.TestCase):
         r = h.fcgi_request(cls.address, "/gen.php", timeout=60)
         if (r.status, r.body) != (200, b"gen=0\n"):
             raise AssertionError("first request: %r" % r)
+        # A worker answers before fpmd has told systemd READY=1 (every initial worker started): until then the
+        # start job runs, and a `systemctl reload` is merged into it (systemd reloads nothing)
+        if not h.wait_for(lambda: cls.box.show("fpmd.service", "ActiveState", "SubState", "Job")
+                          == {"ActiveState": "active", "SubState": "running", "Job": ""}, 20, 0.05):
+            raise AssertionError("fpmd.service never became active: %r" % cls.box.show("fpmd.service", "ActiveState",
+                                                                                       "SubState", "Job"))
         cls.main_pid = cls.box.prop("fpmd.service", "MainPID")
 
     @classmethod
