@@ -26,27 +26,27 @@
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #endif
 
-#define streq(a, b)     (strcmp((a), (b)) == 0)
+#define streq(a, b) (strcmp((a), (b)) == 0)
 
 /* NAME_to_string(value) and NAME_from_string(text) over a table of names indexed by an enum (NULL where a
  * value has no name): out of range or unknown gives NULL and invalid */
-#define DEFINE_STRING_TABLE_TO(name, type, table)                              \
-        const char *name##_to_string(type i)                                   \
-        {                                                                      \
-                if ((long)i < 0 || (size_t)(long)i >= ELEMENTSOF(table))       \
-                        return NULL;                                           \
-                return table[i];                                               \
+#define DEFINE_STRING_TABLE_TO(name, type, table)                        \
+        const char *name##_to_string(type i)                             \
+        {                                                                \
+                if ((long)i < 0 || (size_t)(long)i >= ELEMENTSOF(table)) \
+                        return NULL;                                     \
+                return table[i];                                         \
         }
-#define DEFINE_STRING_TABLE(name, type, table, invalid)                        \
-        DEFINE_STRING_TABLE_TO(name, type, table)                              \
-        type name##_from_string(const char *s)                                 \
-        {                                                                      \
-                if (!s)                                                        \
-                        return (invalid);                                      \
-                for (size_t i = 0; i < ELEMENTSOF(table); i++)                 \
-                        if (table[i] && streq(table[i], s))                    \
-                                return (type)i;                                \
-                return (invalid);                                              \
+#define DEFINE_STRING_TABLE(name, type, table, invalid)        \
+        DEFINE_STRING_TABLE_TO(name, type, table)              \
+        type name##_from_string(const char *s)                 \
+        {                                                      \
+                if (!s)                                        \
+                        return (invalid);                      \
+                for (size_t i = 0; i < ELEMENTSOF(table); i++) \
+                        if (table[i] && streq(table[i], s))    \
+                                return (type)i;                \
+                return (invalid);                              \
         }
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
 #define strcaseeq(a, b) (strcasecmp((a), (b)) == 0)

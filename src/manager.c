@@ -33,7 +33,7 @@ struct Manager {
         size_t n_old;
         ListenFds systemd_fds;
         Cgroups cgroups;
-        Zygote zygote; /* forks leaders with PHP's libraries loaded */
+        Zygote zygote;     /* forks leaders with PHP's libraries loaded */
         char *zygote_spec; /* what it preloads for the running configuration, NULL: to be made */
         size_t zygote_spec_size;
         Control *control;
@@ -467,8 +467,8 @@ static bool name_in(char *const *names, size_t n, const char *name)
  * what systemd stores), so a failure leaves them exactly as they are. refresh: the pools that get a new
  * generation (fresh PHP, opcache and realpath cache: a symlink deploy serves its new release) even if their
  * settings did not change; NULL for all. On failure, ret_why says which pool. */
-static int manager_prepare(Manager *m, Config *c, char *const *refresh, size_t n_refresh, Pool ***ret, size_t *ret_n,
-        char **ret_why)
+static int manager_prepare(
+        Manager *m, Config *c, char *const *refresh, size_t n_refresh, Pool ***ret, size_t *ret_n, char **ret_why)
 {
         _cleanup_free_ Pool **next = calloc(MAX(c->n_pools, 1u), sizeof(Pool *));
         size_t n = 0;
@@ -610,8 +610,7 @@ static void manager_reload(Manager *m, char *const *names, size_t n_names, Contr
         /* A lazy pool's new generation starts its leader at once only if the one it replaces had one running */
         for (size_t i = 0; i < m->n_pools; i++)
                 if (m->pools[i]->state == POOL_NEW)
-                        (void)pool_activate(
-                                m->pools[i], m->pools[i]->replaces && m->pools[i]->replaces->leader > 0);
+                        (void)pool_activate(m->pools[i], m->pools[i]->replaces && m->pools[i]->replaces->leader > 0);
         manager_reap_old(m);
 
         m->reload_error = mfree(m->reload_error);
@@ -996,8 +995,8 @@ static void manager_raise_fd_limit(Manager *m)
                 return;
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-                log_debug_errno(errno, "Failed to raise the open file limit to %llu: %m",
-                        (unsigned long long)rl.rlim_max);
+                log_debug_errno(
+                        errno, "Failed to raise the open file limit to %llu: %m", (unsigned long long)rl.rlim_max);
 }
 
 int manager_run(Manager *m)

@@ -1135,10 +1135,10 @@ int pool_status_line(const Pool *p, char *buf, size_t size)
         pool_counts(p, &c);
         return snprintf(buf, size, "%s: %u active, %u idle, %llu req, %llu slow%s", pool_name(p), c.active, c.idle,
                 (unsigned long long)c.requests, p->scoreboard ? (unsigned long long)p->scoreboard->slow_requests : 0ULL,
-                p->state == POOL_FAILED                                 ? " (failed)"
+                p->state == POOL_FAILED                               ? " (failed)"
                 : p->state == POOL_RESTING || p->state == POOL_DOZING ? " (at rest)"
-                : p->quick_failures > 3                                 ? " (workers failing)"
-                                                                        : "");
+                : p->quick_failures > 3                               ? " (workers failing)"
+                                                                      : "");
 }
 
 /* Wedged: every worker was told to be killed for request_terminate_timeout, and none has exited since: nothing

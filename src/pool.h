@@ -88,7 +88,7 @@ struct Pool {
         bool stop_acked;              /* told to stop, its leader says no worker takes a new connection any more */
         bool replaced_for_scoreboard; /* a worker wrote over the scoreboard; a new generation replaces it */
         bool served;                  /* has had its first workers up */
-        usec_t workerless_since; /* CLOCK_MONOTONIC since when a running lazy pool has had no worker, or 0 */
+        usec_t workerless_since;      /* CLOCK_MONOTONIC since when a running lazy pool has had no worker, or 0 */
         unsigned quick_failures;
         bool spawn_failing; /* the leader's fork() failed, said once until a worker starts again */
         unsigned leader_failures;

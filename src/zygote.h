@@ -49,9 +49,9 @@ int zygote_preload_paths(const char *spec, size_t size, const char *extension_di
 /* ---- the supervisor's side ---- */
 
 typedef struct Zygote {
-        pid_t pid;      /* 0: not running */
-        int fd;         /* the channel */
-        char *spec;     /* what it preloaded */
+        pid_t pid;  /* 0: not running */
+        int fd;     /* the channel */
+        char *spec; /* what it preloaded */
         size_t spec_size;
         unsigned failures; /* in a row: after 3, leaders are exec'd as before */
         bool ready;

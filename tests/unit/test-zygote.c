@@ -40,9 +40,8 @@ static void setup(void)
                 ck_assert_int_eq(mkdir(path, 0755), 0);
         }
         /* The extension folder: what exists there */
-        for (const char *const *e =
-                        (const char *const[]){"ext/mysqlnd.so", "ext/mysqli.so", "ext/opcache.so", "ext/plain",
-                                "ext/calendar.so", "other/custom.so", NULL};
+        for (const char *const *e = (const char *const[]){"ext/mysqlnd.so", "ext/mysqli.so", "ext/opcache.so",
+                     "ext/plain", "ext/calendar.so", "other/custom.so", NULL};
                 *e; e++)
                 write_file(*e, "");
 }
