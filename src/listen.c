@@ -1,6 +1,11 @@
 /* listen.c: the pools' listening sockets: taken from systemd by name, or bound from listen.address */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -364,11 +369,77 @@ int listen_fd_matches(int fd, const char *address)
         }
 }
 
+/* A unix socket's accept queue from the kernel's sock_diag (what `ss -xl` shows): looked up by inode, its
+ * UNIX_DIAG_RQLEN is the queue's length and its size for a listening socket */
+static int unix_listen_queue(int fd, unsigned *ret_waiting, unsigned *ret_size)
+{
+        struct {
+                struct nlmsghdr nlh;
+                struct unix_diag_req req;
+        } msg = {
+                .nlh = {.nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST},
+                .req = {.sdiag_family = AF_UNIX,
+                        .udiag_states = 1U << TCP_LISTEN,
+                        .udiag_show = UDIAG_SHOW_RQLEN,
+                        .udiag_cookie = {INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE}},
+        };
+        union {
+                struct nlmsghdr nlh;
+                uint8_t bytes[1024];
+        } buf;
+        _cleanup_close_ int nl = -EBADF;
+        struct stat st;
+        ssize_t n;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        msg.req.udiag_ino = (uint32_t)st.st_ino;
+        nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+        if (nl < 0)
+                return -errno;
+        if (send(nl, &msg, sizeof(msg), 0) < 0)
+                return -errno;
+        do
+                n = recv(nl, &buf, sizeof(buf), 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        for (struct nlmsghdr *h = &buf.nlh; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+                struct unix_diag_msg *m = NLMSG_DATA(h);
+                size_t len;
+
+                if (h->nlmsg_type == NLMSG_ERROR) {
+                        const struct nlmsgerr *e = NLMSG_DATA(h);
+
+                        return h->nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) && e->error < 0 ? e->error : -EIO;
+                }
+                if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
+                        m->udiag_ino != msg.req.udiag_ino)
+                        continue;
+                len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+                for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len))
+                        if (a->rta_type == UNIX_DIAG_RQLEN && RTA_PAYLOAD(a) >= sizeof(struct unix_diag_rqlen)) {
+                                const struct unix_diag_rqlen *q = RTA_DATA(a);
+
+                                *ret_waiting = q->udiag_rqueue;
+                                *ret_size = q->udiag_wqueue;
+                                return 0;
+                        }
+        }
+        return -ENODATA;
+}
+
 int listen_queue(int fd, unsigned *ret_waiting, unsigned *ret_size)
 {
         struct tcp_info ti;
         socklen_t len = sizeof(ti);
+        int domain;
+        socklen_t dlen = sizeof(domain);
 
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) < 0)
+                return -errno;
+        if (domain == AF_UNIX)
+                return unix_listen_queue(fd, ret_waiting, ret_size);
         /* For a listening socket Linux reports the accept queue in tcpi_unacked and its size in tcpi_sacked */
         if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
                 return errno == EOPNOTSUPP || errno == ENOPROTOOPT ? -EOPNOTSUPP : -errno;

@@ -25,8 +25,8 @@ int listen_fds_from_systemd(ListenFds *ret);
 int listen_fds_take(ListenFds *l, const char *name);
 void listen_fds_done(ListenFds *l); /* closes what was not taken; accepts a zeroed set */
 
-/* The kernel's accept queue of a listening TCP socket: connections waiting, and the queue's size (backlog);
- * -EOPNOTSUPP for other sockets (PHP-FPM reports 0 for unix sockets too) */
+/* The kernel's accept queue of a listening socket: connections waiting, and the queue's size (backlog). TCP from
+ * TCP_INFO, unix from sock_diag (PHP-FPM reports 0 for unix sockets: php-src #9943); -EOPNOTSUPP for others */
 int listen_queue(int fd, unsigned *ret_waiting, unsigned *ret_size);
 
 /* Whether the socket fd is bound to the address string: 1 yes, 0 no, negative errno when unknown */

@@ -854,7 +854,8 @@ class FcgiUnixClient(FcgiClient):
 
 def fcgi_request(server, params, body=b"", timeout=60):
     """One request on a new connection with the raw client; returns (Response, FcgiResult)."""
-    with FcgiClient(server.port, timeout=timeout) as c:
+    path = getattr(server, "path", None)
+    with (FcgiUnixClient(path, timeout=timeout) if path else FcgiClient(server.port, timeout=timeout)) as c:
         res = c.request(params, body)
     return res.response(), res
 
@@ -1785,7 +1786,15 @@ def proc_status(pid):
 
 def listen_queue(port):
     """Connections waiting in the accept queue of the socket listening on TCP port (rx_queue of its
-    /proc/net/tcp line), or None when nothing listens there."""
+    /proc/net/tcp line), or of the unix socket at a path (Recv-Q of `ss -xl`), or None when nothing listens
+    there."""
+    if isinstance(port, str):
+        out = subprocess.run(["ss", "-xlnH"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            fields = line.split()
+            if len(fields) >= 5 and fields[4] == port:
+                return int(fields[2])
+        return None
     port_hex = "%04X" % port
     for path in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -1859,10 +1868,12 @@ def connect_refused(port):
 
 
 class Endpoint:
-    """What cgi_fcgi(), fcgi_request() and Nginx need of a server: a port (one pool of an FpmdServer)."""
+    """What cgi_fcgi(), fcgi_request() and Nginx need of a server: a port (one pool of an FpmdServer), or the
+    unix socket's path when the pool listens on one (fcgi_request only)."""
 
-    def __init__(self, port):
+    def __init__(self, port, path=None):
         self.port = port
+        self.path = path
 
 
 def libconfig_lines(tree, indent):
@@ -1928,7 +1939,7 @@ class FpmdServer(Server):
             self.write_config()
 
     def endpoint(self, name="www"):
-        return Endpoint(self.ports[name])
+        return Endpoint(self.ports[name], self.unix_path(name))
 
     def pool_text(self, name):
         s = {"name": name, "listen": {"address": "127.0.0.1:%d" % self.ports[name]}, "php_ini": PHP_INI}

@@ -263,7 +263,8 @@ class StatusPage(harness.FpmdTestCase):
         cls.shared_nginx = cls.start_nginx(cls.shared, NGINX_LOCATIONS)
 
     def status_json(self, s, full=True):
-        r = self.raw("/status", server=s, query="json&full" if full else "json")
+        r = self.raw("/status", server=s.endpoint() if isinstance(s, harness.FpmdServer) else s,
+                     query="json&full" if full else "json")
         self.assertEqual(r.status, 200, r)
         return r.json()
 
@@ -672,15 +673,22 @@ class StatusPage(harness.FpmdTestCase):
         self.assertEqual(d["proc_types"], ref_d["proc_types"])
 
     def test_listen_queue(self):
+        self.check_listen_queue(None)
+
+    def test_listen_queue_unix(self):
+        # PHP-FPM always says 0 for a unix socket (php-src #9943): fpmd asks the kernel (sock_diag)
+        self.check_listen_queue(self.ws.path("status.sock"))
+
+    def check_listen_queue(self, path):
         s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 2}, "status_path": "/status"}}, start=False)
-        s.set_pool("www", dict(s.pool_settings["www"], listen={"address": "127.0.0.1:%d" % s.port, "backlog": 77}),
-                   write=False)
+        s.set_pool("www", dict(s.pool_settings["www"], listen={"address": path or "127.0.0.1:%d" % s.port,
+                                                               "backlog": 77}), write=False)
         s.start()
         self.assertEqual(self.status_json(s, full=False)["listen queue len"], 77)
         clients = []
 
         def client(script, query):
-            c = harness.FcgiClient(s.port, timeout=30)
+            c = harness.FcgiUnixClient(path, timeout=30) if path else harness.FcgiClient(s.port, timeout=30)
             clients.append(c)
             c.send_request(self.params(script, query=query))
             return c
@@ -690,7 +698,7 @@ class StatusPage(harness.FpmdTestCase):
             busy = [client("/sleep.php", "ms=2000"), client("/sleep.php", "ms=3000")]
             harness.wait_running(s, 2)
             status = client("/status", "json&full")
-            self.assertTrue(harness.wait_for(lambda: harness.listen_queue(s.port) == 1, 5))
+            self.assertTrue(harness.wait_for(lambda: harness.listen_queue(path or s.port) == 1, 5))
             waiting = [client("/hello.php", "n=%d" % i) for i in range(3)]
             t0 = time.monotonic()
             j = status.read_response().response().json()
@@ -707,7 +715,7 @@ class StatusPage(harness.FpmdTestCase):
             for c in busy + waiting:
                 self.assertEqual(c.read_response().response().status, 200)
             # the same through the OpenMetrics page: nothing waits any more, the peak stays
-            r = self.raw("/status", server=s, query="openmetrics")
+            r = self.raw("/status", server=s.endpoint(), query="openmetrics")
             om = dict(parse_openmetrics(r.body)[0])
             self.assertEqual((om["listen queue"], om["listen queue len"]), (0, 77))
             self.assertGreaterEqual(om["max listen queue"], j["max listen queue"])

@@ -3,6 +3,7 @@
 `NAME: A active, I idle, N req, S slow`, pools joined by " | " in configuration order (pool files in name
 order), as `systemctl status fpmd` and `systemctl show -p StatusText` show it."""
 
+import json
 import os
 import re
 import sys
@@ -18,6 +19,7 @@ pool = {
   group = "www-data";
   php_ini = "%s";
   pm = { mode = "static"; max_children = 1; };
+  status_path = "/status";
 };
 """ % h.PHP_INI
 
@@ -77,6 +79,17 @@ class Status(h.TestCase):
         self.assertEqual(box.systemctl("show", "-p", "StatusText", "fpmd.service").stdout, "StatusText=%s\n" % final)
         text = box.systemctl("status", "--full", "fpmd.service").stdout
         self.assertRegex(text, r'(?m)^ +Status: "%s"$' % re.escape(final), text)
+
+        # The unix socket's accept queue as the kernel has it (sock_diag: the unit allows AF_NETLINK), where
+        # PHP-FPM says 0 for any unix socket
+        r = h.fcgi_request(box.host_path("/run/fpmd/api.sock"), "/status", query="json")
+        self.assertEqual(r.status, 200, r)
+        ss = [l.split() for l in box.run(["ss", "-xlnH"]).stdout.splitlines()]
+        backlog = [int(f[3]) for f in ss if len(f) >= 5 and f[4] == "/run/fpmd/api.sock"]
+        self.assertEqual(len(backlog), 1, ss)
+        self.assertGreater(backlog[0], 0)
+        j = json.loads(r.body)
+        self.assertEqual((j["listen queue"], j["listen queue len"]), (0, backlog[0]), j)
 
 
 if __name__ == "__main__":
