@@ -444,6 +444,9 @@ static int status_take(StatusSnapshot *ret)
         if (!worker_ctx.scoreboard)
                 return -ENODATA;
         tcp = listen_queue(worker_ctx.listen_fd, &waiting, &size) >= 0;
+        /* A peak seen here counts as one seen at a tick */
+        if (tcp && waiting > worker_ctx.scoreboard->max_listen_queue)
+                worker_ctx.scoreboard->max_listen_queue = waiting;
         return status_snapshot(worker_ctx.scoreboard, worker_ctx.pool->pm.max_children, now_usec(CLOCK_REALTIME),
                 tcp ? (long long)waiting : -1, tcp ? (long long)size : -1, ret);
 }
