@@ -1009,10 +1009,33 @@ static void slot_request_end(const PhpWorker *w, size_t memory)
 
 static size_t request_memory;
 
+/* The supervisor asks a worker whose request has run a second or more to look at its web server: gone (it closed
+ * the connection, as nginx does when its client leaves with fastcgi_ignore_client_abort off, or sent
+ * FCGI_ABORT_REQUEST), the script ends as PHP ends it under Apache when the client leaves: connection_aborted()
+ * becomes true, shutdown functions run, and unless the script called ignore_user_abort(true) it stops here */
+static bool client_gone(void)
+{
+        return current && !current->ended && !(PG(connection_status) & PHP_CONNECTION_ABORTED) &&
+               request_client_gone(current);
+}
+
+static void client_check(void)
+{
+        if (!client_gone())
+                return;
+        __atomic_fetch_add(&worker_ctx.scoreboard->requests_aborted, 1, __ATOMIC_RELAXED);
+        log_info("[pool %s] the web server gave up on %s while it ran%s.", worker_ctx.pool->name,
+                strna(fcgi_params_get(&current->params, "REQUEST_URI")),
+                PG(ignore_user_abort) ? " (ignore_user_abort: it goes on)" : ": ending it");
+        php_handle_aborted_connection();
+}
+
 int php_worker_init(const PhpWorker *w)
 {
+        static const SlowlogHooks hooks = {.client_gone = client_gone, .client_check = client_check};
+
         worker_ctx = *w;
-        return slowlog_init(&w->scoreboard->slots[w->slot], MAX(w->pool->request_slowlog_trace_depth, 1u));
+        return slowlog_init(&w->scoreboard->slots[w->slot], MAX(w->pool->request_slowlog_trace_depth, 1u), &hooks);
 }
 
 /* The request's CPU time, user and system, measured when its response is complete (as PHP-FPM) */

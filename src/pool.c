@@ -657,7 +657,7 @@ void pool_check_requests(Pool *p)
         Scoreboard *sb = p->scoreboard;
         usec_t now;
 
-        if (!sb || (c->request_terminate_timeout == 0 && c->request_slowlog_timeout == 0))
+        if (!sb)
                 return;
         now = now_usec(CLOCK_MONOTONIC);
         for (unsigned i = 0; i < p->n_slots; i++) {
@@ -668,6 +668,9 @@ void pool_check_requests(Pool *p)
                         continue;
                 d = now > start ? now - start : 0;
 
+                /* Is its web server still there? A request that runs on for nobody is ended (slowlog.c) */
+                if (d >= USEC_PER_SEC)
+                        pool_signal(p, i, SCOREBOARD_CLIENT_SIGNAL);
                 if (c->request_slowlog_timeout > 0 && d > c->request_slowlog_timeout && info->slow_logged != start) {
                         info->slow_logged = start;
                         __atomic_fetch_add(&sb->slow_requests, 1, __ATOMIC_RELAXED);

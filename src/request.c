@@ -184,6 +184,48 @@ static int conn_handle_management(Conn *c, const FcgiRecord *rec)
         return conn_flush(c);
 }
 
+/* An FCGI_ABORT_REQUEST for the request among the records buffered behind what was read */
+static bool conn_buffered_abort(const Conn *c, uint16_t id)
+{
+        size_t off = c->in_off;
+        FcgiRecord rec;
+        int k;
+
+        while ((k = fcgi_record_next(c->in + off, c->in_len - off, &rec)) > 0) {
+                if (rec.type == FCGI_ABORT_REQUEST && rec.request_id == id)
+                        return true;
+                off += (size_t)k;
+        }
+        return false;
+}
+
+bool request_client_gone(Request *r)
+{
+        Conn *c = r->conn;
+        struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
+        int k;
+
+        if (r->aborted)
+                return true;
+        if (c->eof || conn_buffered_abort(c, r->id))
+                return (r->aborted = true);
+        do
+                k = poll(&p, 1, 0);
+        while (k < 0 && errno == EINTR);
+        if (k <= 0)
+                return false;
+        if (p.revents & (POLLRDHUP | POLLHUP | POLLERR))
+                return (r->aborted = true);
+        /* Once the body is read, what comes can only be an abort (or the next request of a pipelining peer,
+         * which stays buffered); before, it is the body, for PHP to read */
+        if ((p.revents & POLLIN) && r->stdin_eof && r->stdin_avail == 0) {
+                k = conn_receive(c);
+                if (k == 0 || (k < 0 && k != -EAGAIN && k != -ENOBUFS) || conn_buffered_abort(c, r->id))
+                        return (r->aborted = true);
+        }
+        return false;
+}
+
 ssize_t request_read_stdin(Request *r, void *buf, size_t size)
 {
         Conn *c = r->conn;

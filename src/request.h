@@ -88,6 +88,11 @@ int request_read(Request *r);
 
 /* The request's STDIN stream, read on demand: bytes read, 0 at its end, negative errno */
 ssize_t request_read_stdin(Request *r, void *buf, size_t size);
+/* Whether the web server has given up on the request: it sent FCGI_ABORT_REQUEST (buffered, or arriving once the
+ * body is read) or closed the connection (nginx closes it when its client goes or fastcgi_read_timeout passes;
+ * a half-close counts too, as TCP cannot tell the two apart). One poll() when nothing says so yet. Sets
+ * r->aborted. */
+bool request_client_gone(Request *r);
 /* Appends to the STDOUT or STDERR stream (split into records, buffered) */
 int request_write(Request *r, uint8_t type, const void *data, size_t len);
 /* Sends what is buffered */

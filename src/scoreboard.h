@@ -46,10 +46,12 @@ typedef struct ScoreboardSlot {
         char trace[4096];
 } ScoreboardSlot;
 
-/* Real-time: PHP's zend_signal does not manage it, and it queues */
+/* Real-time: PHP's zend_signal does not manage them, and they queue */
 #define SCOREBOARD_TRACE_SIGNAL (SIGRTMIN + 1)
+/* Sent each tick to a worker whose request has run a second or more: is its web server still there? */
+#define SCOREBOARD_CLIENT_SIGNAL (SIGRTMIN + 2)
 
-#define SCOREBOARD_MAGIC 0x66706d6473620002ULL /* "fpmdsb", layout 2 */
+#define SCOREBOARD_MAGIC 0x66706d6473620003ULL /* "fpmdsb", layout 3 */
 
 typedef struct Scoreboard {
         uint64_t magic;
@@ -67,6 +69,11 @@ typedef struct Scoreboard {
         volatile uint64_t cgroup_cpu_usec;  /* its cpu.stat usage_usec, likewise */
         volatile uint32_t draining;         /* set by the leader when the generation is replaced: workers take
                                              * nothing new, what they accept they hand on */
+        /* Counted with atomic adds by workers: requests not run because the web server had given up on them
+         * (closed the connection or sent FCGI_ABORT_REQUEST) before PHP started, and scripts whose client went
+         * while they ran */
+        volatile uint64_t requests_abandoned;
+        volatile uint64_t requests_aborted;
         ScoreboardSlot slots[];
 } Scoreboard;
 

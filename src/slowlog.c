@@ -9,7 +9,11 @@
 #include "slowlog.h"
 
 static int trace_pipe[2] = {-1, -1};
-static volatile sig_atomic_t trace_interrupted; /* the trace signal arrived: sleep() goes on */
+static volatile sig_atomic_t trace_interrupted;  /* the trace signal arrived: sleep() goes on */
+static volatile sig_atomic_t client_interrupted; /* the client signal arrived: sleep() goes on, unless... */
+static volatile sig_atomic_t client_pending;     /* ...and the VM's interrupt check is to look */
+static SlowlogHooks hooks;
+static void (*previous_interrupt)(zend_execute_data *execute_data);
 static ScoreboardSlot *trace_slot;
 static unsigned trace_depth;
 
@@ -153,10 +157,35 @@ static void on_trace_signal(int sig)
  * notice the slowlog; another signal still ends them early, as in PHP. */
 static bool sleep_resumes(void)
 {
+        if (client_interrupted) {
+                client_interrupted = 0;
+                /* The client is gone: the sleep ends, and the interrupt check that follows ends the script */
+                return !(hooks.client_gone && hooks.client_gone());
+        }
         if (!trace_interrupted)
                 return false;
         trace_interrupted = 0;
         return true;
+}
+
+static void on_client_signal(int sig)
+{
+        (void)sig;
+        client_interrupted = 1;
+        client_pending = 1;
+        zend_atomic_bool_store_ex(&EG(vm_interrupt), true);
+}
+
+/* Between two opcodes, where PHP looks at its timeouts: a script may end here */
+static void slowlog_interrupt(zend_execute_data *execute_data)
+{
+        if (client_pending) {
+                client_pending = 0;
+                if (hooks.client_check)
+                        hooks.client_check();
+        }
+        if (previous_interrupt)
+                previous_interrupt(execute_data);
 }
 
 static PHP_FUNCTION(fpmd_sleep)
@@ -206,9 +235,10 @@ static void replace_function(const char *name, zif_handler handler)
                 f->internal_function.handler = handler;
 }
 
-int slowlog_init(ScoreboardSlot *slot, unsigned depth)
+int slowlog_init(ScoreboardSlot *slot, unsigned depth, const SlowlogHooks *h)
 {
         struct sigaction sa = {.sa_handler = on_trace_signal, .sa_flags = SA_RESTART};
+        struct sigaction client = {.sa_handler = on_client_signal, .sa_flags = SA_RESTART};
 
         trace_slot = slot;
         trace_depth = depth;
@@ -216,6 +246,13 @@ int slowlog_init(ScoreboardSlot *slot, unsigned depth)
         replace_function("usleep", zif_fpmd_usleep);
         if (pipe2(trace_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
                 return log_warning_errno(errno, "Failed to set up the slowlog's backtraces, ignoring: %m");
+        if (h)
+                hooks = *h;
+        previous_interrupt = zend_interrupt_function;
+        zend_interrupt_function = slowlog_interrupt;
+        sigemptyset(&client.sa_mask);
+        if (sigaction(SCOREBOARD_CLIENT_SIGNAL, &client, NULL) < 0)
+                log_warning_errno(errno, "Failed to set up the look for gone clients, ignoring: %m");
         sigemptyset(&sa.sa_mask);
         if (sigaction(SCOREBOARD_TRACE_SIGNAL, &sa, NULL) < 0)
                 return log_warning_errno(errno, "Failed to set up the slowlog's backtraces, ignoring: %m");

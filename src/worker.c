@@ -290,6 +290,32 @@ static void loop_release_waiting(Loop *l, const Held *serving)
         }
 }
 
+/* A request the web server gave up on while it waited (nginx's fastcgi_read_timeout passed, or its client went) is
+ * not run: under overload, running it would only make the queue longer. Counted on the status page, and said
+ * in the journal at most once a second per worker. */
+static void note_abandoned(const Request *r)
+{
+        static usec_t last_log;
+        static uint64_t unlogged;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        const char *uri = fcgi_params_get(&r->params, "REQUEST_URI");
+
+        __atomic_fetch_add(&worker->scoreboard->requests_abandoned, 1, __ATOMIC_RELAXED);
+        unlogged++;
+        if (now - last_log < USEC_PER_SEC && last_log != 0)
+                return;
+        if (unlogged == 1)
+                log_notice("[pool %s] not running %s: the web server gave up on it before PHP started (closed the "
+                           "connection or aborted the request).",
+                        worker->pool->name, uri ? uri : "a request");
+        else
+                log_notice("[pool %s] not running %llu requests (the last %s): the web server gave up on them before "
+                           "PHP started.",
+                        worker->pool->name, (unsigned long long)unlogged, uri ? uri : "unknown");
+        last_log = now;
+        unlogged = 0;
+}
+
 /* Serves the request whose head is buffered; false when the connection is to be closed */
 static bool loop_serve_one(Loop *l)
 {
@@ -309,7 +335,10 @@ static bool loop_serve_one(Loop *l)
         if (k == 0)
                 return false;
 
-        php_handle_request(r);
+        if (request_client_gone(r))
+                note_abandoned(r);
+        else
+                php_handle_request(r);
         (void)request_end(r, 0);
         slot_set_state(WORKER_FINISHING);
         request_drain(r);
