@@ -37,20 +37,28 @@ static int render_code(FILE *f, char code, const char *mod, const AccessEntry *e
                 break;
         }
         case 'd':
+        case 'w': {
+                uint64_t usec;
+
                 if (mod[0] && !streq_any(mod, "seconds", NULL) && !streq_any(mod, "miliseconds", "mili") &&
                         !streq_any(mod, "milliseconds", "milli") && !streq_any(mod, "microseconds", "micro"))
-                        return *ret_error = "only 'seconds', 'mili', 'miliseconds', 'micro' or 'microseconds' are "
-                                            "allowed as a modifier for %d",
+                        return *ret_error = code == 'd' ? "only 'seconds', 'mili', 'miliseconds', 'micro' or "
+                                                          "'microseconds' are allowed as a modifier for %d"
+                                                        : "only 'seconds', 'mili', 'miliseconds', 'micro' or "
+                                                          "'microseconds' are allowed as a modifier for %w",
                                -EINVAL;
                 if (!e)
                         break;
+                /* %w (fpmd): how long the request waited before a worker took it */
+                usec = code == 'd' ? e->duration_usec : e->wait_usec;
                 if (streq_any(mod, "microseconds", "micro"))
-                        fprintf(f, "%llu", (unsigned long long)e->duration_usec);
+                        fprintf(f, "%llu", (unsigned long long)usec);
                 else if (mod[0] && !streq_any(mod, "seconds", NULL))
-                        fprintf(f, "%.3f", (double)e->duration_usec / 1e3);
+                        fprintf(f, "%.3f", (double)usec / 1e3);
                 else
-                        fprintf(f, "%.3f", (double)e->duration_usec / 1e6);
+                        fprintf(f, "%.3f", (double)usec / 1e6);
                 break;
+        }
         case 'e':
         case 'o':
                 if (!mod[0])

@@ -15,6 +15,7 @@ typedef struct AccessEntry {
         int status;
         uint64_t content_length;
         uint64_t duration_usec;
+        uint64_t wait_usec; /* %w: from its arrival to a worker taking it */
         uint64_t cpu_user_usec, cpu_system_usec;
         uint64_t memory_peak;
         usec_t start_realtime; /* %t */

@@ -132,6 +132,8 @@ static const Setting pool_settings[] = {
         P("request_header_timeout", SETTING_DURATION, request_header_timeout),
         P("request_io_timeout", SETTING_DURATION, request_io_timeout),
         P("keepalive_timeout", SETTING_DURATION, keepalive_timeout),
+        P("request_queue_timeout", SETTING_DURATION, request_queue_timeout),
+        P_RANGE("request_queue_max", SETTING_UNSIGNED, request_queue_max, 0, INT_MAX),
         P_RANGE("worker_connections", SETTING_UNSIGNED, worker_connections, 1, 65536),
         P("catch_workers_output", SETTING_BOOL, catch_workers_output),
         P("clear_env", SETTING_BOOL, clear_env),
@@ -1431,6 +1433,7 @@ bool pool_config_equal(const PoolConfig *a, const PoolConfig *b)
                a->request_terminate_timeout == b->request_terminate_timeout &&
                a->request_header_timeout == b->request_header_timeout &&
                a->request_io_timeout == b->request_io_timeout && a->keepalive_timeout == b->keepalive_timeout &&
+               a->request_queue_timeout == b->request_queue_timeout && a->request_queue_max == b->request_queue_max &&
                a->worker_connections == b->worker_connections && a->catch_workers_output == b->catch_workers_output &&
                a->clear_env == b->clear_env && a->allow_php_value_params == b->allow_php_value_params &&
                key_value_list_equal(&a->env, &b->env) &&

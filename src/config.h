@@ -99,6 +99,10 @@ typedef struct PoolConfig {
         usec_t request_io_timeout;            /* 60s: the longest a body read or a response write waits; 0 off */
         usec_t keepalive_timeout;             /* 120s: a kept connection idle this long is closed; 0 off */
         unsigned worker_connections;          /* 256: connections one worker holds (arriving and kept) */
+        usec_t request_queue_timeout;         /* 0 off: a request that waited longer before a worker took it is
+                                               * answered 503 without running PHP */
+        unsigned request_queue_max;           /* 0 off: with more connections than this waiting in the accept
+                                               * queue, the request a worker takes is answered 503 */
 
         bool catch_workers_output;   /* true */
         bool clear_env;              /* true */

@@ -1089,6 +1089,7 @@ static void access_log_write(Request *r, size_t memory)
                 .status = SG(sapi_headers).http_response_code,
                 .content_length = cl ? strtoull(cl, NULL, 10) : 0,
                 .duration_usec = now > r->start_real ? now - r->start_real : 0,
+                .wait_usec = r->wait_usec,
                 .cpu_user_usec = request_cpu_user,
                 .cpu_system_usec = request_cpu_system,
                 .memory_peak = memory,
@@ -1126,6 +1127,7 @@ static void access_log_write(Request *r, size_t memory)
                 log_fields_add(&f, "REMOTE_ADDR", "%s", strempty(fcgi_params_get(&r->params, "REMOTE_ADDR")));
                 log_fields_add(&f, "STATUS", "%d", e.status);
                 log_fields_add(&f, "DURATION_USEC", "%llu", (unsigned long long)e.duration_usec);
+                log_fields_add(&f, "QUEUE_WAIT_USEC", "%llu", (unsigned long long)e.wait_usec);
                 log_fields_add(&f, "MEMORY_PEAK", "%llu", (unsigned long long)e.memory_peak);
                 log_fields_add(&f, "CPU_USEC", "%llu", (unsigned long long)(e.cpu_user_usec + e.cpu_system_usec));
                 log_fields_add(&f, "CONTENT_LENGTH", "%llu", (unsigned long long)e.content_length);

@@ -104,20 +104,53 @@ static void conn_compact(Conn *c)
         c->in_off = 0;
 }
 
+/* recv() that also returns the kernel's receive time of the bytes (SO_TIMESTAMPNS), 0 when it gave none */
+static ssize_t recv_stamped(int fd, void *buf, size_t size, usec_t *ret_time)
+{
+        union {
+                struct cmsghdr h;
+                uint8_t buf[CMSG_SPACE(sizeof(struct timespec))];
+        } control;
+        struct iovec iov = {buf, size};
+        struct msghdr mh = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
+        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+
+        *ret_time = 0;
+        if (n <= 0)
+                return n;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS &&
+                        cm->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+                        struct timespec ts;
+
+                        memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+                        *ret_time = (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+                }
+        return n;
+}
+
 int conn_receive(Conn *c)
 {
+        usec_t stamp = 0;
+        bool fresh;
         ssize_t n;
 
         conn_compact(c);
         if (c->in_len == c->in_size)
                 return -ENOBUFS;
+        fresh = c->in_len == 0;
         do
-                n = recv(c->fd, c->in + c->in_len, c->in_size - c->in_len, MSG_DONTWAIT);
+                n = c->timestamps ? recv_stamped(c->fd, c->in + c->in_len, c->in_size - c->in_len, &stamp)
+                                  : recv(c->fd, c->in + c->in_len, c->in_size - c->in_len, MSG_DONTWAIT);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;
         if (n == 0)
                 c->eof = true;
+        /* The first bytes of what is now buffered: the next request's arrival */
+        if (n > 0 && (fresh || c->arrival == 0))
+                c->arrival = stamp > 0 ? stamp : now_usec(CLOCK_REALTIME);
         c->in_len += (size_t)n;
         return (int)MIN(n, INT_MAX);
 }
@@ -477,6 +510,7 @@ int request_read(Request *r)
                         r->keep_conn = flags & FCGI_KEEP_CONN;
                         r->start_real = now_usec(CLOCK_REALTIME);
                         r->start_mono = now_usec(CLOCK_MONOTONIC);
+                        r->wait_usec = c->arrival > 0 && r->start_real > c->arrival ? r->start_real - c->arrival : 0;
                         if (c->hooks && c->hooks->request_begin)
                                 c->hooks->request_begin(c->hooks->userdata);
                         break;
@@ -629,6 +663,7 @@ int conn_attach(Conn *c, int fd, const uint8_t *leftover, size_t leftover_len)
         c->out_len = 0;
         c->open_record = SIZE_MAX;
         c->eof = c->broken = false;
+        c->arrival = 0;
         return 0;
 }
 

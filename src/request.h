@@ -34,6 +34,9 @@ typedef struct Conn {
         bool broken;        /* protocol error or write failure: close after this request */
         unsigned max_conns; /* FCGI_MAX_CONNS / FCGI_MAX_REQS answered to FCGI_GET_VALUES */
         int io_timeout_ms;  /* the fd is non-blocking; a body read or a write waits this long at most, -1 for ever */
+        bool timestamps;    /* the socket has SO_TIMESTAMPNS (TCP): reads learn when their bytes arrived */
+        usec_t arrival;     /* CLOCK_REALTIME: when the first of the buffered bytes arrived (the kernel's receive
+                             * time with timestamps, else when they were read); 0 unknown */
         const ConnHooks *hooks;
 } Conn;
 
@@ -51,7 +54,8 @@ typedef struct Request {
         bool ended;   /* END_REQUEST sent (the script may still run: fastcgi_finish_request()) */
         bool aborted; /* ABORT_REQUEST received or the connection is gone */
         usec_t start_real, start_mono;
-        int status; /* HTTP status sent, for the logs */
+        usec_t wait_usec; /* from its arrival (Conn.arrival) to a worker reading its head */
+        int status;       /* HTTP status sent, for the logs */
         uint64_t bytes_out;
 } Request;
 

@@ -74,6 +74,9 @@ typedef struct Scoreboard {
          * while they ran */
         volatile uint64_t requests_abandoned;
         volatile uint64_t requests_aborted;
+        /* answered 503 without PHP: waited past request_queue_timeout, or the queue past request_queue_max */
+        volatile uint64_t requests_shed;
+        volatile uint64_t last_shed_usec; /* CLOCK_MONOTONIC of the last, to log an episode once */
         ScoreboardSlot slots[];
 } Scoreboard;
 

@@ -528,7 +528,7 @@ typedef struct Field {
 #define FIELD_TIME(n, t) ((Field){.name = (n), .type = FIELD_TIME, .unsigned_value = (t)})
 #define FIELD_U(n, v)    ((Field){.name = (n), .type = FIELD_UNSIGNED, .unsigned_value = (v)})
 
-#define POOL_FIELDS_MAX 17
+#define POOL_FIELDS_MAX 20
 #define PROC_FIELDS     13
 
 static size_t pool_fields(const StatusPool *p, Field f[static POOL_FIELDS_MAX])
@@ -557,6 +557,12 @@ static size_t pool_fields(const StatusPool *p, Field f[static POOL_FIELDS_MAX])
                 f[n++] = FIELD_U("cgroup memory current", p->cgroup_memory_current);
         if (p->cgroup_cpu_usage_usec != UINT64_MAX)
                 f[n++] = FIELD_U("cgroup cpu usage usec", p->cgroup_cpu_usage_usec);
+        if (p->requests_abandoned != UINT64_MAX)
+                f[n++] = FIELD_U("requests abandoned", p->requests_abandoned);
+        if (p->requests_aborted != UINT64_MAX)
+                f[n++] = FIELD_U("requests aborted", p->requests_aborted);
+        if (p->requests_shed != UINT64_MAX)
+                f[n++] = FIELD_U("requests shed", p->requests_shed);
 
         return n;
 }
@@ -864,6 +870,26 @@ static void render_openmetrics(Buf *b, const StatusPool *p)
                         "phpfpm_cgroup_cpu_usage_seconds_total %" PRIu64 ".%06" PRIu64 "\n",
                         p->cgroup_cpu_usage_usec / USEC_PER_SEC, p->cgroup_cpu_usage_usec % USEC_PER_SEC);
 
+        if (p->requests_abandoned != UINT64_MAX)
+                openmetrics_family(b,
+                        &(const Metric){"phpfpm_requests_abandoned",
+                                "The number of requests not run because the web server had given up on them.",
+                                "counter", p->requests_abandoned},
+                        false);
+        if (p->requests_aborted != UINT64_MAX)
+                openmetrics_family(b,
+                        &(const Metric){"phpfpm_requests_aborted",
+                                "The number of scripts whose web server went away while they ran.", "counter",
+                                p->requests_aborted},
+                        false);
+        if (p->requests_shed != UINT64_MAX)
+                openmetrics_family(b,
+                        &(const Metric){"phpfpm_requests_shed",
+                                "The number of requests answered 503 by request_queue_timeout or "
+                                "request_queue_max.",
+                                "counter", p->requests_shed},
+                        false);
+
         buf_puts(b, "# EOF\n");
 }
 
@@ -947,6 +973,9 @@ int status_snapshot(const Scoreboard *sb, unsigned n_slots, usec_t now, long lon
                 .memory_peak = sb->memory_peak,
                 .cgroup_memory_current = sb->cgroup_memory,
                 .cgroup_cpu_usage_usec = sb->cgroup_cpu_usec,
+                .requests_abandoned = sb->requests_abandoned,
+                .requests_aborted = sb->requests_aborted,
+                .requests_shed = sb->requests_shed,
         };
 
         for (unsigned i = 0; i < n_slots && s.n_procs < c.total; i++) {

@@ -32,6 +32,9 @@ typedef struct StatusPool {
         uint64_t memory_peak;
         uint64_t cgroup_memory_current; /* bytes, memory.current */
         uint64_t cgroup_cpu_usage_usec; /* cpu.stat usage_usec */
+        /* Requests not run because the web server had given up on them, scripts ended because it went while
+         * they ran, requests answered 503 by the queue bounds (request_queue_timeout, request_queue_max) */
+        uint64_t requests_abandoned, requests_aborted, requests_shed;
 } StatusPool;
 
 /* One worker, for the "full" page. Strings may be NULL or empty: printed as "-" (the query string is then

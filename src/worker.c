@@ -70,7 +70,8 @@ typedef struct Held {
         size_t len;
         usec_t deadline; /* CLOCK_MONOTONIC: closed when it passes */
         bool kept;
-        bool in_head; /* the deadline is the request head's, which more bytes do not extend */
+        bool in_head;   /* the deadline is the request head's, which more bytes do not extend */
+        usec_t arrival; /* CLOCK_REALTIME: when the bytes in buf arrived (Conn.arrival), 0 unknown */
 } Held;
 
 /* epoll_event.data.ptr of what is not a connection */
@@ -178,6 +179,7 @@ static int held_park(Held *h, const Conn *c, bool kept)
         free(h->buf);
         h->buf = NULL;
         h->len = 0;
+        h->arrival = n > 0 ? c->arrival : 0;
         if (n > 0) {
                 h->buf = malloc(n);
                 if (!h->buf)
@@ -316,12 +318,49 @@ static void note_abandoned(const Request *r)
         unlogged = 0;
 }
 
+/* A bounded wait and a bounded queue (request_queue_timeout, request_queue_max): why this request is to be
+ * answered 503 at once, or NULL to run it */
+static const char *shed_reason(const Request *r)
+{
+        const PoolConfig *pool = worker->pool;
+        unsigned waiting, size;
+
+        if (pool->request_queue_timeout > 0 && r->wait_usec > pool->request_queue_timeout)
+                return "it waited longer than request_queue_timeout";
+        if (pool->request_queue_max > 0 && listen_queue(worker->listen_fd, &waiting, &size) >= 0 &&
+                waiting > pool->request_queue_max)
+                return "more requests wait than request_queue_max";
+        return NULL;
+}
+
+/* 503 with Retry-After, no PHP; an episode of them is logged once, by whichever worker starts it */
+static void shed(Request *r, const char *why)
+{
+        static const char response[] = "Status: 503 Service Unavailable\r\n"
+                                       "Retry-After: 1\r\n"
+                                       "Content-Type: text/plain; charset=UTF-8\r\n"
+                                       "\r\n"
+                                       "Service Unavailable\n";
+        Scoreboard *sb = worker->scoreboard;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        uint64_t last = __atomic_exchange_n(&sb->last_shed_usec, now, __ATOMIC_RELAXED);
+
+        __atomic_fetch_add(&sb->requests_shed, 1, __ATOMIC_RELAXED);
+        if (last == 0 || now - last > 5 * USEC_PER_SEC)
+                log_warning("[pool %s] answering 503 without running PHP: %s (waited %.3f s). Until the pool "
+                            "catches up, the status page counts them (requests shed).",
+                        worker->pool->name, why, (double)r->wait_usec / 1e6);
+        r->status = 503;
+        (void)request_write(r, FCGI_STDOUT, response, sizeof(response) - 1);
+}
+
 /* Serves the request whose head is buffered; false when the connection is to be closed */
 static bool loop_serve_one(Loop *l)
 {
         const PoolConfig *pool = worker->pool;
         Conn *c = &l->conn;
         Request *r = &l->request;
+        const char *why;
         int k;
 
         k = request_read(r);
@@ -337,6 +376,8 @@ static bool loop_serve_one(Loop *l)
 
         if (request_client_gone(r))
                 note_abandoned(r);
+        else if ((why = shed_reason(r)))
+                shed(r, why);
         else
                 php_handle_request(r);
         (void)request_end(r, 0);
@@ -361,6 +402,7 @@ static void loop_handle(Loop *l, Held *h, bool readable)
                 held_close(l, h);
                 return;
         }
+        c->arrival = h->arrival;
         for (;;) {
                 if (readable) {
                         k = conn_receive(c);
@@ -615,6 +657,17 @@ static int loop_setup(Loop *l, const sigset_t *stop_signals)
         l->signal_fd = signalfd(-1, stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
         if (l->epoll_fd < 0 || l->signal_fd < 0 || conn_init(&l->conn, pool->pm.max_children, &hooks) < 0)
                 return log_oom();
+        /* TCP: accepted connections inherit SO_TIMESTAMPNS, so a request's wait counts from its arrival in the
+         * kernel (unix sockets have no receive times: from when a worker reads it) */
+        {
+                int domain = 0, one = 1;
+                socklen_t len = sizeof(domain);
+
+                if (getsockopt(worker->listen_fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+                        (domain == AF_INET || domain == AF_INET6))
+                        l->conn.timestamps =
+                                setsockopt(worker->listen_fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) == 0;
+        }
         l->conn.io_timeout_ms = pool->request_io_timeout > 0
                                         ? (int)MIN(pool->request_io_timeout / USEC_PER_MSEC, (usec_t)INT32_MAX)
                                         : -1;

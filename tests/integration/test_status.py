@@ -50,7 +50,8 @@ POOL_FIELDS = ["pool", "process manager", "start time", "start since", "accepted
 PROC_FIELDS = ["pid", "state", "start time", "start since", "requests", "request duration", "request method",
                "request URI", "content length", "user", "script", "last request cpu", "last request memory"]
 # what fpmd may add after them: memory peak always, the cgroup's numbers when it has a cgroup of its own
-FPMD_EXTRA = ["memory peak", "cgroup memory current", "cgroup cpu usage usec"]
+FPMD_EXTRA = ["memory peak", "cgroup memory current", "cgroup cpu usage usec", "requests abandoned",
+              "requests aborted", "requests shed"]
 
 GET_STATUS_KEYS = ["pool", "process-manager", "start-time", "start-since", "accepted-conn", "listen-queue",
                    "max-listen-queue", "listen-queue-len", "idle-processes", "active-processes", "total-processes",

@@ -32,6 +32,7 @@ static AccessEntry entry(void)
                 .status = 200,
                 .content_length = 42,
                 .duration_usec = 1234567,
+                .wait_usec = 2500,
                 .cpu_user_usec = 600000,
                 .cpu_system_usec = 17284,
                 .memory_peak = 3 * 1024 * 1024 + 512,
@@ -63,6 +64,7 @@ START_TEST(test_every_code)
         assert_renders("%f|%l|%m|%n|%p|%P|%q|%Q|%r|%R|%s|%u|%%", "/srv/www/index.php|42|GET|www|1234|1200|a=1&b=2|?|"
                                                                  "/index.php|127.0.0.1|200|-|%");
         assert_renders("%d %{seconds}d %{mili}d %{miliseconds}d %{micro}d", "1.235 1.235 1234.567 1234.567 1234567");
+        assert_renders("%w %{mili}w %{micro}w", "0.003 2.500 2500");
         assert_renders("%C %{total}C %{user}C %{system}C", "50.00 50.00 48.60 1.40");
         assert_renders("%M %{bytes}M %{kilo}M %{mega}M", "3146240 3146240 3072 3");
         assert_renders(
@@ -100,6 +102,9 @@ START_TEST(test_bad_formats)
         ck_assert_int_eq(access_format_check("%{hours}d", &error), -EINVAL);
         ck_assert_str_eq(error, "only 'seconds', 'mili', 'miliseconds', 'micro' or 'microseconds' are allowed as a "
                                 "modifier for %d");
+        ck_assert_int_eq(access_format_check("%{hours}w", &error), -EINVAL);
+        ck_assert_str_eq(error, "only 'seconds', 'mili', 'miliseconds', 'micro' or 'microseconds' are allowed as a "
+                                "modifier for %w");
         ck_assert_int_eq(access_format_check("%{x}s", &error), -EINVAL);
         ck_assert_str_eq(error, "embrace is not allowed for this modifier");
         ck_assert_int_eq(access_format_check("100%", &error), -EINVAL);

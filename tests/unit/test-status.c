@@ -269,6 +269,9 @@ static const StatusPool test_pool = {
         .memory_peak = UINT64_MAX,
         .cgroup_memory_current = UINT64_MAX,
         .cgroup_cpu_usage_usec = UINT64_MAX,
+        .requests_abandoned = UINT64_MAX,
+        .requests_aborted = UINT64_MAX,
+        .requests_shed = UINT64_MAX,
 };
 
 /* The worker serving the status request, and the other one, idle since the previous status request */
@@ -446,19 +449,26 @@ START_TEST(test_additions)
         pool.memory_peak = 2097152;
         pool.cgroup_memory_current = 7340032;
         pool.cgroup_cpu_usage_usec = 61000042;
+        pool.requests_abandoned = 7;
+        pool.requests_aborted = 8;
+        pool.requests_shed = 9;
 
         text = render(STATUS_FORMAT_TEXT, false, &pool, NULL, 0, CT_TEXT);
         n = strlen(expected_text);
         assert_starts_with(text, expected_text);
         ck_assert_str_eq(text + n, "memory peak:          2097152\n"
                                    "cgroup memory current: 7340032\n"
-                                   "cgroup cpu usage usec: 61000042\n");
+                                   "cgroup cpu usage usec: 61000042\n"
+                                   "requests abandoned:   7\n"
+                                   "requests aborted:     8\n"
+                                   "requests shed:        9\n");
 
         json = render(STATUS_FORMAT_JSON, false, &pool, NULL, 0, CT_JSON);
         n = strlen(expected_json) - 1;
         ck_assert(strneq(json, expected_json, n));
         ck_assert_str_eq(json + n, ",\"memory peak\":2097152,\"cgroup memory current\":7340032,\"cgroup cpu "
-                                   "usage usec\":61000042}");
+                                   "usage usec\":61000042,\"requests abandoned\":7,\"requests aborted\":8,\"requests "
+                                   "shed\":9}");
 
         xml = render(STATUS_FORMAT_XML, false, &pool, NULL, 0, CT_XML);
         n = strlen(expected_xml) - strlen("</status>");
@@ -466,6 +476,9 @@ START_TEST(test_additions)
         ck_assert_str_eq(xml + n, "<memory-peak>2097152</memory-peak>\n"
                                   "<cgroup-memory-current>7340032</cgroup-memory-current>\n"
                                   "<cgroup-cpu-usage-usec>61000042</cgroup-cpu-usage-usec>\n"
+                                  "<requests-abandoned>7</requests-abandoned>\n"
+                                  "<requests-aborted>8</requests-aborted>\n"
+                                  "<requests-shed>9</requests-shed>\n"
                                   "</status>");
 
         html = render(STATUS_FORMAT_HTML, false, &pool, NULL, 0, CT_HTML);
@@ -474,6 +487,9 @@ START_TEST(test_additions)
         ck_assert_str_eq(html + n, "<tr><th>memory peak</th><td>2097152</td></tr>\n"
                                    "<tr><th>cgroup memory current</th><td>7340032</td></tr>\n"
                                    "<tr><th>cgroup cpu usage usec</th><td>61000042</td></tr>\n"
+                                   "<tr><th>requests abandoned</th><td>7</td></tr>\n"
+                                   "<tr><th>requests aborted</th><td>8</td></tr>\n"
+                                   "<tr><th>requests shed</th><td>9</td></tr>\n"
                                    "</table>\n"
                                    "</body></html>");
 
@@ -493,6 +509,18 @@ START_TEST(test_additions)
                                  "# TYPE phpfpm_cgroup_cpu_usage_seconds counter\n"
                                  "# UNIT phpfpm_cgroup_cpu_usage_seconds seconds\n"
                                  "phpfpm_cgroup_cpu_usage_seconds_total 61.000042\n"
+                                 "# HELP phpfpm_requests_abandoned The number of requests not run because the web "
+                                 "server had given up on them.\n"
+                                 "# TYPE phpfpm_requests_abandoned counter\n"
+                                 "phpfpm_requests_abandoned_total 7\n"
+                                 "# HELP phpfpm_requests_aborted The number of scripts whose web server went away "
+                                 "while they ran.\n"
+                                 "# TYPE phpfpm_requests_aborted counter\n"
+                                 "phpfpm_requests_aborted_total 8\n"
+                                 "# HELP phpfpm_requests_shed The number of requests answered 503 by "
+                                 "request_queue_timeout or request_queue_max.\n"
+                                 "# TYPE phpfpm_requests_shed counter\n"
+                                 "phpfpm_requests_shed_total 9\n"
                                  "# EOF\n");
 }
 END_TEST
