@@ -120,6 +120,7 @@ static const Setting pool_settings[] = {
         P("pm.process_idle_timeout", SETTING_DURATION, pm.process_idle_timeout),
         P("pm.leader_idle_timeout", SETTING_DURATION, pm.leader_idle_timeout),
         P_RANGE("pm.max_requests", SETTING_UNSIGNED, pm.max_requests, 0, INT_MAX),
+        P("pm.max_memory", SETTING_SIZE, pm.max_memory),
         P("status_path", SETTING_URI_PATH, status_path),
         P("ping_path", SETTING_URI_PATH, ping_path),
         P("ping_response", SETTING_STRING, ping_response),
@@ -1403,7 +1404,8 @@ static bool pm_config_equal(const PmConfig *a, const PmConfig *b)
         return a->mode == b->mode && a->max_children == b->max_children && a->start_servers == b->start_servers &&
                a->min_spare_servers == b->min_spare_servers && a->max_spare_servers == b->max_spare_servers &&
                a->max_spawn_rate == b->max_spawn_rate && a->process_idle_timeout == b->process_idle_timeout &&
-               a->leader_idle_timeout == b->leader_idle_timeout && a->max_requests == b->max_requests;
+               a->leader_idle_timeout == b->leader_idle_timeout && a->max_requests == b->max_requests &&
+               a->max_memory == b->max_memory;
 }
 
 static bool cgroup_config_equal(const CgroupConfig *a, const CgroupConfig *b)

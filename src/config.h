@@ -56,6 +56,7 @@ typedef struct PmConfig {
         usec_t leader_idle_timeout;  /* 10m: ondemand, the leader starts on demand and stops this long after
                                       * its last worker; 0: it starts with fpmd and stays */
         unsigned max_requests;       /* 0: never recycle */
+        uint64_t max_memory;         /* bytes, 0: off; a worker above it after a request is replaced */
 } PmConfig;
 
 #define CGROUP_LIMIT_UNSET UINT64_MAX

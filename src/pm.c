@@ -130,6 +130,12 @@ void pm_decide(PmState *s, const PmInput *in, PmDecision *ret)
         want = MIN(want, c->max_children - MIN(d.total, c->max_children));
         if (in->throttled)
                 want = MIN(want, 1u);
+        /* Near the memory limit a new worker would meet the OOM killer, or push the pool into reclaim: the
+         * workers there serve the queue; one is started only when none is left */
+        if (in->memory_full && want > 0 && d.total > 0) {
+                d.memory_held = true;
+                want = 0;
+        }
         d.spawn = want;
         *ret = d;
 }

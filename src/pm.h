@@ -25,6 +25,7 @@ typedef struct PmInput {
         bool tick;           /* the periodic decision: idle workers may be stopped; else only missing ones started */
         bool waiting;        /* a connection waits in the listen queue (ondemand) */
         bool throttled;      /* workers die right after their start: at most one new worker */
+        bool memory_full;    /* the pool's cgroup is near its memory limit: no new worker while one serves */
 } PmInput;
 
 typedef struct PmDecision {
@@ -32,6 +33,7 @@ typedef struct PmDecision {
         int stop;             /* the slot of the worker to stop, -1 for none */
         bool max_children;    /* pm.max_children was reached, first time in this episode: say so */
         bool busy;            /* dynamic spawns at a rate of 8 or more: PHP-FPM's "seems busy" notice */
+        bool memory_held;     /* workers were wanted, but the pool's memory is near its limit */
         unsigned idle, total; /* the counts the decision saw */
 } PmDecision;
 

@@ -467,6 +467,22 @@ static bool listen_queue_waiting(int fd)
         return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
 }
 
+/* The lower of the pool cgroup's memory_high and memory_max, CGROUP_LIMIT_UNSET when neither is set */
+static uint64_t pool_memory_limit(const Pool *p)
+{
+        const CgroupConfig *c = &p->config->cgroup;
+
+        return MIN(c->memory_high, c->memory_max);
+}
+
+/* At 90% of its limit (memory.current, read each tick) */
+static bool pool_memory_full(const Pool *p)
+{
+        uint64_t limit = pool_memory_limit(p), used = p->scoreboard ? p->scoreboard->cgroup_memory : UINT64_MAX;
+
+        return limit != CGROUP_LIMIT_UNSET && used != UINT64_MAX && used >= limit / 10 * 9;
+}
+
 /* tick: whether idle workers may be stopped now (once per tick) or only missing ones started (after an exit);
  * waiting: a connection is known to wait (ondemand) */
 static void pool_maintain(Pool *p, bool tick, int waiting)
@@ -498,9 +514,22 @@ static void pool_maintain(Pool *p, bool tick, int waiting)
                         .waiting = waiting,
                         /* Workers that die right after their start: one new one per tick, not a fork loop */
                         .throttled = p->quick_failures > 3,
+                        .memory_full = pool_memory_full(p),
                 },
                 &d);
 
+        if (d.memory_held != p->memory_held) {
+                p->memory_held = d.memory_held;
+                if (d.memory_held)
+                        log_pool_event(p, LOG_WARNING, NULL, 0,
+                                "[pool %s] starting no new worker: its cgroup uses %llu MiB, near its memory limit "
+                                "(%llu MiB); the workers it has serve the queue.",
+                                pool_name(p), (unsigned long long)(p->scoreboard->cgroup_memory >> 20),
+                                (unsigned long long)(pool_memory_limit(p) >> 20));
+                else
+                        log_pool_event(p, LOG_NOTICE, NULL, 0, "[pool %s] memory below its limit again.", pool_name(p));
+                p->owner->changed(p->owner->userdata);
+        }
         if (d.max_children) {
                 __atomic_fetch_add(&p->scoreboard->max_children_reached, 1, __ATOMIC_RELAXED);
                 log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_MAX_CHILDREN_REACHED, 0,
@@ -1141,6 +1170,7 @@ int pool_status_line(const Pool *p, char *buf, size_t size)
                 p->state == POOL_FAILED                               ? " (failed)"
                 : p->state == POOL_RESTING || p->state == POOL_DOZING ? " (at rest)"
                 : p->quick_failures > 3                               ? " (workers failing)"
+                : p->memory_held                                      ? " (memory full)"
                                                                       : "");
 }
 

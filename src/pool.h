@@ -91,6 +91,7 @@ struct Pool {
         usec_t workerless_since;      /* CLOCK_MONOTONIC since when a running lazy pool has had no worker, or 0 */
         unsigned quick_failures;
         bool spawn_failing; /* the leader's fork() failed, said once until a worker starts again */
+        bool memory_held;   /* no new worker: the cgroup is near its memory limit (said once per episode) */
         unsigned leader_failures;
         usec_t *faults; /* ring of the times of the last emergency_restart_threshold faults */
         size_t n_faults, fault_next;

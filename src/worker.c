@@ -354,6 +354,29 @@ static void shed(Request *r, const char *why)
         (void)request_write(r, FCGI_STDOUT, response, sizeof(response) - 1);
 }
 
+/* pm.max_memory: the worker's resident memory after a request; above the limit it ends after this request and
+ * the pool replaces it */
+static int statm_fd = -1; /* opened before any chroot */
+
+static bool worker_over_memory(uint64_t limit)
+{
+        unsigned long long size, resident;
+        char buf[128];
+        ssize_t n;
+
+        if (statm_fd < 0 || (n = pread(statm_fd, buf, sizeof(buf) - 1, 0)) <= 0)
+                return false;
+        buf[n] = 0;
+        if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+                return false;
+        resident *= (unsigned long long)sysconf(_SC_PAGESIZE);
+        if (resident <= limit)
+                return false;
+        log_notice("[pool %s] worker uses %llu MiB after its request, above pm.max_memory (%llu MiB): replacing it.",
+                worker->pool->name, resident >> 20, (unsigned long long)(limit >> 20));
+        return true;
+}
+
 /* Serves the request whose head is buffered; false when the connection is to be closed */
 static bool loop_serve_one(Loop *l)
 {
@@ -386,6 +409,8 @@ static bool loop_serve_one(Loop *l)
 
         l->requests++;
         if (pool->pm.max_requests > 0 && l->requests >= pool->pm.max_requests)
+                l->done = true;
+        if (pool->pm.max_memory > 0 && !l->done && worker_over_memory(pool->pm.max_memory))
                 l->done = true;
         return r->keep_conn && !c->broken && !c->eof;
 }
@@ -712,6 +737,8 @@ int worker_run(const WorkerContext *w)
 
         log_set_worker(true);
         worker_setup_output(w->pool);
+        if (w->pool->pm.max_memory > 0)
+                statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
         if (isolation_apply(w->isolation) < 0)
                 return 1;
         (void)php_worker_init(&(PhpWorker){

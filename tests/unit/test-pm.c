@@ -27,13 +27,13 @@ typedef struct Case {
         const char *name;
         PmConfig pm;
         const char *layout;
-        bool tick, waiting, throttled;
+        bool tick, waiting, throttled, memory_full;
         unsigned spawn_rate; /* state before; 0: fresh */
         bool hit;            /* max_children already reached in this episode */
         /* expected */
         unsigned spawn;
         int stop;
-        bool max_children, busy;
+        bool max_children, busy, memory_held;
         unsigned spawn_rate_after;
 } Case;
 
@@ -62,6 +62,13 @@ static const Case cases[] = {
         {"static one died", STATIC(4), "ir.i", .spawn = 1, .stop = -1, .spawn_rate_after = 1},
         {"static full never reaps", STATIC(2), "ii", .tick = true, .spawn = 0, .stop = -1, .spawn_rate_after = 1},
         {"static failing workers: one at a time", STATIC(4), "....", .throttled = true, .spawn = 1, .stop = -1,
+                .spawn_rate_after = 1},
+        /* the pool's cgroup near its memory limit: the workers there serve; none new unless none is left */
+        {"static memory full", STATIC(4), "ir..", .memory_full = true, .spawn = 0, .stop = -1, .memory_held = true,
+                .spawn_rate_after = 1},
+        {"static memory full, no worker left", STATIC(4), "....", .memory_full = true, .spawn = 4, .stop = -1,
+                .spawn_rate_after = 1},
+        {"static memory full, none missing", STATIC(2), "ir", .memory_full = true, .spawn = 0, .stop = -1,
                 .spawn_rate_after = 1},
 
         /* dynamic: start_servers at first */
@@ -107,6 +114,8 @@ static const Case cases[] = {
                 .spawn_rate_after = 1},
         {"ondemand waiting busy", ONDEMAND(4, 10 * S_), "rr..", .waiting = true, .spawn = 1, .stop = -1,
                 .spawn_rate_after = 1},
+        {"ondemand waiting busy, memory full", ONDEMAND(4, 10 * S_), "rr..", .waiting = true, .memory_full = true,
+                .spawn = 0, .stop = -1, .memory_held = true, .spawn_rate_after = 1},
         {"ondemand waiting idle one", ONDEMAND(4, 10 * S_), "ri..", .waiting = true, .spawn = 0, .stop = -1,
                 .spawn_rate_after = 1},
         {"ondemand waiting full", ONDEMAND(2, 10 * S_), "rr", .waiting = true, .spawn = 0, .stop = -1,
@@ -133,12 +142,14 @@ START_TEST(test_table)
                                 .now = 101 * S_,
                                 .tick = c->tick,
                                 .waiting = c->waiting,
-                                .throttled = c->throttled},
+                                .throttled = c->throttled,
+                                .memory_full = c->memory_full},
                         &d);
                 ck_assert_msg(d.spawn == c->spawn, "%s: spawn %u, expected %u", c->name, d.spawn, c->spawn);
                 ck_assert_msg(d.stop == c->stop, "%s: stop %d, expected %d", c->name, d.stop, c->stop);
                 ck_assert_msg(d.max_children == c->max_children, "%s: max_children %d", c->name, d.max_children);
                 ck_assert_msg(d.busy == c->busy, "%s: busy %d", c->name, d.busy);
+                ck_assert_msg(d.memory_held == c->memory_held, "%s: memory_held %d", c->name, d.memory_held);
                 ck_assert_msg(s.spawn_rate == c->spawn_rate_after, "%s: spawn rate %u, expected %u", c->name,
                         s.spawn_rate, c->spawn_rate_after);
         }
