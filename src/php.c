@@ -436,10 +436,85 @@ static PHP_FUNCTION(apache_request_headers)
         }
 }
 
+/* A worker's resident memory from /proc/PID/statm (the pool's workers share a uid); UINT64_MAX where /proc is not
+ * there (a chroot) or hides it */
+static uint64_t proc_resident(int pid)
+{
+        char path[64], buf[128];
+        unsigned long long size, resident;
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+                return UINT64_MAX;
+        buf[n] = 0;
+        if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+                return UINT64_MAX;
+        return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static uint64_t array_u64(HashTable *h, const char *key)
+{
+        zval *v = h ? zend_hash_str_find(h, key, strlen(key)) : NULL;
+
+        if (!v)
+                return 0;
+        if (Z_TYPE_P(v) == IS_LONG)
+                return Z_LVAL_P(v) > 0 ? (uint64_t)Z_LVAL_P(v) : 0;
+        if (Z_TYPE_P(v) == IS_DOUBLE)
+                return Z_DVAL_P(v) > 0 ? (uint64_t)Z_DVAL_P(v) : 0;
+        return zend_is_true(v) ? 1 : 0;
+}
+
+static HashTable *array_sub(HashTable *h, const char *key)
+{
+        zval *v = h ? zend_hash_str_find(h, key, strlen(key)) : NULL;
+
+        return v && Z_TYPE_P(v) == IS_ARRAY ? Z_ARRVAL_P(v) : NULL;
+}
+
+/* The pool's own opcache, as opcache_get_status(false) tells it; false without opcache */
+static bool opcache_figures(StatusOpcache *ret)
+{
+        zval fn, rv, arg;
+        HashTable *h, *mem, *stats;
+        bool ok = false;
+
+        if (!zend_hash_str_exists(CG(function_table), "opcache_get_status", strlen("opcache_get_status")))
+                return false;
+        ZVAL_STRING(&fn, "opcache_get_status");
+        ZVAL_FALSE(&arg);
+        ZVAL_UNDEF(&rv);
+        if (call_user_function(CG(function_table), NULL, &fn, &rv, 1, &arg) == SUCCESS && Z_TYPE(rv) == IS_ARRAY) {
+                h = Z_ARRVAL(rv);
+                mem = array_sub(h, "memory_usage");
+                stats = array_sub(h, "opcache_statistics");
+                *ret = (StatusOpcache){
+                        .enabled = array_u64(h, "opcache_enabled") != 0,
+                        .used = array_u64(mem, "used_memory"),
+                        .free = array_u64(mem, "free_memory"),
+                        .wasted = array_u64(mem, "wasted_memory"),
+                        .cached_keys = array_u64(stats, "num_cached_keys"),
+                        .hits = array_u64(stats, "hits"),
+                        .misses = array_u64(stats, "misses"),
+                        .oom_restarts = array_u64(stats, "oom_restarts"),
+                        .hash_restarts = array_u64(stats, "hash_restarts"),
+                        .manual_restarts = array_u64(stats, "manual_restarts"),
+                };
+                ok = true;
+        }
+        zval_ptr_dtor(&rv);
+        zval_ptr_dtor(&fn);
+        return ok;
+}
+
 static int status_take(StatusSnapshot *ret)
 {
         unsigned waiting = 0, size = 0;
         bool tcp;
+        int r;
 
         if (!worker_ctx.scoreboard)
                 return -ENODATA;
@@ -447,8 +522,14 @@ static int status_take(StatusSnapshot *ret)
         /* A peak seen here counts as one seen at a tick */
         if (tcp && waiting > worker_ctx.scoreboard->max_listen_queue)
                 worker_ctx.scoreboard->max_listen_queue = waiting;
-        return status_snapshot(worker_ctx.scoreboard, worker_ctx.pool->pm.max_children, now_usec(CLOCK_REALTIME),
+        r = status_snapshot(worker_ctx.scoreboard, worker_ctx.pool->pm.max_children, now_usec(CLOCK_REALTIME),
                 tcp ? (long long)waiting : -1, tcp ? (long long)size : -1, ret);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ret->n_procs; i++)
+                ret->procs[i].rss = proc_resident(ret->procs[i].pid);
+        ret->extra.has_opcache = opcache_figures(&ret->extra.opcache);
+        return 0;
 }
 
 /* The same data as the status page, with PHP-FPM's array keys */

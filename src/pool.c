@@ -715,6 +715,7 @@ void pool_check_requests(Pool *p)
                 }
                 if (c->request_terminate_timeout > 0 && d > c->request_terminate_timeout && info->kill_sent == 0) {
                         info->kill_sent = now;
+                        __atomic_fetch_add(&sb->requests_terminated, 1, __ATOMIC_RELAXED);
                         log_slot_request(p, i, d, FPMD_MESSAGE_REQUEST_TIMED_OUT, "execution timed out", "terminating");
                         pool_signal(p, i, SIGKILL);
                 }
@@ -838,6 +839,8 @@ static void pool_worker_exited(Pool *p, int slot, pid_t pid, int status)
         p->slots[slot] = (SlotInfo){};
 
         if (WIFSIGNALED(status) && info.kill_sent == 0 && info.stop_sent == 0) {
+                if (p->scoreboard)
+                        __atomic_fetch_add(&p->scoreboard->workers_killed, 1, __ATOMIC_RELAXED);
                 log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_WORKER_CRASHED, pid,
                         "[pool %s] child %d exited on signal %d (%s)%s", pool_name(p), (int)pid, WTERMSIG(status),
                         sigabbrev_np(WTERMSIG(status)) ?: "?", WCOREDUMP(status) ? " - core dumped" : "");

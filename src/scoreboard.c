@@ -141,3 +141,37 @@ void scoreboard_note_active(Scoreboard *s, unsigned n_slots)
                 !__atomic_compare_exchange_n(&s->max_active, &max, active, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
                 ;
 }
+
+const uint64_t scoreboard_bucket_bounds[SCOREBOARD_BUCKETS] = {
+        5000,
+        10000,
+        25000,
+        50000,
+        100000,
+        250000,
+        500000,
+        1000000,
+        2500000,
+        5000000,
+        10000000,
+        UINT64_MAX,
+};
+
+static unsigned bucket_of(uint64_t usec)
+{
+        unsigned i = 0;
+
+        while (i < SCOREBOARD_BUCKETS - 1 && usec > scoreboard_bucket_bounds[i])
+                i++;
+        return i;
+}
+
+void scoreboard_note_request(Scoreboard *s, uint64_t duration_usec, uint64_t wait_usec, int status)
+{
+        __atomic_fetch_add(&s->duration_buckets[bucket_of(duration_usec)], 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&s->duration_sum_usec, duration_usec, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&s->wait_buckets[bucket_of(wait_usec)], 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&s->wait_sum_usec, wait_usec, __ATOMIC_RELAXED);
+        if (status >= 100 && status < 600)
+                __atomic_fetch_add(&s->status_classes[status / 100 - 1], 1, __ATOMIC_RELAXED);
+}

@@ -53,6 +53,10 @@ typedef struct ScoreboardSlot {
 
 #define SCOREBOARD_MAGIC 0x66706d6473620003ULL /* "fpmdsb", layout 3 */
 
+#define SCOREBOARD_BUCKETS 12
+/* The histograms' upper bounds in microseconds (Prometheus' default buckets from 5 ms to 10 s), +Inf last */
+extern const uint64_t scoreboard_bucket_bounds[SCOREBOARD_BUCKETS];
+
 typedef struct Scoreboard {
         uint64_t magic;
         char pool[64];
@@ -77,6 +81,17 @@ typedef struct Scoreboard {
         /* answered 503 without PHP: waited past request_queue_timeout, or the queue past request_queue_max */
         volatile uint64_t requests_shed;
         volatile uint64_t last_shed_usec; /* CLOCK_MONOTONIC of the last, to log an episode once */
+        /* Written by workers at the end of each request (atomic adds): how long requests ran and waited, as
+         * histograms of SCOREBOARD_BUCKETS (bounds in scoreboard_bucket_bounds, the last +Inf; per bucket, not
+         * cumulative), and their HTTP status by class (1xx to 5xx) */
+        volatile uint64_t duration_buckets[SCOREBOARD_BUCKETS];
+        volatile uint64_t duration_sum_usec;
+        volatile uint64_t wait_buckets[SCOREBOARD_BUCKETS];
+        volatile uint64_t wait_sum_usec;
+        volatile uint64_t status_classes[5];
+        /* Written by the supervisor: requests ended by request_terminate_timeout, workers that died by a signal */
+        volatile uint64_t requests_terminated;
+        volatile uint64_t workers_killed;
         ScoreboardSlot slots[];
 } Scoreboard;
 
@@ -102,6 +117,9 @@ void scoreboard_count(const Scoreboard *s, unsigned n_slots, ScoreboardCounts *r
 
 /* A worker that just became busy raises max_active if the pool never had as many busy at once */
 void scoreboard_note_active(Scoreboard *s, unsigned n_slots);
+
+/* A worker's request is done: its duration and wait into the histograms, its status into its class */
+void scoreboard_note_request(Scoreboard *s, uint64_t duration_usec, uint64_t wait_usec, int status);
 
 /* Bounded copy into a fixed field, always NUL-terminated */
 void scoreboard_set_str(char *dst, size_t size, const char *src);

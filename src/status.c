@@ -528,7 +528,7 @@ typedef struct Field {
 #define FIELD_TIME(n, t) ((Field){.name = (n), .type = FIELD_TIME, .unsigned_value = (t)})
 #define FIELD_U(n, v)    ((Field){.name = (n), .type = FIELD_UNSIGNED, .unsigned_value = (v)})
 
-#define POOL_FIELDS_MAX 20
+#define POOL_FIELDS_MAX 30
 #define PROC_FIELDS     13
 
 static size_t pool_fields(const StatusPool *p, Field f[static POOL_FIELDS_MAX])
@@ -563,6 +563,16 @@ static size_t pool_fields(const StatusPool *p, Field f[static POOL_FIELDS_MAX])
                 f[n++] = FIELD_U("requests aborted", p->requests_aborted);
         if (p->requests_shed != UINT64_MAX)
                 f[n++] = FIELD_U("requests shed", p->requests_shed);
+        if (p->extra) {
+                static const char *const classes[5] = {
+                        "responses 1xx", "responses 2xx", "responses 3xx", "responses 4xx", "responses 5xx"};
+
+                f[n++] = FIELD_U("max children", p->extra->max_children);
+                for (size_t i = 0; i < 5; i++)
+                        f[n++] = FIELD_U(classes[i], p->extra->status_classes[i]);
+                f[n++] = FIELD_U("requests terminated", p->extra->requests_terminated);
+                f[n++] = FIELD_U("workers killed", p->extra->workers_killed);
+        }
 
         return n;
 }
@@ -803,7 +813,134 @@ static void openmetrics_family(Buf *b, const Metric *m, bool type_first)
         buf_printf(b, "%s%s %" PRIu64 "\n", m->name, counter ? "_total" : "", m->value);
 }
 
-static void render_openmetrics(Buf *b, const StatusPool *p)
+/* {pool="NAME"[,NAME2="VALUE"]} */
+static void om_labels(Buf *b, const StatusPool *p, const char *name, const char *value)
+{
+        buf_puts(b, "{pool=\"");
+        buf_put_escaped(b, p->pool, ESCAPE_OPENMETRICS);
+        buf_puts(b, "\"");
+        if (name) {
+                buf_printf(b, ",%s=\"", name);
+                buf_put_escaped(b, value, ESCAPE_OPENMETRICS);
+                buf_puts(b, "\"");
+        }
+        buf_puts(b, "}");
+}
+
+static void om_head(Buf *b, const char *name, const char *type, const char *unit, const char *help)
+{
+        buf_printf(b, "# TYPE %s %s\n", name, type);
+        if (unit)
+                buf_printf(b, "# UNIT %s %s\n", name, unit);
+        buf_printf(b, "# HELP %s %s\n", name, help);
+}
+
+static void om_sample(Buf *b, const StatusPool *p, const char *name, const char *suffix, const char *label,
+        const char *value, uint64_t v)
+{
+        buf_printf(b, "%s%s", name, suffix);
+        om_labels(b, p, label, value);
+        buf_printf(b, " %" PRIu64 "\n", v);
+}
+
+static void om_histogram(Buf *b, const StatusPool *p, const char *name, const char *help, const StatusHistogram *h)
+{
+        uint64_t total = 0;
+
+        om_head(b, name, "histogram", "seconds", help);
+        for (size_t i = 0; i < STATUS_BUCKETS; i++) {
+                char le[32];
+
+                total += h->buckets[i];
+                if (i == STATUS_BUCKETS - 1)
+                        strcpy(le, "+Inf");
+                else
+                        snprintf(le, sizeof(le), "%" PRIu64 ".%06" PRIu64, scoreboard_bucket_bounds[i] / USEC_PER_SEC,
+                                scoreboard_bucket_bounds[i] % USEC_PER_SEC);
+                om_sample(b, p, name, "_bucket", "le", le, total);
+        }
+        om_sample(b, p, name, "_count", NULL, NULL, total);
+        buf_printf(b, "%s_sum", name);
+        om_labels(b, p, NULL, NULL);
+        buf_printf(b, " %" PRIu64 ".%06" PRIu64 "\n", h->sum_usec / USEC_PER_SEC, h->sum_usec % USEC_PER_SEC);
+}
+
+/* fpmd's own families, every sample labelled with its pool */
+static void render_openmetrics_extra(Buf *b, const StatusPool *p, const StatusExtra *x)
+{
+        static const char *const classes[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+        om_head(b, "phpfpm_max_children", "gauge", NULL, "The pool's pm.max_children.");
+        om_sample(b, p, "phpfpm_max_children", "", NULL, NULL, x->max_children);
+        om_head(b, "phpfpm_responses", "counter", NULL, "The responses of the pool by HTTP status class.");
+        for (size_t i = 0; i < 5; i++)
+                om_sample(b, p, "phpfpm_responses", "_total", "class", classes[i], x->status_classes[i]);
+        om_head(b, "phpfpm_requests_terminated", "counter", NULL,
+                "The number of requests ended by request_terminate_timeout.");
+        om_sample(b, p, "phpfpm_requests_terminated", "_total", NULL, NULL, x->requests_terminated);
+        om_head(b, "phpfpm_workers_killed", "counter", NULL, "The number of workers that died by a signal.");
+        om_sample(b, p, "phpfpm_workers_killed", "_total", NULL, NULL, x->workers_killed);
+        om_histogram(b, p, "phpfpm_request_duration_seconds",
+                "How long requests ran, from their head read to their end.", &x->duration);
+        om_histogram(b, p, "phpfpm_request_queue_wait_seconds",
+                "How long requests waited before a worker took them (TCP: from their arrival).", &x->wait);
+        if (!x->has_opcache)
+                return;
+        om_head(b, "phpfpm_opcache_enabled", "gauge", NULL, "Whether the pool's opcache is on.");
+        om_sample(b, p, "phpfpm_opcache_enabled", "", NULL, NULL, x->opcache.enabled);
+        om_head(b, "phpfpm_opcache_memory_bytes", "gauge", "bytes", "The pool's opcache shared memory by use.");
+        om_sample(b, p, "phpfpm_opcache_memory_bytes", "", "use", "used", x->opcache.used);
+        om_sample(b, p, "phpfpm_opcache_memory_bytes", "", "use", "free", x->opcache.free);
+        om_sample(b, p, "phpfpm_opcache_memory_bytes", "", "use", "wasted", x->opcache.wasted);
+        om_head(b, "phpfpm_opcache_cached_keys", "gauge", NULL, "The keys in the pool's opcache.");
+        om_sample(b, p, "phpfpm_opcache_cached_keys", "", NULL, NULL, x->opcache.cached_keys);
+        om_head(b, "phpfpm_opcache_hits", "counter", NULL, "Scripts found in the pool's opcache.");
+        om_sample(b, p, "phpfpm_opcache_hits", "_total", NULL, NULL, x->opcache.hits);
+        om_head(b, "phpfpm_opcache_misses", "counter", NULL, "Scripts not found in the pool's opcache.");
+        om_sample(b, p, "phpfpm_opcache_misses", "_total", NULL, NULL, x->opcache.misses);
+        om_head(b, "phpfpm_opcache_restarts", "counter", NULL, "Restarts of the pool's opcache by reason.");
+        om_sample(b, p, "phpfpm_opcache_restarts", "_total", "reason", "oom", x->opcache.oom_restarts);
+        om_sample(b, p, "phpfpm_opcache_restarts", "_total", "reason", "hash", x->opcache.hash_restarts);
+        om_sample(b, p, "phpfpm_opcache_restarts", "_total", "reason", "manual", x->opcache.manual_restarts);
+}
+
+/* "full": one sample per worker, labelled pool and pid (and state, in its own family) */
+static void render_openmetrics_procs(Buf *b, const StatusPool *p, const StatusProc *procs, size_t n)
+{
+        char pid[16];
+
+#define EACH(name, suffix, value)                                   \
+        for (size_t i = 0; i < n; i++) {                            \
+                snprintf(pid, sizeof(pid), "%d", procs[i].pid);     \
+                om_sample(b, p, name, suffix, "pid", pid, (value)); \
+        }
+        om_head(b, "phpfpm_process_requests", "counter", NULL, "The requests a worker has served.");
+        EACH("phpfpm_process_requests", "_total", procs[i].requests);
+        om_head(b, "phpfpm_process_request_duration_microseconds", "gauge", NULL,
+                "The running request's time so far, else the last one's (the status page's request duration).");
+        EACH("phpfpm_process_request_duration_microseconds", "", procs[i].request_duration);
+        om_head(b, "phpfpm_process_last_request_memory_bytes", "gauge", "bytes",
+                "The memory peak of a worker's last request.");
+        EACH("phpfpm_process_last_request_memory_bytes", "", procs[i].last_request_memory);
+        om_head(b, "phpfpm_process_resident_memory_bytes", "gauge", "bytes", "A worker's resident memory.");
+        for (size_t i = 0; i < n; i++)
+                if (procs[i].rss != UINT64_MAX) {
+                        snprintf(pid, sizeof(pid), "%d", procs[i].pid);
+                        om_sample(b, p, "phpfpm_process_resident_memory_bytes", "", "pid", pid, procs[i].rss);
+                }
+#undef EACH
+        om_head(b, "phpfpm_process_state", "gauge", NULL, "What a worker does now: 1 with its state as a label.");
+        for (size_t i = 0; i < n; i++) {
+                snprintf(pid, sizeof(pid), "%d", procs[i].pid);
+                buf_puts(b, "phpfpm_process_state{pool=\"");
+                buf_put_escaped(b, p->pool, ESCAPE_OPENMETRICS);
+                buf_printf(b, "\",pid=\"%s\",state=\"", pid);
+                buf_put_escaped(b, procs[i].state, ESCAPE_OPENMETRICS);
+                buf_puts(b, "\"} 1\n");
+        }
+}
+
+static void render_openmetrics(Buf *b, const StatusPool *p, bool full, const StatusProc *procs, size_t n_procs)
 {
         const Metric metrics[] = {
                 {"phpfpm_start_since", "The number of seconds since FPM has started.", "counter", p->start_since},
@@ -890,6 +1027,11 @@ static void render_openmetrics(Buf *b, const StatusPool *p)
                                 "counter", p->requests_shed},
                         false);
 
+        if (p->extra)
+                render_openmetrics_extra(b, p, p->extra);
+        if (p->extra && full)
+                render_openmetrics_procs(b, p, procs, n_procs);
+
         buf_puts(b, "# EOF\n");
 }
 
@@ -918,8 +1060,8 @@ int status_render(StatusFormat format, bool full, const StatusPool *pool, const 
                 render_html(&b, pf, n_pf, full, procs, n_procs);
                 break;
         case STATUS_FORMAT_OPENMETRICS:
-                /* PHP-FPM 8.2 has no per-process metrics: "full" changes nothing */
-                render_openmetrics(&b, pool);
+                /* PHP-FPM 8.2 has no per-process metrics, and "full" changes nothing there; fpmd's come after */
+                render_openmetrics(&b, pool, full, procs, n_procs);
                 break;
         default:
                 return -EINVAL;
@@ -1007,6 +1149,7 @@ int status_snapshot(const Scoreboard *sb, unsigned n_slots, usec_t now, long lon
                         .requests = slot->requests,
                         .content_length = slot->content_length,
                         .last_request_memory = slot->last_memory,
+                        .rss = UINT64_MAX,
                         .last_request_cpu = slot->last_duration_usec > 0 ? 100.0 * (double)slot->last_cpu_usec /
                                                                                    (double)slot->last_duration_usec
                                                                          : 0.0,
@@ -1028,10 +1171,23 @@ int status_snapshot(const Scoreboard *sb, unsigned n_slots, usec_t now, long lon
                 }
         }
 
+        for (size_t i = 0; i < STATUS_BUCKETS; i++) {
+                s.extra.duration.buckets[i] = sb->duration_buckets[i];
+                s.extra.wait.buckets[i] = sb->wait_buckets[i];
+        }
+        s.extra.duration.sum_usec = sb->duration_sum_usec;
+        s.extra.wait.sum_usec = sb->wait_sum_usec;
+        for (size_t i = 0; i < 5; i++)
+                s.extra.status_classes[i] = sb->status_classes[i];
+        s.extra.requests_terminated = sb->requests_terminated;
+        s.extra.workers_killed = sb->workers_killed;
+        s.extra.max_children = n_slots;
+
         *ret = s;
-        /* The pool's strings live in the snapshot itself: point into the caller's copy, not into ours */
+        /* The pool's strings and extras live in the snapshot itself: point into the caller's copy, not into ours */
         ret->pool.pool = ret->pool_name;
         ret->pool.process_manager = ret->pm_name;
+        ret->pool.extra = &ret->extra;
         return 0;
 }
 

@@ -18,6 +18,30 @@ typedef enum StatusFormat {
 } StatusFormat;
 
 /* One pool's counters. Strings may be NULL (printed as "-"). */
+#define STATUS_BUCKETS 12 /* as SCOREBOARD_BUCKETS */
+
+typedef struct StatusHistogram {
+        uint64_t buckets[STATUS_BUCKETS]; /* per bucket, the last +Inf; bounds as scoreboard_bucket_bounds */
+        uint64_t sum_usec;
+} StatusHistogram;
+
+/* The pool's own opcache (each pool has its own), from opcache_get_status() in the worker answering */
+typedef struct StatusOpcache {
+        bool enabled;
+        uint64_t used, free, wasted; /* bytes of its shared memory */
+        uint64_t cached_keys, hits, misses, oom_restarts, hash_restarts, manual_restarts;
+} StatusOpcache;
+
+/* fpmd's figures beyond PHP-FPM's page, printed when a pool has them (StatusPool.extra) */
+typedef struct StatusExtra {
+        uint64_t max_children;
+        uint64_t status_classes[5]; /* responses 1xx to 5xx */
+        uint64_t requests_terminated, workers_killed;
+        StatusHistogram duration, wait;
+        bool has_opcache;
+        StatusOpcache opcache;
+} StatusExtra;
+
 typedef struct StatusPool {
         const char *pool;
         const char *process_manager; /* "static", "dynamic", "ondemand" */
@@ -35,6 +59,7 @@ typedef struct StatusPool {
         /* Requests not run because the web server had given up on them, scripts ended because it went while
          * they ran, requests answered 503 by the queue bounds (request_queue_timeout, request_queue_max) */
         uint64_t requests_abandoned, requests_aborted, requests_shed;
+        const StatusExtra *extra; /* NULL: none */
 } StatusPool;
 
 /* One worker, for the "full" page. Strings may be NULL or empty: printed as "-" (the query string is then
@@ -50,6 +75,7 @@ typedef struct StatusProc {
         const char *user, *script;
         double last_request_cpu;      /* percent */
         uint64_t last_request_memory; /* bytes */
+        uint64_t rss;                 /* bytes, resident; UINT64_MAX unknown (OpenMetrics "full" only) */
 } StatusProc;
 
 const char *status_format_to_string(StatusFormat f) _pure_;
@@ -62,6 +88,7 @@ typedef struct StatusSnapshot {
         size_t n_procs;
         char *strings; /* storage of the procs' strings */
         char pool_name[64], pm_name[16];
+        StatusExtra extra;
 } StatusSnapshot;
 
 /* n_slots is the reader's own count of the scoreboard's slots, never its header's. listen_queue and

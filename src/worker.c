@@ -404,6 +404,7 @@ static bool loop_serve_one(Loop *l)
         else
                 php_handle_request(r);
         (void)request_end(r, 0);
+        scoreboard_note_request(worker->scoreboard, now_usec(CLOCK_MONOTONIC) - r->start_mono, r->wait_usec, r->status);
         slot_set_state(WORKER_FINISHING);
         request_drain(r);
 

@@ -236,7 +236,7 @@ static void check_xml(const char *s, size_t n)
 
                         FUZZ_CHECK(close, "unclosed tag");
                         len = (size_t)(close - name);
-                        FUZZ_CHECK(len > 0 && len < 32 && strspn(name, "abcdefghijklmnopqrstuvwxyz-") == len,
+                        FUZZ_CHECK(len > 0 && len < 32 && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") == len,
                                 "bad tag '%.*s'", (int)(close - p + 1), p);
                         if (closing) {
                                 FUZZ_CHECK(depth > 0 && strlen(stack[depth - 1]) == len &&
@@ -281,7 +281,24 @@ static size_t count(const char *s, size_t n, char c)
         return k;
 }
 
-/* Every line a comment ("# HELP", "# TYPE", "# UNIT", "# EOF") or "name value" */
+/* A label value: escaped-string, a '\\' only in \\\\, \\n or \\", up to its closing '"'; returns its length with the
+ * quote */
+static size_t label_value(const char *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                FUZZ_CHECK((unsigned char)v[i] >= 0x20 && v[i] != 0x7f, "a control in a label value");
+                if (v[i] == '"')
+                        return i + 1;
+                if (v[i] == '\\') {
+                        FUZZ_CHECK(i + 1 < n && strchr("\\n\"", v[i + 1]), "a bad escape in a label value");
+                        i++;
+                }
+        }
+        FUZZ_CHECK(false, "an unterminated label value");
+        return n;
+}
+
+/* Every line a comment ("# HELP", "# TYPE", "# UNIT", "# EOF") or "name[{label="value",...}] value" */
 static void check_openmetrics(const char *s, size_t n)
 {
         FUZZ_CHECK(n >= 6 && streq(s + n - 6, "# EOF\n"), "no # EOF at the end");
@@ -291,25 +308,43 @@ static void check_openmetrics(const char *s, size_t n)
 
                 FUZZ_CHECK(nl, "an unterminated line");
                 len = (size_t)(nl - line);
-                if (line[0] == '#')
+                if (line[0] == '#') {
                         FUZZ_CHECK(strneq(line, "# HELP ", 7) || strneq(line, "# TYPE ", 7) ||
                                            strneq(line, "# UNIT ", 7) || (len == 5 && strneq(line, "# EOF", 5)),
                                 "comment '%.*s'", (int)len, line);
-                else {
-                        size_t name = strspn(line, "abcdefghijklmnopqrstuvwxyz_");
-                        FUZZ_CHECK(name > 0 && line[name] == ' ' &&
-                                           strspn(line + name + 1, "0123456789.") == len - name - 1,
-                                "sample '%.*s'", (int)len, line);
-                }
-                /* escaped-string: a '\' only in \\, \n or \", no other '"' */
-                for (size_t i = 0; i < len; i++) {
-                        FUZZ_CHECK((unsigned char)line[i] >= 0x20 && line[i] != 0x7f, "a control in a line");
-                        FUZZ_CHECK(line[i] != '"', "an unescaped '\"' in '%.*s'", (int)len, line);
-                        if (line[i] == '\\') {
-                                FUZZ_CHECK(i + 1 < len && strchr("\\n\"", line[i + 1]), "a bad escape in '%.*s'",
-                                        (int)len, line);
-                                i++;
+                        /* escaped-string: a '\\' only in \\\\, \\n or \\", no other '"' */
+                        for (size_t i = 0; i < len; i++) {
+                                FUZZ_CHECK((unsigned char)line[i] >= 0x20 && line[i] != 0x7f, "a control in a line");
+                                FUZZ_CHECK(line[i] != '"', "an unescaped '\"' in '%.*s'", (int)len, line);
+                                if (line[i] == '\\') {
+                                        FUZZ_CHECK(i + 1 < len && strchr("\\n\"", line[i + 1]),
+                                                "a bad escape in '%.*s'", (int)len, line);
+                                        i++;
+                                }
                         }
+                } else {
+                        size_t i = strspn(line, "abcdefghijklmnopqrstuvwxyz_");
+
+                        FUZZ_CHECK(i > 0, "sample '%.*s'", (int)len, line);
+                        if (i < len && line[i] == '{') {
+                                i++;
+                                for (;;) {
+                                        size_t k = strspn(line + i, "abcdefghijklmnopqrstuvwxyz_");
+
+                                        FUZZ_CHECK(k > 0 && i + k + 1 < len && line[i + k] == '=' &&
+                                                           line[i + k + 1] == '"',
+                                                "a label in '%.*s'", (int)len, line);
+                                        i += k + 2;
+                                        i += label_value(line + i, len - i);
+                                        FUZZ_CHECK(i < len && (line[i] == ',' || line[i] == '}'), "labels in '%.*s'",
+                                                (int)len, line);
+                                        if (line[i++] == '}')
+                                                break;
+                                }
+                        }
+                        FUZZ_CHECK(i < len && line[i] == ' ' && strspn(line + i + 1, "0123456789.") == len - i - 1 &&
+                                           len > i + 1,
+                                "sample '%.*s'", (int)len, line);
                 }
                 line = nl + 1;
         }

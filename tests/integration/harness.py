@@ -2046,7 +2046,7 @@ class FpmdServer(Server):
     def unix_path(self, name="www"):
         """The pool's unix socket when its settings give one ({"listen": {"address": "/path"}}), else None (the
         pool listens on 127.0.0.1:self.ports[name])."""
-        addr = (self.pool_settings[name].get("listen") or {}).get("address")
+        addr = ((self.pool_settings.get(name) or {}).get("listen") or {}).get("address")
         return addr if isinstance(addr, str) and addr.startswith("/") else None
 
     def leader(self, name="www"):

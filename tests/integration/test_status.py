@@ -51,7 +51,8 @@ PROC_FIELDS = ["pid", "state", "start time", "start since", "requests", "request
                "request URI", "content length", "user", "script", "last request cpu", "last request memory"]
 # what fpmd may add after them: memory peak always, the cgroup's numbers when it has a cgroup of its own
 FPMD_EXTRA = ["memory peak", "cgroup memory current", "cgroup cpu usage usec", "requests abandoned",
-              "requests aborted", "requests shed"]
+              "requests aborted", "requests shed", "max children", "responses 1xx", "responses 2xx", "responses 3xx",
+              "responses 4xx", "responses 5xx", "requests terminated", "workers killed"]
 
 GET_STATUS_KEYS = ["pool", "process-manager", "start-time", "start-since", "accepted-conn", "listen-queue",
                    "max-listen-queue", "listen-queue-len", "idle-processes", "active-processes", "total-processes",
@@ -132,7 +133,7 @@ def parse_text(body):
         for line in b.splitlines():
             if not line:
                 continue
-            m = re.fullmatch(r"([A-Za-z ]+):( +)(.*)", line)
+            m = re.fullmatch(r"([A-Za-z0-9 ]+):( +)(.*)", line)
             assert m, "text line %r" % line
             # PHP-FPM's column: the value starts at the 23rd character (one blank after longer names)
             assert len(m.group(1)) + 1 + len(m.group(2)) == max(22, len(m.group(1)) + 2), line
@@ -203,21 +204,25 @@ def openmetrics_text_rules(body):
             assert m.group(1).lower() not in fam, "two %s lines for %s" % (m.group(1), m.group(2))
             fam[m.group(1).lower()] = m.group(3)
             continue
-        m = re.fullmatch(r"([a-zA-Z_:][a-zA-Z0-9_:]*) (\S+)", line)
+        m = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\n"])*",?)*\})? (\S+)',
+                         line)
         assert m, "not an OpenMetrics line: %r" % line
         name = m.group(1)
         fam = None
-        for f in (name, name[:-len("_total")] if name.endswith("_total") else None):
+        for suffix in ("", "_total", "_bucket", "_count", "_sum"):
+            f = name[:len(name) - len(suffix)] if suffix and name.endswith(suffix) else (name if not suffix else None)
             if f in families and "type" in families[f]:
                 fam = f
                 break
         assert fam is not None, "sample %s has no TYPE line before it" % name
         if families[fam]["type"] == "counter":
             assert name == fam + "_total", "counter sample %s does not end in _total" % name
+        elif families[fam]["type"] == "histogram":
+            assert name in (fam + "_bucket", fam + "_count", fam + "_sum"), "histogram sample %s" % name
         else:
             assert name == fam, "%s sample %s" % (families[fam]["type"], name)
-        float(m.group(2))
-        families[fam]["samples"].append((name, m.group(2)))
+        float(m.group(3))
+        families[fam]["samples"].append((name, m.group(3)))
     return order, families
 
 
@@ -234,6 +239,8 @@ def parse_openmetrics(body):
              "phpfpm_memory_peak": "memory peak"}
     pool = []
     for f in families:
+        if f.name not in names and f.name != "phpfpm_up":
+            continue  # fpmd's labelled families: see test_metrics
         assert len(f.samples) == 1, f
         if f.name == "phpfpm_up":
             assert f.samples[0].value == 1
@@ -355,13 +362,67 @@ class StatusPage(harness.FpmdTestCase):
             self.assertEqual(f.type, families[f.name]["type"])
             self.assertEqual([x.name for x in f.samples], [n for n, _ in families[f.name]["samples"]])
             if f.type == "counter":
-                self.assertEqual([x.name for x in f.samples], [f.name + "_total"])
+                self.assertEqual({x.name for x in f.samples}, {f.name + "_total"})
         # the same numbers as the JSON page (taken next: one more connection accepted)
         j = self.status_json(s, full=False)
         om = dict(parse_openmetrics(r.body)[0])
         for k in ("total processes", "listen queue len", "max children reached", "slow requests", "start since"):
             self.assertAlmostEqual(om[k], j[k], delta=1 if k == "start since" else 0, msg=k)
         self.assertEqual(om["accepted conn"] + 1, j["accepted conn"])
+
+    @harness.fpmd_only("fpmd's own families")
+    def test_metrics(self):
+        # fpmd's families after PHP-FPM's, every sample labelled with the pool: max_children, responses by class,
+        # the duration and queue-wait histograms, terminated and killed counts, the pool's own opcache, and with
+        # "full" one sample per worker; all of it read by prometheus_client
+        s = self.fpmd({"met": {"pm": {"mode": "static", "max_children": 3}, "status_path": "/status"}})
+        ep = s.endpoint("met")
+        statuses = [self.cgi(script, server=ep).status for script in
+                    ("/hello.php", "/hello.php", "/status404.php", "/fatal.php", "/redirect.php")]
+        self.assertEqual(sorted(statuses), [200, 200, 302, 404, 500])
+        r = self.cgi("/status", server=ep, query="openmetrics&full")
+        order, families = openmetrics_text_rules(r.body)
+        parsed = {f.name: f for f in openmetrics_parser()(r.body.decode("utf-8"))}
+        self.assertEqual(list(parsed), order)
+
+        def samples(name, suffix=""):
+            return {tuple(sorted((k, v) for k, v in x.labels.items() if k != "pool")): x.value
+                    for x in parsed[name].samples if x.name == name + suffix and x.labels.get("pool") == "met"}
+
+        self.assertEqual(samples("phpfpm_max_children"), {(): 3})
+        self.assertEqual(samples("phpfpm_responses", "_total"),
+                         {(("class", "1xx"),): 0, (("class", "2xx"),): 2, (("class", "3xx"),): 1,
+                          (("class", "4xx"),): 1, (("class", "5xx"),): 1})
+        self.assertEqual(samples("phpfpm_requests_terminated", "_total"), {(): 0})
+        self.assertEqual(samples("phpfpm_workers_killed", "_total"), {(): 0})
+        for h in ("phpfpm_request_duration_seconds", "phpfpm_request_queue_wait_seconds"):
+            self.assertEqual(parsed[h].type, "histogram")
+            buckets = samples(h, "_bucket")
+            self.assertEqual(len(buckets), 12, buckets)
+            self.assertEqual(buckets[(("le", "+Inf"),)], 5)  # the status request is not done yet
+            self.assertEqual(samples(h, "_count"), {(): 5})
+            counts = [buckets[k] for k in sorted(buckets, key=lambda k: float(k[0][1]))]
+            self.assertEqual(counts, sorted(counts))  # cumulative
+        self.assertEqual(samples("phpfpm_opcache_enabled"), {(): 1})
+        mem = samples("phpfpm_opcache_memory_bytes")
+        self.assertEqual(sorted(k[0][1] for k in mem), ["free", "used", "wasted"])
+        self.assertGreater(mem[(("use", "used"),)], 0)
+        self.assertGreaterEqual(samples("phpfpm_opcache_cached_keys")[()], 1)
+        # one sample per worker, the pids the status page's JSON names
+        workers = sorted(str(p) for p in s.pool_workers("met"))
+        self.assertEqual(sorted(k[0][1] for k in samples("phpfpm_process_requests", "_total")), workers)
+        rss = samples("phpfpm_process_resident_memory_bytes")
+        self.assertEqual(sorted(k[0][1] for k in rss), workers)
+        self.assertTrue(all(v > 1 << 20 for v in rss.values()), rss)
+        states = samples("phpfpm_process_state")
+        self.assertEqual(len(states), 3)
+        self.assertIn("Running", [dict(k)["state"] for k in states])
+        # without "full": no per-worker families; the JSON page has the counters too
+        r = self.cgi("/status", server=ep, query="openmetrics")
+        self.assertNotIn(b"phpfpm_process_", r.body)
+        j = self.cgi("/status", server=ep, query="json").json()
+        self.assertEqual((j["max children"], j["responses 2xx"], j["responses 5xx"], j["requests terminated"]),
+                         (3, 4, 1, 0))  # and the two status pages before
 
     def test_values(self):
         s = self.fpmd({"shop": {"pm": {"mode": "static", "max_children": 3}, "status_path": "/status"}})

@@ -525,6 +525,46 @@ START_TEST(test_additions)
 }
 END_TEST
 
+/* fpmd's labelled families: histograms cumulative with the seconds of their bounds, counters by class, and per
+ * worker with "full" */
+START_TEST(test_openmetrics_extra)
+{
+        StatusExtra x = {.max_children = 4,
+                .status_classes = {0, 7, 1, 2, 3},
+                .requests_terminated = 1,
+                .workers_killed = 2,
+                .duration = {.buckets = {1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1}, .sum_usec = 12500042}};
+        StatusProc procs[1] = {{.pid = 42, .state = "Idle", .requests = 9, .rss = 5 << 20}};
+        StatusPool pool = test_pool;
+        _cleanup_free_ char *om = NULL, *full = NULL;
+
+        pool.extra = &x;
+        om = render(STATUS_FORMAT_OPENMETRICS, false, &pool, procs, 1, CT_OPENMETRICS);
+        ck_assert_ptr_nonnull(strstr(om, "# TYPE phpfpm_max_children gauge\n"
+                                         "# HELP phpfpm_max_children The pool's pm.max_children.\n"
+                                         "phpfpm_max_children{pool=\"www\"} 4\n"));
+        ck_assert_ptr_nonnull(strstr(om, "phpfpm_responses_total{pool=\"www\",class=\"2xx\"} 7\n"
+                                         "phpfpm_responses_total{pool=\"www\",class=\"3xx\"} 1\n"));
+        ck_assert_ptr_nonnull(strstr(om, "# TYPE phpfpm_request_duration_seconds histogram\n"
+                                         "# UNIT phpfpm_request_duration_seconds seconds\n"));
+        ck_assert_ptr_nonnull(strstr(om, "phpfpm_request_duration_seconds_bucket{pool=\"www\",le=\"0.005000\"} 1\n"
+                                         "phpfpm_request_duration_seconds_bucket{pool=\"www\",le=\"0.010000\"} 1\n"
+                                         "phpfpm_request_duration_seconds_bucket{pool=\"www\",le=\"0.025000\"} 3\n"));
+        ck_assert_ptr_nonnull(strstr(om, "phpfpm_request_duration_seconds_bucket{pool=\"www\",le=\"10.000000\"} 3\n"
+                                         "phpfpm_request_duration_seconds_bucket{pool=\"www\",le=\"+Inf\"} 4\n"
+                                         "phpfpm_request_duration_seconds_count{pool=\"www\"} 4\n"
+                                         "phpfpm_request_duration_seconds_sum{pool=\"www\"} 12.500042\n"));
+        ck_assert_ptr_null(strstr(om, "phpfpm_opcache_"));
+        ck_assert_ptr_null(strstr(om, "phpfpm_process_"));
+        ck_assert_str_eq(om + strlen(om) - 7, "\n# EOF\n");
+
+        full = render(STATUS_FORMAT_OPENMETRICS, true, &pool, procs, 1, CT_OPENMETRICS);
+        ck_assert_ptr_nonnull(strstr(full, "phpfpm_process_requests_total{pool=\"www\",pid=\"42\"} 9\n"));
+        ck_assert_ptr_nonnull(strstr(full, "phpfpm_process_resident_memory_bytes{pool=\"www\",pid=\"42\"} 5242880\n"));
+        ck_assert_ptr_nonnull(strstr(full, "phpfpm_process_state{pool=\"www\",pid=\"42\",state=\"Idle\"} 1\n"));
+}
+END_TEST
+
 START_TEST(test_additions_one_known)
 {
         StatusPool pool = test_pool;
@@ -995,6 +1035,7 @@ static Suite *status_suite(void)
         tcase_add_test(pages, test_full_without_processes);
         tcase_add_test(pages, test_additions);
         tcase_add_test(pages, test_additions_one_known);
+        tcase_add_test(pages, test_openmetrics_extra);
         suite_add_tcase(s, pages);
 
         tcase_add_test(escaping, test_escape_text);
