@@ -46,7 +46,7 @@ def text_blocks(text):
         for line in chunk.splitlines():
             if line == "************************":
                 continue
-            m = re.fullmatch(r"([A-Za-z ]+):\s+(.*)", line)
+            m = re.fullmatch(r"([A-Za-z0-9 ]+):\s+(.*)", line)
             assert m, "line %r" % line
             fields.append((m.group(1), m.group(2)))
         blocks.append(fields)
