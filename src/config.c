@@ -108,6 +108,8 @@ static const Setting pool_settings[] = {
         P("group", SETTING_STRING_OPT, group),
         P("chroot", SETTING_ABS_PATH, chroot),
         P("chdir", SETTING_ABS_PATH, chdir),
+        P("worker.script", SETTING_ABS_PATH, worker_script),
+        P_RANGE("worker.max_requests", SETTING_UNSIGNED, worker_max_requests, 0, INT_MAX),
         P("php_ini", SETTING_STRING_OPT, php_ini),
         P("php_ini_scan_dir", SETTING_STRING, php_ini_scan_dir),
         P("allow_pcntl", SETTING_BOOL, allow_pcntl),
@@ -939,6 +941,7 @@ static void pool_config_done(PoolConfig *pc)
         free(pc->group);
         free(pc->chroot);
         free(pc->chdir);
+        free(pc->worker_script);
         free(pc->php_ini);
         free(pc->php_ini_scan_dir);
         free(pc->status_path);
@@ -1425,6 +1428,7 @@ bool pool_config_equal(const PoolConfig *a, const PoolConfig *b)
                streq_null(la->owner, lb->owner) && streq_null(la->group, lb->group) && la->mode == lb->mode &&
                string_list_equal(&la->allowed_clients, &lb->allowed_clients) && streq_null(a->user, b->user) &&
                streq_null(a->group, b->group) && streq_null(a->chroot, b->chroot) && streq_null(a->chdir, b->chdir) &&
+               streq_null(a->worker_script, b->worker_script) && a->worker_max_requests == b->worker_max_requests &&
                streq_null(a->php_ini, b->php_ini) && streq_null(a->php_ini_scan_dir, b->php_ini_scan_dir) &&
                a->allow_pcntl == b->allow_pcntl && pm_config_equal(&a->pm, &b->pm) &&
                streq_null(a->status_path, b->status_path) && streq_null(a->ping_path, b->ping_path) &&

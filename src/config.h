@@ -76,11 +76,13 @@ typedef struct PoolConfig {
 
         ListenConfig listen;
 
-        char *user;             /* NULL: the supervisor's user */
-        char *group;            /* NULL: the user's primary group */
-        char *chroot;           /* NULL: none */
-        char *chdir;            /* NULL: "/" */
-        char *php_ini;          /* NULL: the global php_ini */
+        char *user;                   /* NULL: the supervisor's user */
+        char *group;                  /* NULL: the user's primary group */
+        char *chroot;                 /* NULL: none */
+        char *chdir;                  /* NULL: "/" */
+        char *worker_script;          /* NULL: classic mode; else each worker runs it once (fpmd_handle_request()) */
+        unsigned worker_max_requests; /* 0: no limit; worker mode, the requests a worker script serves */
+        char *php_ini;                /* NULL: the global php_ini */
         char *php_ini_scan_dir; /* NULL: PHP_INI_SCAN_DIR of fpmd's environment, else conf.d beside php_ini; "": none */
         bool allow_pcntl;       /* false: the pcntl extension is not loaded, as in PHP-FPM (a worker must not fork) */
 

@@ -10,6 +10,7 @@
 #include <main/php_output.h>
 #include <main/php_variables.h>
 #include <main/fopen_wrappers.h>
+#include <Zend/zend_exceptions.h>
 #include <Zend/zend_ini.h>
 #include <Zend/zend_signal.h>
 #include <Zend/zend_virtual_cwd.h>
@@ -594,10 +595,30 @@ ZEND_END_ARG_INFO()
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_MASK_EX(arginfo_fpm_get_status, 0, 0, MAY_BE_ARRAY | MAY_BE_FALSE)
 ZEND_END_ARG_INFO()
 
-static const zend_function_entry fpmd_functions[] = {PHP_FE(fastcgi_finish_request, arginfo_fastcgi_finish_request)
-                PHP_FE(apache_request_headers, arginfo_apache_request_headers)
-                        PHP_FALIAS(getallheaders, apache_request_headers, arginfo_apache_request_headers)
-                                PHP_FE(fpm_get_status, arginfo_fpm_get_status) PHP_FE_END};
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_fpmd_handle_request, 0, 1, _IS_BOOL, 0)
+ZEND_ARG_TYPE_INFO(0, handler, IS_CALLABLE, 0)
+ZEND_END_ARG_INFO()
+
+static PHP_FUNCTION(fpmd_handle_request);
+
+/* clang-format off */
+/* PHP-FPM's functions; a worker pool's (worker.script) have fpmd_handle_request() and its FrankenPHP name too, a
+ * classic pool's function list stays PHP-FPM's */
+static const zend_function_entry fpmd_functions[] = {
+        PHP_FE(fastcgi_finish_request, arginfo_fastcgi_finish_request)
+        PHP_FE(apache_request_headers, arginfo_apache_request_headers)
+        PHP_FALIAS(getallheaders, apache_request_headers, arginfo_apache_request_headers)
+        PHP_FE(fpm_get_status, arginfo_fpm_get_status)
+        PHP_FE_END};
+static const zend_function_entry fpmd_worker_functions[] = {
+        PHP_FE(fastcgi_finish_request, arginfo_fastcgi_finish_request)
+        PHP_FE(apache_request_headers, arginfo_apache_request_headers)
+        PHP_FALIAS(getallheaders, apache_request_headers, arginfo_apache_request_headers)
+        PHP_FE(fpm_get_status, arginfo_fpm_get_status)
+        PHP_FE(fpmd_handle_request, arginfo_fpmd_handle_request)
+        PHP_FALIAS(frankenphp_handle_request, fpmd_handle_request, arginfo_fpmd_handle_request)
+        PHP_FE_END};
+/* clang-format on */
 
 PHP_INI_BEGIN()
 STD_PHP_INI_BOOLEAN("cgi.fix_pathinfo", "1", PHP_INI_SYSTEM, OnUpdateBool, fix_pathinfo, FpmdGlobals, fpmd_globals)
@@ -784,6 +805,7 @@ int php_startup(const Config *c, const PoolConfig *p)
         if (ini && access(ini, R_OK) < 0)
                 log_warning_errno(errno, "Cannot read php.ini %s, PHP starts with its defaults: %m", ini);
 
+        fpmd_module_entry.functions = p->worker_script ? fpmd_worker_functions : fpmd_functions;
         zend_signal_startup();
         sapi_startup(&fpmd_sapi_module);
         fpmd_sapi_module.php_ini_path_override = ini ? strdup(ini) : NULL;
@@ -1105,7 +1127,7 @@ static void client_check(void)
         if (!client_gone())
                 return;
         __atomic_fetch_add(&worker_ctx.scoreboard->requests_aborted, 1, __ATOMIC_RELAXED);
-        log_info("[pool %s] the web server gave up on %s while it ran%s.", worker_ctx.pool->name,
+        log_info("the web server gave up on %s while it ran%s.",
                 strna(fcgi_params_get(&current->params, "REQUEST_URI")),
                 PG(ignore_user_abort) ? " (ignore_user_abort: it goes on)" : ": ending it");
         php_handle_aborted_connection();
@@ -1334,8 +1356,228 @@ static void run_request(Request *r)
         php_request_shutdown(NULL);
 }
 
+/* ---- worker mode: the pool's worker.script runs once per worker, fpmd_handle_request() serves each request ---- */
+
+static const PhpWorkerLoop *worker_loop;
+static zend_fcall_info *worker_fci;
+static zend_fcall_info_cache *worker_fcc;
+static bool worker_booted; /* the worker script's own request state is ended: requests have their own */
+static bool worker_failed; /* a fatal error or an uncaught exception in the handler: the worker is replaced */
+
+/* The worker script's own "request" ends where its first fpmd_handle_request() is: its output buffers, headers
+ * and superglobals are its own, and each request then gets fresh ones */
+static void worker_state_end(void)
+{
+        zend_try
+        {
+                php_output_end_all();
+        }
+        zend_end_try();
+        zend_try
+        {
+                php_output_deactivate();
+        }
+        zend_end_try();
+        for (int i = 0; i < NUM_TRACK_VARS; i++)
+                zval_ptr_dtor(&PG(http_globals)[i]);
+        memset(&PG(http_globals), 0, sizeof(PG(http_globals)));
+        zend_try
+        {
+                sapi_deactivate();
+        }
+        zend_end_try();
+}
+
+/* $_SERVER, $_ENV and $_REQUEST are made when a script that names them is compiled (auto_globals_jit): the worker
+ * script was compiled once, for its own request. Each request makes them again from its own params. */
+static void worker_rearm_globals(void)
+{
+        static const char *const names[] = {"_SERVER", "_ENV", "_REQUEST"};
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                zend_auto_global *g = zend_hash_str_find_ptr(CG(auto_globals), names[i], strlen(names[i]));
+
+                if (g && g->auto_global_callback)
+                        g->armed = g->auto_global_callback(g->name);
+        }
+}
+
+/* One request in worker mode: the handler runs with the request's superglobals, headers, status and output; what
+ * it leaves (buffers, headers, uploads, superglobals) is gone before the next request */
+static void worker_request(Request *r)
+{
+        zend_execute_data *frame = EG(current_execute_data);
+        volatile bool handled = false;
+
+        request_memory = 0;
+        request_cpu_user = request_cpu_system = 0;
+        (void)getrusage(RUSAGE_SELF, &request_rusage_start);
+        zend_try
+        {
+                php_output_activate();
+                PG(header_is_being_sent) = 0;
+                PG(connection_status) = PHP_CONNECTION_NORMAL;
+                sapi_activate();
+                if (PG(output_buffering))
+                        php_output_start_default();
+                /* $_GET, $_POST, $_COOKIE, $_FILES anew (php_hash_environment() runs their callbacks once: a
+                 * second run would find the POST body taken and leave $_POST empty) */
+                php_hash_environment();
+                worker_rearm_globals();
+                if (!handle_ping() && !handle_status()) {
+                        zval rv;
+
+                        ZVAL_UNDEF(&rv);
+                        EG(exit_status) = 0;
+                        worker_fci->retval = &rv;
+                        worker_fci->param_count = 0;
+                        worker_fci->params = NULL;
+                        (void)zend_call_function(worker_fci, worker_fcc);
+                        zval_ptr_dtor(&rv);
+                        if (EG(exception) && !zend_is_unwind_exit(EG(exception)) &&
+                                !zend_is_graceful_exit(EG(exception))) {
+                                /* Reported as PHP reports an uncaught exception (a fatal error); the request is
+                                 * answered 500 and the worker replaced, as FrankenPHP does */
+                                zend_exception_error(EG(exception), E_ERROR);
+                                worker_failed = true;
+                        }
+                }
+                handled = true;
+        }
+        zend_catch
+        {
+                worker_failed = true;
+        }
+        zend_end_try();
+        /* A fatal error (255) the engine did not unwind through here still leaves the worker unfit */
+        if (EG(exit_status) == 255)
+                worker_failed = true;
+        EG(current_execute_data) = frame;
+
+        zend_try
+        {
+                if (!handled && !SG(headers_sent)) {
+                        SG(sapi_headers).http_response_code = 500;
+                        sapi_send_headers();
+                }
+                php_output_end_all();
+                if (!SG(headers_sent))
+                        sapi_send_headers();
+                request_memory = zend_memory_peak_usage(1);
+                request_measure_cpu();
+                if (pool->access_log)
+                        access_log_write(r, request_memory);
+        }
+        zend_end_try();
+        worker_state_end();
+        if (body_fd >= 0)
+                close(body_fd);
+        body_fd = -1;
+        if (SG(request_info).path_translated) {
+                efree(SG(request_info).path_translated);
+                SG(request_info).path_translated = NULL;
+        }
+}
+
+static PHP_FUNCTION(fpmd_handle_request)
+{
+        zend_fcall_info fci;
+        zend_fcall_info_cache fcc;
+        bool served;
+
+        ZEND_PARSE_PARAMETERS_START(1, 1)
+        Z_PARAM_FUNC(fci, fcc)
+        ZEND_PARSE_PARAMETERS_END();
+
+        if (!worker_loop || worker_fci) {
+                zend_throw_error(NULL, "fpmd_handle_request() is for the worker script of a pool (worker.script)");
+                RETURN_THROWS();
+        }
+        if (!worker_booted) {
+                worker_state_end();
+                worker_booted = true;
+        }
+        worker_fci = &fci;
+        worker_fcc = &fcc;
+        served = worker_loop->serve_one();
+        worker_fci = NULL;
+        worker_fcc = NULL;
+        if (worker_failed) {
+                /* The engine unwound the handler's frames under a fatal error: nothing of this process can be trusted
+                 * to run PHP again. The request was answered; the worker goes and the pool replaces it. */
+                log_notice("worker script failed in a request: replacing the worker.");
+                worker_loop->finish();
+                _exit(0);
+        }
+        RETURN_BOOL(served && !(EG(exception) && zend_is_unwind_exit(EG(exception))));
+}
+
+int php_run_worker(const PhpWorkerLoop *loop)
+{
+        bool booted;
+        zend_file_handle fh;
+
+        worker_loop = loop;
+        current = NULL;
+        SG(server_context) = NULL;
+        SG(request_info).path_translated = estrdup(pool->worker_script);
+        SG(request_info).request_method = NULL;
+        SG(request_info).query_string = NULL;
+        SG(request_info).request_uri = NULL;
+        SG(request_info).content_type = "";
+        SG(request_info).content_length = 0;
+        zend_first_try
+        {
+                if (php_request_startup() == SUCCESS) {
+                        zend_stream_init_filename(&fh, pool->worker_script);
+                        if (php_fopen_primary_script(&fh) == FAILURE)
+                                log_error("cannot open worker.script %s: %m", pool->worker_script);
+                        else
+                                php_execute_script(&fh);
+                        if (!fh.in_list)
+                                zend_destroy_file_handle(&fh);
+                }
+        }
+        zend_end_try();
+        if (!worker_booted)
+                log_error("worker.script %s ended before its first fpmd_handle_request().", pool->worker_script);
+        if (worker_booted) {
+                /* php_request_shutdown() ends a request state: give it one to end */
+                zend_try
+                {
+                        php_output_activate();
+                        sapi_activate();
+                }
+                zend_end_try();
+        }
+        if (SG(request_info).path_translated) {
+                efree(SG(request_info).path_translated);
+                SG(request_info).path_translated = NULL;
+        }
+        php_request_shutdown(NULL);
+        worker_loop = NULL;
+        booted = worker_booted;
+        /* One that never served is a fault of the pool's (counted, and not restarted in a loop) */
+        return booted ? 0 : -ENOEXEC;
+}
+
 void php_handle_request(Request *r)
 {
+        if (worker_fci) {
+                current = r;
+                body_fd = -1;
+                stderr_started = false;
+                SG(server_context) = r;
+                resolve_script(&r->params);
+                slot_request_start(r, &worker_ctx, resolved.script);
+                init_request_info(r, resolved.script);
+                worker_request(r);
+                (void)request_end(r, 0);
+                slot_request_end(&worker_ctx, request_memory);
+                SG(server_context) = NULL;
+                current = NULL;
+                return;
+        }
         current = r;
         body_fd = -1;
         stderr_started = false;

@@ -20,8 +20,19 @@ typedef struct PhpWorker {
 /* In a worker, before its first request: the slowlog's backtrace handler */
 int php_worker_init(const PhpWorker *w);
 
-/* In a worker: runs one request whose PARAMS are read, up to and including END_REQUEST */
+/* In a worker: runs one request whose PARAMS are read, up to and including END_REQUEST (in worker mode: the
+ * handler fpmd_handle_request() was given) */
 void php_handle_request(Request *r);
+
+/* Worker mode: what the worker's loop offers the worker script */
+typedef struct PhpWorkerLoop {
+        bool (*serve_one)(void); /* waits for the next request and serves it (php_handle_request()); false: stop */
+        void (*finish)(void);    /* hands on what the worker holds, before it exits after a fatal error */
+} PhpWorkerLoop;
+
+/* Worker mode: runs the pool's worker.script once, in a PHP request of its own; returns when it ends, 0, or
+ * -ENOEXEC when it ended (or failed) before its first fpmd_handle_request() */
+int php_run_worker(const PhpWorkerLoop *loop);
 
 const char *php_version_string(void);
 /* Where PHP looks for extensions named without a path (PHP_EXTENSION_DIR of the build) */

@@ -85,6 +85,8 @@ typedef struct Loop {
         size_t n_held;
         uint64_t requests;
         bool done; /* stop asked, or pm.max_requests served */
+        bool once; /* worker mode: return once a request is served (fpmd_handle_request() serves one per call) */
+        bool served;
         Conn conn; /* buffers of the connection being served */
         Request request;
 } Loop;
@@ -307,13 +309,13 @@ static void note_abandoned(const Request *r)
         if (now - last_log < USEC_PER_SEC && last_log != 0)
                 return;
         if (unlogged == 1)
-                log_notice("[pool %s] not running %s: the web server gave up on it before PHP started (closed the "
+                log_notice("not running %s: the web server gave up on it before PHP started (closed the "
                            "connection or aborted the request).",
-                        worker->pool->name, uri ? uri : "a request");
+                        uri ? uri : "a request");
         else
-                log_notice("[pool %s] not running %llu requests (the last %s): the web server gave up on them before "
+                log_notice("not running %llu requests (the last %s): the web server gave up on them before "
                            "PHP started.",
-                        worker->pool->name, (unsigned long long)unlogged, uri ? uri : "unknown");
+                        (unsigned long long)unlogged, uri ? uri : "unknown");
         last_log = now;
         unlogged = 0;
 }
@@ -347,9 +349,9 @@ static void shed(Request *r, const char *why)
 
         __atomic_fetch_add(&sb->requests_shed, 1, __ATOMIC_RELAXED);
         if (last == 0 || now - last > 5 * USEC_PER_SEC)
-                log_warning("[pool %s] answering 503 without running PHP: %s (waited %.3f s). Until the pool "
+                log_warning("answering 503 without running PHP: %s (waited %.3f s). Until the pool "
                             "catches up, the status page counts them (requests shed).",
-                        worker->pool->name, why, (double)r->wait_usec / 1e6);
+                        why, (double)r->wait_usec / 1e6);
         r->status = 503;
         (void)request_write(r, FCGI_STDOUT, response, sizeof(response) - 1);
 }
@@ -372,8 +374,8 @@ static bool worker_over_memory(uint64_t limit)
         resident *= (unsigned long long)sysconf(_SC_PAGESIZE);
         if (resident <= limit)
                 return false;
-        log_notice("[pool %s] worker uses %llu MiB after its request, above pm.max_memory (%llu MiB): replacing it.",
-                worker->pool->name, resident >> 20, (unsigned long long)(limit >> 20));
+        log_notice("worker uses %llu MiB after its request, above pm.max_memory (%llu MiB): replacing it.",
+                resident >> 20, (unsigned long long)(limit >> 20));
         return true;
 }
 
@@ -409,7 +411,10 @@ static bool loop_serve_one(Loop *l)
         request_drain(r);
 
         l->requests++;
+        l->served = true;
         if (pool->pm.max_requests > 0 && l->requests >= pool->pm.max_requests)
+                l->done = true;
+        if (pool->worker_max_requests > 0 && l->requests >= pool->worker_max_requests)
                 l->done = true;
         if (pool->pm.max_memory > 0 && !l->done && worker_over_memory(pool->pm.max_memory))
                 l->done = true;
@@ -472,8 +477,9 @@ static void loop_handle(Loop *l, Held *h, bool readable)
                 kept = true;
                 h->in_head = false;
                 /* The next request on it: more bytes may be buffered already (a pipelining peer); if not, it comes
-                 * after this response, so the worker waits for it in epoll rather than trying to read now */
-                if (c->in_len == c->in_off || l->done) {
+                 * after this response, so the worker waits for it in epoll rather than trying to read now. In
+                 * worker mode the script gets back control after each request. */
+                if (c->in_len == c->in_off || l->done || l->once) {
                         if (held_park(h, c, true) < 0)
                                 held_close(l, h);
                         return;
@@ -714,12 +720,80 @@ static void loop_done(Loop *l)
         safe_close(l->signal_fd);
 }
 
+/* Waits for connections and serves their requests until the worker is to stop (or, in worker mode, one request
+ * has been served) */
+static void loop_run(Loop *l)
+{
+        while (!l->done && !stop_requested && !(l->once && l->served)) {
+                struct epoll_event ev[16];
+                int n = epoll_wait(l->epoll_fd, ev, ELEMENTSOF(ev), loop_expire(l));
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        log_error_errno(errno, "Failed to wait for connections: %m");
+                        break;
+                }
+                /* A stop first: nothing new is begun after it */
+                for (int i = 0; i < n; i++)
+                        if (ev[i].data.ptr == &TAG_SIGNAL) {
+                                struct signalfd_siginfo si;
+
+                                while (read(l->signal_fd, &si, sizeof(si)) == sizeof(si))
+                                        stop_requested = 1;
+                        }
+                for (int i = 0; i < n && !l->done && !stop_requested && !(l->once && l->served); i++) {
+                        void *p = ev[i].data.ptr;
+
+                        if (p == &TAG_SIGNAL)
+                                continue;
+                        if (p == &TAG_LISTEN)
+                                loop_on_listen(l);
+                        else if (p == &TAG_HANDOVER)
+                                loop_on_handover(l);
+                        else {
+                                /* A connection closed while another event of this batch was served */
+                                bool known = false;
+                                for (size_t j = 0; j < l->n_held && !known; j++)
+                                        known = l->held[j] == p;
+                                if (known)
+                                        loop_handle(l, p, true);
+                        }
+                        loop_update_watches(l);
+                }
+        }
+}
+
+/* Worker mode: fpmd_handle_request() serves the next request through the loop; false when the worker stops */
+static Loop *the_loop;
+
+static bool worker_serve_one(void)
+{
+        Loop *l = the_loop;
+
+        if (l->done || stop_requested)
+                return false;
+        l->once = true;
+        l->served = false;
+        loop_run(l);
+        l->once = false;
+        return l->served;
+}
+
+/* Worker mode, before a worker whose script failed exits at once: what it holds goes to its siblings */
+static void worker_finish(void)
+{
+        loop_finish(the_loop);
+        slot_set_state(WORKER_EXITING);
+}
+
 int worker_run(const WorkerContext *w)
 {
         sigset_t stop_signals;
         ScoreboardSlot *slot;
         pid_t parent = getppid();
         Loop l = {.epoll_fd = -1, .signal_fd = -1};
+        int status = 0;
 
         worker = w;
         (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -758,47 +832,15 @@ int worker_run(const WorkerContext *w)
         slot->pid = getpid();
         slot_set_state(WORKER_IDLE);
 
-        while (!l.done && !stop_requested) {
-                struct epoll_event ev[16];
-                int n = epoll_wait(l.epoll_fd, ev, ELEMENTSOF(ev), loop_expire(&l));
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        log_error_errno(errno, "Failed to wait for connections: %m");
-                        break;
-                }
-                /* A stop first: nothing new is begun after it */
-                for (int i = 0; i < n; i++)
-                        if (ev[i].data.ptr == &TAG_SIGNAL) {
-                                struct signalfd_siginfo si;
-
-                                while (read(l.signal_fd, &si, sizeof(si)) == sizeof(si))
-                                        stop_requested = 1;
-                        }
-                for (int i = 0; i < n && !l.done && !stop_requested; i++) {
-                        void *p = ev[i].data.ptr;
-
-                        if (p == &TAG_SIGNAL)
-                                continue;
-                        if (p == &TAG_LISTEN)
-                                loop_on_listen(&l);
-                        else if (p == &TAG_HANDOVER)
-                                loop_on_handover(&l);
-                        else {
-                                /* A connection closed while another event of this batch was served */
-                                bool known = false;
-                                for (size_t j = 0; j < l.n_held && !known; j++)
-                                        known = l.held[j] == p;
-                                if (known)
-                                        loop_handle(&l, p, true);
-                        }
-                        loop_update_watches(&l);
-                }
-        }
+        if (w->pool->worker_script) {
+                the_loop = &l;
+                if (php_run_worker(&(PhpWorkerLoop){.serve_one = worker_serve_one, .finish = worker_finish}) < 0)
+                        status = 1;
+        } else
+                loop_run(&l);
 
         loop_finish(&l);
         slot_set_state(WORKER_EXITING);
         loop_done(&l);
-        return 0;
+        return status;
 }

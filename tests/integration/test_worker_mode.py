@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""Worker mode (worker.script): each worker runs the pool's script once; the script keeps its application in
+memory and serves each request through fpmd_handle_request(handler) (frankenphp_handle_request() the same).
+
+- each request has its own $_GET, $_POST, $_COOKIE, $_SERVER, php://input, headers, status and output buffers;
+  what a request leaves in them (a header, a status, an open buffer, a changed superglobal) never reaches the
+  next, while the application's own objects persist;
+- an uncaught exception and a fatal error in the handler answer 500 and replace that worker, not the pool;
+- worker.max_requests replaces a worker after that many requests; a stop ends the script's loop;
+- a classic pool runs beside a worker pool.
+
+fpmd only: PHP-FPM has no worker mode."""
+
+import json
+
+import harness
+
+harness.require_fpmd("test_worker_mode")
+
+WORKER = r"""<?php
+$app = new stdClass;
+$app->count = 0;
+$handle = function () use ($app) {
+    $app->count++;
+    if (isset($_GET['status'])) http_response_code((int)$_GET['status']);
+    if (isset($_GET['header'])) header('X-Seen: ' . $_GET['header']);
+    if (isset($_GET['throw'])) throw new RuntimeException('boom');
+    if (isset($_GET['fatal'])) { ini_set('memory_limit', '16M'); $x = str_repeat('x', 64 << 20); }
+    if (isset($_GET['ob'])) { ob_start(); echo "left open|"; }
+    if (isset($_GET['leak'])) { $_GET['leaked'] = 1; $_SERVER['LEAKED'] = 1; $_COOKIE['leaked'] = 1; }
+    echo json_encode(['get' => $_GET, 'post' => $_POST, 'cookie' => $_COOKIE,
+        'method' => $_SERVER['REQUEST_METHOD'], 'uri' => $_SERVER['REQUEST_URI'],
+        'server_leak' => isset($_SERVER['LEAKED']), 'count' => $app->count, 'pid' => getmypid(),
+        'headers' => headers_list(), 'input' => file_get_contents('php://input')]);
+};
+while (%s($handle)) {
+    gc_collect_cycles();
+}
+"""
+
+
+class WorkerMode(harness.FpmdTestCase):
+    def worker_pool(self, fn="fpmd_handle_request", **worker):
+        self.ws.write("/worker-%s.php" % fn, WORKER % fn)
+        settings = {"pm": {"mode": "static", "max_children": 1},
+                    "worker": dict({"script": self.ws.script("/worker-%s.php" % fn)}, **worker)}
+        return self.fpmd({"www": settings, "classic": {"pm": {"mode": "static", "max_children": 1}}})
+
+    def get(self, s, query="", method="GET", body=b"", cookie=None, content_type=None):
+        p = harness.cgi_params(self.ws, "/index.php", query=query, method=method, body=body)
+        if cookie:
+            p["HTTP_COOKIE"] = cookie
+        if content_type:
+            p["CONTENT_TYPE"] = content_type
+        return harness.fcgi_request(s.endpoint(), p, body)[0]
+
+    def test_requests_isolated_application_kept(self):
+        s = self.worker_pool()
+        r = self.get(s, "status=404&header=one&ob=1&leak=1", cookie="a=b")
+        self.assertEqual((r.status, r.header_values("X-Seen")), (404, ["one"]))
+        first = json.loads(r.body.split(b"|", 1)[1])
+        self.assertEqual((first["count"], first["method"], first["uri"], first["cookie"]),
+                         (1, "GET", "/index.php?status=404&header=one&ob=1&leak=1", {"a": "b", "leaked": 1}))
+        # nothing of it in the next request; the application's object went on counting
+        r = self.get(s, "x=1", method="POST", body=b"f=2&g=3", content_type="application/x-www-form-urlencoded")
+        self.assertEqual((r.status, r.header_values("X-Seen")), (200, []))
+        j = json.loads(r.body)
+        self.assertEqual(j, {"get": {"x": "1"}, "post": {"f": "2", "g": "3"}, "cookie": [], "method": "POST",
+                             "uri": "/index.php?x=1", "server_leak": False, "count": 2, "pid": first["pid"],
+                             "headers": [], "input": "f=2&g=3"})
+        self.assertEqual(s.pool_workers(), [first["pid"]])
+        # a classic pool beside it
+        r = self.raw("/hello.php", server=s.endpoint("classic"))
+        self.assertEqual((r.status, r.body), (200, b"hello\n"))
+
+    def test_frankenphp_alias(self):
+        s = self.worker_pool("frankenphp_handle_request")
+        counts = [json.loads(self.get(s, "n=%d" % i).body)["count"] for i in range(3)]
+        self.assertEqual(counts, [1, 2, 3])
+
+    def test_failures_replace_the_worker(self):
+        s = self.worker_pool()
+        pid = json.loads(self.get(s).body)["pid"]
+        for query in ("throw=1", "fatal=1"):
+            offset = s.log_offset()
+            r = self.get(s, query)
+            self.assertEqual(r.status, 500, query)
+            self.assertIsNotNone(s.wait_log(r"\[pool www\] worker script failed in a request: replacing the worker\.$",
+                                            offset), s.log_text()[offset:])
+            j = json.loads(self.get(s).body)
+            self.assertNotEqual(j["pid"], pid, query)
+            self.assertEqual(j["count"], 1, query)  # a new application
+            pid = j["pid"]
+
+    def test_max_requests(self):
+        s = self.worker_pool(max_requests=3)
+        pids = [json.loads(self.get(s).body)["pid"] for _ in range(7)]
+        self.assertEqual(len(set(pids[:3])), 1)
+        self.assertEqual(len(set(pids[3:6])), 1)
+        self.assertNotEqual(pids[0], pids[3])
+        self.assertNotEqual(pids[3], pids[6])
+        self.assertEqual(s.stop(), 0)
+
+    def test_script_without_loop_is_a_pool_fault(self):
+        # A worker script that ends before its first fpmd_handle_request() serves nothing: each worker exits
+        # with status 1, which the pool counts as a fault and throttles (one new worker a tick), never a fork loop
+        self.ws.write("/noloop.php", "<?php echo 'no loop';\n")
+        s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 1},
+                               "worker": {"script": self.ws.script("/noloop.php")}}}, start=False)
+        # never ready (no worker of the pool lives): not waited for
+        s._wait_accepting = lambda timeout: None
+        s._wait_started = lambda: None
+        s.start()
+        ended = r"worker\.script %s ended before its first fpmd_handle_request\(\)\.$" % self.ws.script("/noloop.php")
+        self.assertIsNotNone(s.wait_log(ended), s.log_text())
+        self.assertTrue(harness.wait_for(lambda: len(s.log_find(ended)) >= 3, 10), s.log_text())
+        n = len(s.log_find(ended))
+        harness.wait_for(lambda: False, 2.0)  # two ticks
+        self.assertLessEqual(len(s.log_find(ended)) - n, 4, s.log_text())
+
+
+if __name__ == "__main__":
+    harness.main()
