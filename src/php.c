@@ -68,8 +68,12 @@ const char *php_extension_dir(void)
 
 /* ---- output ---- */
 
+static bool worker_booted; /* worker mode: the worker script's own request state is ended, requests have theirs */
+
 static size_t sapi_fpmd_ub_write(const char *str, size_t len)
 {
+        if (!current && worker_booted)
+                return len; /* worker mode, between requests: output goes nowhere */
         if (!current) {
                 /* Before any request (startup errors): the leader's stderr */
                 (void)!write(STDERR_FILENO, str, len);
@@ -1361,7 +1365,6 @@ static void run_request(Request *r)
 static const PhpWorkerLoop *worker_loop;
 static zend_fcall_info *worker_fci;
 static zend_fcall_info_cache *worker_fcc;
-static bool worker_booted; /* the worker script's own request state is ended: requests have their own */
 static bool worker_failed; /* a fatal error or an uncaught exception in the handler: the worker is replaced */
 
 /* The worker script's own "request" ends where its first fpmd_handle_request() is: its output buffers, headers

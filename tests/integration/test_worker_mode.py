@@ -34,6 +34,7 @@ $handle = function () use ($app) {
         'headers' => headers_list(), 'input' => file_get_contents('php://input')]);
 };
 while (%s($handle)) {
+    echo "between requests: goes nowhere\n";
     gc_collect_cycles();
 }
 """
@@ -69,6 +70,8 @@ class WorkerMode(harness.FpmdTestCase):
                              "uri": "/index.php?x=1", "server_leak": False, "count": 2, "pid": first["pid"],
                              "headers": [], "input": "f=2&g=3"})
         self.assertEqual(s.pool_workers(), [first["pid"]])
+        # what the script prints between requests reaches neither a client nor the journal
+        self.assertNotIn("goes nowhere", s.log_text())
         # a classic pool beside it
         r = self.raw("/hello.php", server=s.endpoint("classic"))
         self.assertEqual((r.status, r.body), (200, b"hello\n"))
