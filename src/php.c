@@ -1405,6 +1405,78 @@ static void worker_rearm_globals(void)
         }
 }
 
+/* Sessions are the session module's request state: its request shutdown writes and closes one the handler left
+ * open, its request startup clears the id and $_SESSION, so the next request starts with none (session_start()
+ * then reads that request's cookie) */
+static void worker_reset_session(void)
+{
+        zend_module_entry *m = zend_hash_str_find_ptr(&module_registry, "session", strlen("session"));
+
+        if (!m || !m->request_shutdown_func || !m->request_startup_func)
+                return;
+        zend_try
+        {
+                (void)m->request_shutdown_func(m->type, m->module_number);
+                (void)m->request_startup_func(m->type, m->module_number);
+        }
+        zend_end_try();
+}
+
+/* ini_set() of a request stays in it: after each request every directive is put back to what the worker script
+ * left it at (the php.ini's value, or the script's own ini_set() before its first request) */
+static HashTable *worker_ini_snapshot; /* name -> value string, of what the script had changed at boot */
+
+static void worker_ini_snapshot_take(void)
+{
+        zend_ini_entry *e;
+
+        worker_ini_snapshot = pemalloc(sizeof(HashTable), 1);
+        zend_hash_init(worker_ini_snapshot, 8, NULL, ZVAL_PTR_DTOR, 1);
+        if (!EG(modified_ini_directives))
+                return;
+        ZEND_HASH_FOREACH_PTR(EG(modified_ini_directives), e)
+        {
+                zval v;
+
+                ZVAL_STR(&v, e->value ? zend_string_dup(e->value, 1) : zend_string_init("", 0, 1));
+                zend_hash_update(worker_ini_snapshot, e->name, &v);
+        }
+        ZEND_HASH_FOREACH_END();
+}
+
+static void worker_ini_restore(void)
+{
+        zend_ini_entry *e;
+        zend_string *name;
+        zval *v;
+
+        zend_string *undo[64];
+        size_t n = 0;
+
+        if (!EG(modified_ini_directives) || !worker_ini_snapshot)
+                return;
+        /* Restoring takes an entry out of the table being walked: collect first */
+        ZEND_HASH_FOREACH_PTR(EG(modified_ini_directives), e)
+        {
+                v = zend_hash_find(worker_ini_snapshot, e->name);
+                if (n < ELEMENTSOF(undo) && (!v || !e->value || !zend_string_equals(e->value, Z_STR_P(v))))
+                        undo[n++] = zend_string_copy(e->name);
+        }
+        ZEND_HASH_FOREACH_END();
+        for (size_t i = 0; i < n; i++) {
+                zend_restore_ini_entry(undo[i], ZEND_INI_STAGE_RUNTIME);
+                zend_string_release(undo[i]);
+        }
+        ZEND_HASH_FOREACH_STR_KEY_VAL(worker_ini_snapshot, name, v)
+        {
+                zend_ini_entry *cur = zend_hash_find_ptr(EG(ini_directives), name);
+
+                if (cur && (!cur->value || !zend_string_equals(cur->value, Z_STR_P(v))))
+                        (void)zend_alter_ini_entry(name, Z_STR_P(v), ZEND_INI_USER, ZEND_INI_STAGE_RUNTIME);
+        }
+        ZEND_HASH_FOREACH_END();
+}
+
 /* One request in worker mode: the handler runs with the request's superglobals, headers, status and output; what
  * it leaves (buffers, headers, uploads, superglobals) is gone before the next request */
 static void worker_request(Request *r)
@@ -1472,6 +1544,8 @@ static void worker_request(Request *r)
                         access_log_write(r, request_memory);
         }
         zend_end_try();
+        worker_reset_session();
+        worker_ini_restore();
         worker_state_end();
         if (body_fd >= 0)
                 close(body_fd);
@@ -1498,6 +1572,7 @@ static PHP_FUNCTION(fpmd_handle_request)
         }
         if (!worker_booted) {
                 worker_state_end();
+                worker_ini_snapshot_take();
                 worker_booted = true;
         }
         worker_fci = &fci;

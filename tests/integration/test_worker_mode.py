@@ -18,6 +18,7 @@ import harness
 harness.require_fpmd("test_worker_mode")
 
 WORKER = r"""<?php
+ini_set('precision', '10');  // the script's own setting stays for every request
 $app = new stdClass;
 $app->count = 0;
 $handle = function () use ($app) {
@@ -28,10 +29,19 @@ $handle = function () use ($app) {
     if (isset($_GET['fatal'])) { ini_set('memory_limit', '16M'); $x = str_repeat('x', 64 << 20); }
     if (isset($_GET['ob'])) { ob_start(); echo "left open|"; }
     if (isset($_GET['leak'])) { $_GET['leaked'] = 1; $_SERVER['LEAKED'] = 1; $_COOKIE['leaked'] = 1; }
+    if (isset($_GET['ini'])) { ini_set('precision', '3'); ini_set('default_charset', 'ISO-8859-1'); }
+    if (isset($_GET['session'])) {
+        session_save_path(sys_get_temp_dir());
+        session_start();
+        if ($_GET['session'] !== '') $_SESSION['v'] = $_GET['session'];
+    }
+    if (isset($_GET['finish'])) { echo "finished early"; fastcgi_finish_request(); echo "never sent"; return; }
     echo json_encode(['get' => $_GET, 'post' => $_POST, 'cookie' => $_COOKIE,
         'method' => $_SERVER['REQUEST_METHOD'], 'uri' => $_SERVER['REQUEST_URI'],
         'server_leak' => isset($_SERVER['LEAKED']), 'count' => $app->count, 'pid' => getmypid(),
-        'headers' => headers_list(), 'input' => file_get_contents('php://input')]);
+        'headers' => headers_list(), 'input' => file_get_contents('php://input'),
+        'precision' => ini_get('precision'), 'charset' => ini_get('default_charset'),
+        'session' => session_status() === PHP_SESSION_ACTIVE ? $_SESSION : null]);
 };
 while (%s($handle)) {
     echo "between requests: goes nowhere\n";
@@ -68,13 +78,34 @@ class WorkerMode(harness.FpmdTestCase):
         j = json.loads(r.body)
         self.assertEqual(j, {"get": {"x": "1"}, "post": {"f": "2", "g": "3"}, "cookie": [], "method": "POST",
                              "uri": "/index.php?x=1", "server_leak": False, "count": 2, "pid": first["pid"],
-                             "headers": [], "input": "f=2&g=3"})
+                             "headers": [], "input": "f=2&g=3", "precision": "10", "charset": "UTF-8",
+                             "session": None})
         self.assertEqual(s.pool_workers(), [first["pid"]])
         # what the script prints between requests reaches neither a client nor the journal
         self.assertNotIn("goes nowhere", s.log_text())
         # a classic pool beside it
         r = self.raw("/hello.php", server=s.endpoint("classic"))
         self.assertEqual((r.status, r.body), (200, b"hello\n"))
+
+    def test_ini_session_finish_request(self):
+        s = self.worker_pool()
+        # ini_set() of a request is undone after it; the script's own stays
+        j = json.loads(self.get(s, "ini=1").body)
+        self.assertEqual((j["precision"], j["charset"]), ("3", "ISO-8859-1"))
+        j = json.loads(self.get(s).body)
+        self.assertEqual((j["precision"], j["charset"]), ("10", "UTF-8"))
+        # a session left open is written and closed; the next request without its cookie has none
+        r = self.get(s, "session=kept")
+        cookie = [v for k, v in r.header_list if k.lower() == "set-cookie"]
+        self.assertEqual(len(cookie), 1, r.header_list)
+        sid = cookie[0].split(";")[0]
+        self.assertEqual(json.loads(r.body)["session"], {"v": "kept"})
+        self.assertEqual(json.loads(self.get(s, "session=").body)["session"], [])
+        self.assertEqual(json.loads(self.get(s, "session=", cookie=sid).body)["session"], {"v": "kept"})
+        # fastcgi_finish_request() inside the handler ends that request's response; the next is whole
+        r = self.get(s, "finish=1")
+        self.assertEqual((r.status, r.body), (200, b"finished early"))
+        self.assertEqual(json.loads(self.get(s, "after=1").body)["get"], {"after": "1"})
 
     def test_frankenphp_alias(self):
         s = self.worker_pool("frankenphp_handle_request")
