@@ -35,6 +35,13 @@ $handle = function () use ($app) {
         session_start();
         if ($_GET['session'] !== '') $_SESSION['v'] = $_GET['session'];
     }
+    if (isset($_GET['upload'])) {
+        $f = reset($_FILES);
+        echo json_encode(['tmp' => $f['tmp_name'], 'there' => is_file($f['tmp_name']),
+            'content' => file_get_contents($f['tmp_name'])]);
+        return;
+    }
+    if (isset($_GET['exists'])) { echo json_encode(['there' => file_exists($_GET['exists'])]); return; }
     if (isset($_GET['finish'])) { echo "finished early"; fastcgi_finish_request(); echo "never sent"; return; }
     echo json_encode(['get' => $_GET, 'post' => $_POST, 'cookie' => $_COOKIE,
         'method' => $_SERVER['REQUEST_METHOD'], 'uri' => $_SERVER['REQUEST_URI'],
@@ -106,6 +113,26 @@ class WorkerMode(harness.FpmdTestCase):
         r = self.get(s, "finish=1")
         self.assertEqual((r.status, r.body), (200, b"finished early"))
         self.assertEqual(json.loads(self.get(s, "after=1").body)["get"], {"after": "1"})
+
+    def test_upload_gone_after_its_request(self):
+        s = self.worker_pool()
+        boundary = "xyzzy"
+        body = ("--%s\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n"
+                "Content-Type: text/plain\r\n\r\nuploaded bytes\r\n--%s--\r\n" % (boundary, boundary)).encode()
+        r = self.get(s, "upload=1", method="POST", body=body,
+                     content_type="multipart/form-data; boundary=" + boundary)
+        j = json.loads(r.body)
+        self.assertEqual((j["there"], j["content"]), (True, "uploaded bytes"))
+        self.assertEqual(json.loads(self.get(s, "exists=" + j["tmp"]).body), {"there": False})
+
+    def test_reload_serves_new_code(self):
+        s = self.worker_pool()
+        self.assertEqual(json.loads(self.get(s).body)["precision"], "10")
+        self.ws.write("/worker-fpmd_handle_request.php",
+                      (WORKER % "fpmd_handle_request").replace("ini_set('precision', '10')", "ini_set('precision', '12')"))
+        r = s.reload_command()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(self.get(s).body)["precision"], "12")
 
     def test_frankenphp_alias(self):
         s = self.worker_pool("frankenphp_handle_request")
