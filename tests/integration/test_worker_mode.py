@@ -12,6 +12,7 @@ memory and serves each request through fpmd_handle_request(handler) (frankenphp_
 fpmd only: PHP-FPM has no worker mode."""
 
 import json
+import socket
 
 import harness
 
@@ -42,6 +43,8 @@ $handle = function () use ($app) {
         return;
     }
     if (isset($_GET['exists'])) { echo json_encode(['there' => file_exists($_GET['exists'])]); return; }
+    if (isset($_GET['sleep'])) { $end = microtime(true) + $_GET['sleep']; while (microtime(true) < $end) usleep(20000); }
+    if (isset($_GET['fpm'])) { $st = fpm_get_status(); echo json_encode(['pool' => $st['pool'], 'procs' => count($st['procs'])]); return; }
     if (isset($_GET['finish'])) { echo "finished early"; fastcgi_finish_request(); echo "never sent"; return; }
     echo json_encode(['get' => $_GET, 'post' => $_POST, 'cookie' => $_COOKIE,
         'method' => $_SERVER['REQUEST_METHOD'], 'uri' => $_SERVER['REQUEST_URI'],
@@ -133,6 +136,50 @@ class WorkerMode(harness.FpmdTestCase):
         r = s.reload_command()
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(self.get(s).body)["precision"], "12")
+
+    def test_status_access_log_timeouts(self):
+        # The status page and the access log count worker-mode requests like any other; fpm_get_status() works in
+        # the handler; request_terminate_timeout and the slowlog act on a running handler as on a script
+        self.ws.write("/worker-fpmd_handle_request.php", WORKER % "fpmd_handle_request")
+        s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 1}, "status_path": "/status",
+                               "access_log": True, "access_format": "%r %s",
+                               "request_slowlog_timeout": "1s", "request_terminate_timeout": "3s",
+                               "worker": {"script": self.ws.script("/worker-fpmd_handle_request.php")}}})
+        offset = s.log_offset()
+        for i in range(3):
+            self.assertEqual(self.get(s, "n=%d" % i).status, 200)
+        self.assertEqual(json.loads(self.get(s, "fpm=1").body), {"pool": "www", "procs": 1})
+        st = harness.fcgi_request(s.endpoint(), harness.cgi_params(self.ws, "/status", query="json"))[0].json()
+        self.assertEqual((st["accepted conn"], st["responses 2xx"]), (5, 4))
+        self.assertEqual(len(s.log_find(r"/index\.php 200$", offset)), 4, s.log_text()[offset:])
+        # slowlog: a backtrace naming the handler
+        r = self.get(s, "sleep=1.5")
+        self.assertEqual(r.status, 200)
+        self.assertIsNotNone(s.wait_log(r"\{closure\}\(\)", offset), s.log_text()[offset:])
+        # request_terminate_timeout: the worker is killed, the pool replaces it
+        pid = json.loads(self.get(s).body)["pid"]
+        with self.assertRaises(Exception):
+            self.get(s, "sleep=10")
+        self.assertIsNotNone(s.wait_log(r"execution timed out", offset), s.log_text()[offset:])
+        j = json.loads(self.get(s).body)
+        self.assertNotEqual(j["pid"], pid)
+        self.assertEqual(j["count"], 1)
+
+    def test_client_gone_while_handler_runs(self):
+        # As in classic mode the handler is ended (connection_aborted()); the engine unwound it, so that worker is
+        # replaced like one whose handler failed
+        s = self.worker_pool()
+        pid = json.loads(self.get(s).body)["pid"]
+        offset = s.log_offset()
+        c = harness.FcgiClient(s.port, timeout=30)
+        c.send_request(harness.cgi_params(self.ws, "/index.php", query="sleep=8"))
+        harness.wait_for(lambda: False, 0.5)
+        c.sock.shutdown(socket.SHUT_RDWR)
+        c.close()
+        self.assertIsNotNone(s.wait_log(r"the web server gave up on /index\.php\?sleep=8 while it ran: ending it\.$",
+                                        offset, timeout=10), s.log_text()[offset:])
+        j = json.loads(self.get(s).body)
+        self.assertNotEqual(j["pid"], pid)
 
     def test_frankenphp_alias(self):
         s = self.worker_pool("frankenphp_handle_request")
