@@ -5,6 +5,7 @@ stays; a symlink deploy with opcache.validate_timestamps=0 serves the new releas
 returns; a bad configuration makes `systemctl reload` fail and leaves the running one serving, with the reason
 in STATUS=. The methods run in name order on one container."""
 
+import json
 import os
 import re
 import sys
@@ -215,6 +216,13 @@ class Reload(h.TestCase):
             # Every worker has run the script from release 1 (and cached it) before the switch: a hundred
             # requests on new connections through 2 workers
             self.assertTrue(h.wait_for(lambda: loop.ok >= 100, 30), "the load never ran")
+
+            def all_served():
+                r = self.box.run(["fpmd", "status", "www", "--json", "--full"], check=False)
+                procs = json.loads(r.stdout).get("processes", []) if r.returncode == 0 else []
+                return len(procs) == 2 and all(p["requests"] > 0 for p in procs)
+            # ...and each of the 2 workers has served some (a worker that never ran it would resolve the new link)
+            self.assertTrue(h.wait_for(all_served, 30), "a worker never served release 1")
             os.symlink("releases/2", current + ".new")
             os.replace(current + ".new", current)
             # Not reloaded yet: PHP still serves what it cached of release 1
