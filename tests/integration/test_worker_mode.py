@@ -181,6 +181,29 @@ class WorkerMode(harness.FpmdTestCase):
         j = json.loads(self.get(s).body)
         self.assertNotEqual(j["pid"], pid)
 
+    def test_dynamic_and_ondemand_pools(self):
+        # Worker scripts in every pm mode: an ondemand pool starts its leader and a worker for the first
+        # connection, a dynamic pool spawns more under concurrent requests; each worker keeps its own application
+        self.ws.write("/worker-fpmd_handle_request.php", WORKER % "fpmd_handle_request")
+        script = self.ws.script("/worker-fpmd_handle_request.php")
+        s = self.fpmd({"od": {"pm": {"mode": "ondemand", "max_children": 2, "process_idle_timeout": "10s"},
+                              "worker": {"script": script}},
+                       "dyn": {"pm": {"mode": "dynamic", "max_children": 3, "start_servers": 1,
+                                      "min_spare_servers": 1, "max_spare_servers": 2},
+                               "worker": {"script": script}}})
+        self.assertEqual(s.pool_workers("od"), [])
+        counts = [json.loads(harness.fcgi_request(s.endpoint("od"), harness.cgi_params(self.ws, "/index.php"))[0]
+                             .body)["count"] for _ in range(3)]
+        self.assertEqual(counts, [1, 2, 3])
+        self.assertEqual(len(s.pool_workers("od")), 1)
+        busy = harness.FcgiClient(s.ports["dyn"], timeout=30)
+        busy.send_request(harness.cgi_params(self.ws, "/index.php", query="sleep=2"))
+        self.assertTrue(harness.wait_for(lambda: len(s.pool_workers("dyn")) >= 2, 10), s.pool_workers("dyn"))
+        r = harness.fcgi_request(s.endpoint("dyn"), harness.cgi_params(self.ws, "/index.php"))[0]
+        self.assertEqual(r.status, 200)
+        self.assertEqual(busy.read_response().response().status, 200)
+        busy.close()
+
     def test_frankenphp_alias(self):
         s = self.worker_pool("frankenphp_handle_request")
         counts = [json.loads(self.get(s, "n=%d" % i).body)["count"] for i in range(3)]
