@@ -287,10 +287,13 @@ class LazyLeader(harness.FpmdTestCase):
 
     def test_request_while_the_leader_stops(self):
         # 3 s without a worker before the leader goes: time to hold it first
-        s = self.fpmd({"www": dict(self.LAZY, pm=dict(self.LAZY["pm"], leader_idle_timeout="3s"))})
-        self.assertEqual(self.pid_request(s).status, 200)
+        s = self.fpmd({"www": dict(self.LAZY, pm=dict(self.LAZY["pm"], leader_idle_timeout="3s"))}, log_level="debug")
+        r = self.pid_request(s)
+        self.assertEqual(r.status, 200)
         leader = s.leader()
         self.assertTrue(harness.wait_for(lambda: s.pool_workers() == [], 10))
+        # ...and the supervisor has heard of it from the leader (held too early, the leader would never tell)
+        self.assertIsNotNone(s.wait_log(SUP + r"debug: \[pool www\] child %d exited$" % pid_of(r)), s.log_text())
         # The leader is held (SIGSTOP) while the supervisor tells it to stop: a connection that comes now waits
         # in the backlog, with no worker and a leader on its way out
         offset = s.log_offset()
