@@ -515,7 +515,9 @@ static bool opcache_figures(StatusOpcache *ret)
         return ok;
 }
 
-static int status_take(StatusSnapshot *ret)
+/* The pool's snapshot; with opcache, its opcache figures and with rss each worker's resident memory, which only
+ * the OpenMetrics page ("full" for the workers) shows: a PHP call and a /proc read per worker, not for the rest */
+static int status_take(StatusSnapshot *ret, bool opcache, bool rss)
 {
         unsigned waiting = 0, size = 0;
         bool tcp;
@@ -531,9 +533,9 @@ static int status_take(StatusSnapshot *ret)
                 tcp ? (long long)waiting : -1, tcp ? (long long)size : -1, ret);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < ret->n_procs; i++)
+        for (size_t i = 0; rss && i < ret->n_procs; i++)
                 ret->procs[i].rss = proc_resident(ret->procs[i].pid);
-        ret->extra.has_opcache = opcache_figures(&ret->extra.opcache);
+        ret->extra.has_opcache = opcache && opcache_figures(&ret->extra.opcache);
         return 0;
 }
 
@@ -546,7 +548,7 @@ static PHP_FUNCTION(fpm_get_status)
 
         ZEND_PARSE_PARAMETERS_NONE();
 
-        if (status_take(&snap) < 0)
+        if (status_take(&snap, false, false) < 0)
                 RETURN_FALSE;
         sp = &snap.pool;
         array_init(return_value);
@@ -1062,7 +1064,7 @@ static bool handle_status(void)
         if (isempty(pool->status_path) || !resolved.script_name || !streq(resolved.script_name, pool->status_path))
                 return false;
         status_parse_query(SG(request_info).query_string, &format, &full);
-        r = status_take(&snap);
+        r = status_take(&snap, format == STATUS_FORMAT_OPENMETRICS, format == STATUS_FORMAT_OPENMETRICS && full);
         if (r >= 0) {
                 r = status_render(format, full, &snap.pool, snap.procs, snap.n_procs, &body, &len, &content_type);
                 status_snapshot_done(&snap);
@@ -1641,21 +1643,6 @@ int php_run_worker(const PhpWorkerLoop *loop)
 
 void php_handle_request(Request *r)
 {
-        if (worker_fci) {
-                current = r;
-                body_fd = -1;
-                stderr_started = false;
-                SG(server_context) = r;
-                resolve_script(&r->params);
-                slot_request_start(r, &worker_ctx, resolved.script);
-                init_request_info(r, resolved.script);
-                worker_request(r);
-                (void)request_end(r, 0);
-                slot_request_end(&worker_ctx, request_memory);
-                SG(server_context) = NULL;
-                current = NULL;
-                return;
-        }
         current = r;
         body_fd = -1;
         stderr_started = false;
@@ -1665,7 +1652,11 @@ void php_handle_request(Request *r)
         slot_request_start(r, &worker_ctx, resolved.script);
         init_request_info(r, resolved.script);
 
-        run_request(r);
+        /* Worker mode: the handler fpmd_handle_request() was given, in the worker script's PHP */
+        if (worker_fci)
+                worker_request(r);
+        else
+                run_request(r);
 
         (void)request_end(r, 0);
         slot_request_end(&worker_ctx, request_memory);
