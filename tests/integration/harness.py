@@ -143,6 +143,13 @@ class Workspace:
         """Absolute SCRIPT_FILENAME of a docroot-relative script ("/echo.php")."""
         return self.docroot + name
 
+    def shared_folder(self, name):
+        """A folder of the workspace every worker may write in (php/mark.php leaves its marks there)."""
+        path = self.path(name)
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, 0o777)
+        return path
+
     def write(self, rel, data, docroot=True):
         p = os.path.join(self.docroot if docroot else self.dir, rel.lstrip("/"))
         os.makedirs(os.path.dirname(p), exist_ok=True)

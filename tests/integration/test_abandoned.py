@@ -19,30 +19,6 @@ import time
 
 import harness
 
-MARK = r"""<?php
-file_put_contents($_GET['m'], 'ran');
-echo "marked\n";
-"""
-
-BUSY = r"""<?php
-usleep((int)$_GET['ms'] * 1000);
-echo "busy\n";
-"""
-
-# Runs for 5 s without writing anything; its shutdown function records how it ended
-LONG = r"""<?php
-$m = $_GET['m'];
-if (!empty($_GET['ignore'])) ignore_user_abort(true);
-register_shutdown_function(function () use ($m) {
-    file_put_contents("$m.shutdown", 'aborted=' . connection_aborted());
-});
-for ($i = 1; $i <= 50; $i++) {
-    usleep(100000);
-    file_put_contents("$m.progress", $i);
-}
-echo "done\n";
-"""
-
 
 def read(path):
     try:
@@ -58,12 +34,7 @@ class Abandoned(harness.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.ws.write("/mark.php", MARK)
-        cls.ws.write("/busy.php", BUSY)
-        cls.ws.write("/long.php", LONG)
-        cls.marks = cls.ws.path("marks")
-        os.makedirs(cls.marks, exist_ok=True)
-        os.chmod(cls.marks, 0o777)
+        cls.marks = cls.ws.shared_folder("marks")
 
     def mark(self, name):
         return os.path.join(self.marks, name)
@@ -153,12 +124,7 @@ class ThroughNginx(harness.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.ws.write("/mark.php", MARK)
-        cls.ws.write("/busy.php", BUSY)
-        cls.ws.write("/long.php", LONG)
-        cls.marks = cls.ws.path("marks")
-        os.makedirs(cls.marks, exist_ok=True)
-        os.chmod(cls.marks, 0o777)
+        cls.marks = cls.ws.shared_folder("marks")
         # a location whose upstream times out after 1 s (504), as a loaded site's would
         cls.nginx = cls.start_nginx(extra_server="""
         location = /t/mark.php {

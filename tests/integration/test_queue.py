@@ -14,25 +14,11 @@ import harness
 
 harness.require_fpmd("test_queue")
 
-MARK = r"""<?php
-file_put_contents($_GET['m'], 'ran');
-echo "marked\n";
-"""
-
-BUSY = r"""<?php
-usleep((int)$_GET['ms'] * 1000);
-echo "busy\n";
-"""
-
 
 class Queue(harness.FpmdTestCase):
     def setUp(self):
         super().setUp()
-        self.ws.write("/mark.php", MARK)
-        self.ws.write("/busy.php", BUSY)
-        self.marks = self.ws.path("marks-" + self._testMethodName)
-        os.makedirs(self.marks, exist_ok=True)
-        os.chmod(self.marks, 0o777)
+        self.marks = self.ws.shared_folder("marks-" + self._testMethodName)
 
     def client(self, s, path=None):
         return harness.FcgiUnixClient(path, timeout=30) if path else harness.FcgiClient(s.port, timeout=30)
