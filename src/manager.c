@@ -291,7 +291,9 @@ static void on_pool_settle(void *userdata)
 static void on_pool_serving(Pool *p, void *userdata)
 {
         if (p->replaces) {
-                log_info("[pool %s] new generation serving, stopping the previous one.", pool_name(p));
+                /* Not served yet: it makes room for its first worker (pool_make_room() said so) */
+                if (p->served)
+                        log_info("[pool %s] new generation serving, stopping the previous one.", pool_name(p));
                 pool_stop(p->replaces, true);
                 p->replaces = NULL;
                 manager_reap_old(userdata);

@@ -334,6 +334,25 @@ bool pool_serving(const Pool *p)
         return c.started >= pm_initial_workers(&p->config->pm) || (p->spawn_failing && c.started > 0);
 }
 
+/* A new generation whose first worker cannot fork for a process limit (cgroup pids_max, TasksMax=) while the
+ * generation it replaces holds the processes the limit allows: both never fit, so the previous one finishes its
+ * requests and goes first, and the next spawn (a tick later) finds room. Connections wait in the socket
+ * meanwhile; the reload completes once the new generation serves. */
+static void pool_make_room(Pool *p, int error)
+{
+        ScoreboardCounts c;
+
+        if (error != -EAGAIN || !p->replaces || p->served || p->state != POOL_RUNNING)
+                return;
+        pool_counts(p, &c);
+        if (c.started > 0)
+                return;
+        log_notice("[pool %s] no room for a worker beside the previous generation (a process limit): it finishes "
+                   "its requests and stops first.",
+                pool_name(p));
+        p->owner->serving(p, p->owner->userdata);
+}
+
 /* A new generation serves: the one it replaces may finish its requests and go */
 void pool_check_served(Pool *p)
 {
@@ -943,6 +962,7 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                                                       : "");
                 p->spawn_failing = true;
                 pool_check_served(p);
+                pool_make_room(p, msg.status);
                 break;
         case CHANNEL_EXITED:
                 pool_worker_exited(p, msg.slot, msg.pid, msg.status);
