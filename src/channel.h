@@ -20,6 +20,10 @@ enum {
 };
 #define LEADER_N_FDS (_LEADER_FD_END - LEADER_FD_CTL)
 
+/* A worker's exit code (in CHANNEL_EXITED's wait status) when its pool's worker.script ended or failed before its
+ * first fpmd_handle_request(): the application cannot boot, a fault of the pool's */
+#define WORKER_EXIT_NEVER_SERVED 3
+
 typedef enum ChannelMessageType {
         CHANNEL_READY,        /* leader -> supervisor: PHP is up */
         CHANNEL_FAILED,       /* leader -> supervisor: PHP could not start; status: negative errno */

@@ -133,6 +133,9 @@ static void manager_maybe_exit(Manager *m)
         for (size_t i = 0; i < m->n_old; i++)
                 if (m->old[i]->leader > 0)
                         return;
+        /* Told to go (its channel closed), it exits by itself; systemd must find nothing of ours left to kill */
+        if (m->zygote.pid > 0)
+                return;
         sd_event_exit(m->event, 0);
 }
 
@@ -368,6 +371,8 @@ static void manager_kill_all(Manager *m)
                 pool_kill(m->pools[i]);
         for (size_t i = 0; i < m->n_old; i++)
                 pool_kill(m->old[i]);
+        if (m->stopping && m->zygote.pid > 0)
+                (void)kill(m->zygote.pid, SIGKILL);
         cgroup_sweep(&m->cgroups, 0, true, manager_pool_name_in_use, m);
 }
 
@@ -438,8 +443,10 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, voi
                                 p = m->old[i];
                 if (p)
                         pool_leader_exited(p, status);
-                else if (pid == m->zygote.pid)
+                else if (pid == m->zygote.pid) {
                         zygote_exited(&m->zygote, status);
+                        manager_maybe_exit(m);
+                }
         }
         return 0;
 }

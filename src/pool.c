@@ -331,7 +331,9 @@ bool pool_serving(const Pool *p)
         pool_counts(p, &c);
         /* A pool whose further forks fail (a pids limit; the generation it replaces may hold the rest) serves
          * with the workers it has, as PHP-FPM goes on with the children it could fork */
-        return c.started >= pm_initial_workers(&p->config->pm) || (p->spawn_failing && c.started > 0);
+        return c.started >= pm_initial_workers(&p->config->pm) || (p->spawn_failing && c.started > 0) ||
+                /* Up, with an application that does not boot: fpmd's other pools are not held back for it */
+                (p->boot_failed && !p->replaces);
 }
 
 /* A new generation whose first worker cannot fork for a process limit (cgroup pids_max, TasksMax=) while the
@@ -486,6 +488,24 @@ static bool listen_queue_waiting(int fd)
         return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
 }
 
+/* A worker booted the application: the pool is no longer taken as broken */
+static void pool_check_booted(Pool *p)
+{
+        ScoreboardCounts c;
+
+        if (!p->boot_failures)
+                return;
+        pool_counts(p, &c);
+        if (c.started == 0)
+                return;
+        if (p->boot_failed)
+                log_notice("[pool %s] a worker booted worker.script %s: serving again.", pool_name(p),
+                        p->config->worker_script);
+        p->boot_failures = 0;
+        p->boot_failed = false;
+        p->owner->changed(p->owner->userdata);
+}
+
 /* The lower of the pool cgroup's memory_high and memory_max, CGROUP_LIMIT_UNSET when neither is set */
 static uint64_t pool_memory_limit(const Pool *p)
 {
@@ -512,6 +532,7 @@ static void pool_maintain(Pool *p, bool tick, int waiting)
 
         if (p->state != POOL_RUNNING || pool_stopping(p))
                 return;
+        pool_check_booted(p);
         slots = calloc(p->n_slots, sizeof(PmSlot));
         if (!slots)
                 return;
@@ -836,11 +857,44 @@ static void pool_record_fault(Pool *p)
                 return;
 
         log_pool_event(p, LOG_WARNING, FPMD_MESSAGE_EMERGENCY_RESTART, 0,
-                "[pool %s] %u children died by signal within %.0f s, emergency restart of the pool (fresh PHP "
+                "[pool %s] %u children died by signal%s within %.0f s, emergency restart of the pool (fresh PHP "
                 "and opcache).",
-                pool_name(p), c->emergency_restart_threshold, (double)c->emergency_restart_interval / 1e6);
+                pool_name(p), c->emergency_restart_threshold,
+                p->config->worker_script ? " or failed their worker.script" : "",
+                (double)c->emergency_restart_interval / 1e6);
         p->n_faults = 0;
         p->owner->restart(p, p->owner->userdata);
+}
+
+/* A worker whose worker.script failed before its first request. Three in a row with none booted: a new
+ * generation is stopped (the previous one keeps serving, the reload fails); a pool without one is ready with
+ * its failing workers, said once, so that fpmd's other pools are not held back. */
+static void pool_boot_failed(Pool *p)
+{
+        ScoreboardCounts c;
+
+        pool_record_fault(p);
+        if (++p->boot_failures < 3 || p->boot_failed)
+                return;
+        pool_counts(p, &c);
+        if (c.started > 0)
+                return;
+        p->boot_failed = true;
+        if (p->replaces && !p->served) {
+                log_pool_event(p, LOG_ERR, NULL, 0,
+                        "[pool %s] worker.script %s failed before its first request in %u workers of the new "
+                        "generation: stopping it.",
+                        pool_name(p), p->config->worker_script, p->boot_failures);
+                if (p->leader > 0)
+                        (void)kill(p->leader, SIGTERM);
+                return;
+        }
+        log_pool_event(p, LOG_ERR, NULL, 0,
+                "[pool %s] worker.script %s failed before its first request in %u workers: the pool serves nothing "
+                "until one boots (a new worker each second).",
+                pool_name(p), p->config->worker_script, p->boot_failures);
+        pool_check_served(p);
+        p->owner->changed(p->owner->userdata);
 }
 
 static void pool_worker_exited(Pool *p, int slot, pid_t pid, int status)
@@ -864,6 +918,12 @@ static void pool_worker_exited(Pool *p, int slot, pid_t pid, int status)
                         "[pool %s] child %d exited on signal %d (%s)%s", pool_name(p), (int)pid, WTERMSIG(status),
                         sigabbrev_np(WTERMSIG(status)) ?: "?", WCOREDUMP(status) ? " - core dumped" : "");
                 pool_record_fault(p);
+        } else if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_NEVER_SERVED && info.stop_sent == 0) {
+                log_warning("[pool %s] child %d exited before serving: its worker.script failed before its first "
+                            "request.",
+                        pool_name(p), (int)pid);
+                if (!pool_stopping(p) && p->state == POOL_RUNNING)
+                        pool_boot_failed(p);
         } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
                 log_warning("[pool %s] child %d exited with code %d", pool_name(p), (int)pid, WEXITSTATUS(status));
         else
@@ -1192,6 +1252,7 @@ int pool_status_line(const Pool *p, char *buf, size_t size)
                 (unsigned long long)c.requests, p->scoreboard ? (unsigned long long)p->scoreboard->slow_requests : 0ULL,
                 p->state == POOL_FAILED                               ? " (failed)"
                 : p->state == POOL_RESTING || p->state == POOL_DOZING ? " (at rest)"
+                : p->boot_failed                                      ? " (worker.script failing)"
                 : p->quick_failures > 3                               ? " (workers failing)"
                 : p->memory_held                                      ? " (memory full)"
                                                                       : "");

@@ -92,6 +92,8 @@ struct Pool {
         unsigned quick_failures;
         bool spawn_failing; /* the leader's fork() failed, said once until a worker starts again */
         bool memory_held;   /* no new worker: the cgroup is near its memory limit (said once per episode) */
+        unsigned boot_failures; /* workers in a row whose worker.script failed before serving */
+        bool boot_failed;       /* that many that the pool's application is taken as broken (said once) */
         unsigned leader_failures;
         usec_t *faults; /* ring of the times of the last emergency_restart_threshold faults */
         size_t n_faults, fault_next;

@@ -13,6 +13,7 @@
 
 #include <systemd/sd-journal.h>
 
+#include "channel.h"
 #include "log.h"
 #include "php.h"
 #include "proctitle.h"
@@ -773,6 +774,9 @@ static bool worker_serve_one(void)
 
         if (l->done || stop_requested)
                 return false;
+        /* The application has booted: the worker counts as started from now on (see worker_run()) */
+        if (my_slot()->state == WORKER_STARTING)
+                slot_set_state(WORKER_IDLE);
         l->once = true;
         l->served = false;
         loop_run(l);
@@ -830,14 +834,18 @@ int worker_run(const WorkerContext *w)
         slot->requests = 0;
         slot->started_usec = now_usec(CLOCK_REALTIME);
         slot->pid = getpid();
-        slot_set_state(WORKER_IDLE);
 
         if (w->pool->worker_script) {
+                /* Starting until the script reaches its loop: a new generation serves, and the one it replaces
+                 * stops, only once the application has booted */
+                slot_set_state(WORKER_STARTING);
                 the_loop = &l;
                 if (php_run_worker(&(PhpWorkerLoop){.serve_one = worker_serve_one, .finish = worker_finish}) < 0)
-                        status = 1;
-        } else
+                        status = WORKER_EXIT_NEVER_SERVED;
+        } else {
+                slot_set_state(WORKER_IDLE);
                 loop_run(&l);
+        }
 
         loop_finish(&l);
         slot_set_state(WORKER_EXITING);

@@ -245,21 +245,53 @@ class WorkerMode(harness.FpmdTestCase):
         self.assertEqual(s.stop(), 0)
 
     def test_script_without_loop_is_a_pool_fault(self):
-        # A worker script that ends before its first fpmd_handle_request() serves nothing: each worker exits
-        # with status 1, which the pool counts as a fault and throttles (one new worker a tick), never a fork loop
-        self.ws.write("/noloop.php", "<?php echo 'no loop';\n")
-        s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 1},
-                               "worker": {"script": self.ws.script("/noloop.php")}}}, start=False)
-        # never ready (no worker of the pool lives): not waited for
-        s._wait_accepting = lambda timeout: None
-        s._wait_started = lambda: None
+        # A worker script that ends before its first fpmd_handle_request() serves nothing: each worker exits with
+        # WORKER_EXIT_NEVER_SERVED (3), a fault of the pool's, throttled (one new worker a tick, never a fork
+        # loop). After three, fpmd says once that the application does not boot and is ready, with the pool
+        # marked failing (its other pools are not held back); a worker that boots later serves.
+        self.ws.write("/noloop.php", "<?php if (!file_exists(__DIR__ . '/fixed')) { echo 'no loop'; exit; }\n"
+                      "while (fpmd_handle_request(function () { echo 'fixed'; })) {}\n")
+        script = self.ws.script("/noloop.php")
+        s = self.fpmd({"www": {"pm": {"mode": "static", "max_children": 1}, "worker": {"script": script}},
+                       "classic": {"pm": {"mode": "static", "max_children": 1}}}, start=False)
+        s._wait_started = lambda: None  # ready comes with no worker of www alive: the harness's check is not for it
         s.start()
-        ended = r"worker\.script %s ended before its first fpmd_handle_request\(\)\.$" % self.ws.script("/noloop.php")
-        self.assertIsNotNone(s.wait_log(ended), s.log_text())
-        self.assertTrue(harness.wait_for(lambda: len(s.log_find(ended)) >= 3, 10), s.log_text())
+        ended = r"worker\.script %s ended before its first fpmd_handle_request\(\)\.$" % script
+        broken = (r"error: \[pool www\] worker\.script %s failed before its first request in 3 workers: the pool "
+                  r"serves nothing until one boots \(a new worker each second\)\.$" % script)
+        self.assertEqual(len(s.log_find(broken)), 1, s.log_text())
+        self.assertGreaterEqual(len(s.log_find(r"\[pool www\] child \d+ exited before serving: its worker\.script "
+                                               r"failed before its first request\.$")), 3, s.log_text())
+        self.assertEqual(len(s.log_find(r"notice: fpmd [\d.]+ ready: 2 pools serving\.$")), 1, s.log_text())
+        self.assertEqual(self.raw("/hello.php", server=s.endpoint("classic")).status, 200)
         n = len(s.log_find(ended))
         harness.wait_for(lambda: False, 2.0)  # two ticks
         self.assertLessEqual(len(s.log_find(ended)) - n, 4, s.log_text())
+        # Fixed: the next worker boots, and the pool says it serves again
+        offset = s.log_offset()
+        self.ws.write("/fixed", "")
+        self.assertIsNotNone(s.wait_log(r"notice: \[pool www\] a worker booted worker\.script %s: serving again\.$"
+                                        % script, offset), s.log_text()[offset:])
+        self.assertEqual(self.get(s).body, b"fixed")
+        self.assertEqual(len(s.log_find(broken)), 1)
+
+    def test_reload_to_a_script_that_does_not_boot(self):
+        # A deploy whose worker script fails before serving: the new generation is stopped after three workers,
+        # the previous one never stopped serving, and `fpmd reload` says the reload failed
+        s = self.worker_pool()
+        pid = json.loads(self.get(s).body)["pid"]
+        self.ws.write("/noloop.php", "<?php throw new RuntimeException('cannot boot');\n")
+        settings = dict(s.pool_settings["www"], worker={"script": self.ws.script("/noloop.php")})
+        s.set_pool("www", settings)
+        r = s.reload_command()
+        self.assertEqual((r.returncode, r.stderr.strip()), (1, "fpmd: reload failed: pool www: its new generation "
+                                                               "failed to start; the previous one keeps serving, see "
+                                                               "the journal"), r.stdout)
+        self.assertEqual(len(s.log_find(r"error: \[pool www\] worker\.script %s failed before its first request "
+                                        r"in 3 workers of the new generation: stopping it\.$"
+                                        % self.ws.script("/noloop.php"))), 1, s.log_text())
+        j = json.loads(self.get(s).body)
+        self.assertEqual((j["pid"], j["count"]), (pid, 2))  # the same worker, the same application
 
 
 if __name__ == "__main__":

@@ -7,7 +7,12 @@ use Illuminate\Http\Request;
 use Illuminate\Http\Response;
 use Illuminate\Http\RedirectResponse;
 use Illuminate\Routing\Router;
-use Illuminate\Routing\UrlGenerator;
+use Illuminate\Filesystem\Filesystem;
+use Illuminate\View\Compilers\BladeCompiler;
+use Illuminate\View\Engines\CompilerEngine;
+use Illuminate\View\Engines\EngineResolver;
+use Illuminate\View\Factory;
+use Illuminate\View\FileViewFinder;
 
 function app_router(): Router
 {
@@ -23,9 +28,38 @@ function app_router(): Router
         return response_json(['post' => $r->post(), 'files' => array_map(
             fn ($f) => [$f->getClientOriginalName(), file_get_contents($f->getPathname())], $r->allFiles())]);
     });
+    // A Blade view, compiled once into a folder of the running user's
+    $views = blade_views($container);
+    $router->get('/page/{name}', fn (Request $r, string $name) => new Response(
+        $views->make('page', ['name' => $name, 'items' => $r->query()])->render()));
+    $router->get('/cookie', function (Request $r) {
+        return (new Response('cookie=' . $r->cookie('c', 'none') . "\n"))
+            ->withCookie(new \Symfony\Component\HttpFoundation\Cookie('c', 'set', 0, '/', null, false, true, false, null));
+    });
+    // PHP's own session: the session id comes in the request's cookie
+    $router->get('/session', function () {
+        session_save_path(sys_get_temp_dir());
+        session_start();
+        $_SESSION['visits'] = ($_SESSION['visits'] ?? 0) + 1;
+        return new Response('visits=' . $_SESSION['visits'] . "\n");
+    });
     $router->get('/redirect', fn () => new RedirectResponse('/hello/there'));
     $router->get('/boom', function () { throw new LogicException('boom'); });
     return $router;
+}
+
+function blade_views(Container $container): Factory
+{
+    $files = new Filesystem();
+    $compiled = sys_get_temp_dir() . '/fpmd-blade-' . getmyuid();
+    if (!is_dir($compiled)) {
+        @mkdir($compiled, 0700);
+    }
+    $resolver = new EngineResolver();
+    $resolver->register('blade', fn () => new CompilerEngine(new BladeCompiler($files, $compiled)));
+    $factory = new Factory($resolver, new FileViewFinder($files, [__DIR__ . '/views']), new Dispatcher($container));
+    $factory->setContainer($container);
+    return $factory;
 }
 
 function response_json(array $data): Response

@@ -1,6 +1,7 @@
 <?php
 require_once '/usr/share/php/Symfony/Component/HttpKernel/autoload.php';
 require_once '/usr/share/php/Symfony/Component/Routing/autoload.php';
+require_once '/usr/share/php/Twig/autoload.php';
 
 use Symfony\Component\EventDispatcher\EventDispatcher;
 use Symfony\Component\HttpFoundation\Cookie;
@@ -8,6 +9,9 @@ use Symfony\Component\HttpFoundation\RedirectResponse;
 use Symfony\Component\HttpFoundation\Request;
 use Symfony\Component\HttpFoundation\RequestStack;
 use Symfony\Component\HttpFoundation\Response;
+use Symfony\Component\HttpFoundation\Session\Session;
+use Symfony\Component\HttpFoundation\Session\Storage\Handler\NativeFileSessionHandler;
+use Symfony\Component\HttpFoundation\Session\Storage\NativeSessionStorage;
 use Symfony\Component\HttpKernel\Controller\ArgumentResolver;
 use Symfony\Component\HttpKernel\Controller\ControllerResolver;
 use Symfony\Component\HttpKernel\Event\ExceptionEvent;
@@ -22,7 +26,23 @@ use Symfony\Component\Routing\RouteCollection;
 
 function app(): HttpKernel
 {
+    $twig = new \Twig\Environment(new \Twig\Loader\FilesystemLoader(__DIR__ . '/templates'),
+        ['cache' => false, 'strict_variables' => true]);
     $routes = new RouteCollection();
+    $routes->add('page', new Route('/page/{name}', ['_controller' => function (Request $r, string $name) use ($twig) {
+        return new Response($twig->render('page.html.twig', ['name' => $name, 'items' => $r->query->all()]));
+    }]));
+    // PHP's own session through Symfony's storage: the session id comes in the request's cookie (not strict:
+    // the test names its sessions)
+    $routes->add('session', new Route('/session', ['_controller' => function (Request $r) {
+        $session = new Session(new NativeSessionStorage(['use_strict_mode' => 0],
+            new NativeFileSessionHandler(sys_get_temp_dir())));
+        $session->start();
+        $session->set('visits', $session->get('visits', 0) + 1);
+        $visits = $session->get('visits');
+        $session->save();
+        return new Response("visits=$visits\n");
+    }]));
     $routes->add('hello', new Route('/hello/{name}', ['_controller' => function (Request $r, string $name) {
         return new Response(sprintf("Hello %s (%s, %s)\n", $name, $r->getMethod(), $r->query->get('q', '-')));
     }]));
