@@ -332,8 +332,8 @@ bool pool_serving(const Pool *p)
         /* A pool whose further forks fail (a pids limit; the generation it replaces may hold the rest) serves
          * with the workers it has, as PHP-FPM goes on with the children it could fork */
         return c.started >= pm_initial_workers(&p->config->pm) || (p->spawn_failing && c.started > 0) ||
-                /* Up, with an application that does not boot: fpmd's other pools are not held back for it */
-                (p->boot_failed && !p->replaces);
+               /* Up, with an application that does not boot: fpmd's other pools are not held back for it */
+               (p->boot_failed && !p->replaces);
 }
 
 /* A new generation whose first worker cannot fork for a process limit (cgroup pids_max, TasksMax=) while the

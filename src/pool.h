@@ -90,8 +90,8 @@ struct Pool {
         bool served;                  /* has had its first workers up */
         usec_t workerless_since;      /* CLOCK_MONOTONIC since when a running lazy pool has had no worker, or 0 */
         unsigned quick_failures;
-        bool spawn_failing; /* the leader's fork() failed, said once until a worker starts again */
-        bool memory_held;   /* no new worker: the cgroup is near its memory limit (said once per episode) */
+        bool spawn_failing;     /* the leader's fork() failed, said once until a worker starts again */
+        bool memory_held;       /* no new worker: the cgroup is near its memory limit (said once per episode) */
         unsigned boot_failures; /* workers in a row whose worker.script failed before serving */
         bool boot_failed;       /* that many that the pool's application is taken as broken (said once) */
         unsigned leader_failures;
