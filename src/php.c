@@ -232,12 +232,20 @@ static char *sapi_fpmd_getenv(const char *name, size_t name_len)
 /* In CGI the environment is part of the server variables: the worker's own, then every FastCGI param */
 static void import_environment(zval *array)
 {
+        int arg = Z_ARR_P(array) == Z_ARR(PG(http_globals)[TRACK_VARS_ENV]) ? PARSE_ENV : PARSE_SERVER;
+
         import_process_environment(array);
         if (!current)
                 return;
-        for (size_t i = 0; i < current->params.n; i++)
-                php_register_variable_safe(
-                        current->params.names[i], current->params.values[i], current->params.value_lens[i], array);
+        /* Through the input filter, as PHP-FPM: ext/filter keeps its raw copy (filter_input(INPUT_SERVER)) and
+         * applies filter.default */
+        for (size_t i = 0; i < current->params.n; i++) {
+                char *value = (char *)current->params.values[i];
+                size_t len = current->params.value_lens[i];
+
+                if (sapi_module.input_filter(arg, current->params.names[i], &value, len, &len))
+                        php_register_variable_safe(current->params.names[i], value, len, array);
+        }
 }
 
 static void sapi_fpmd_register_variables(zval *track_vars_array)
@@ -515,8 +523,8 @@ static bool opcache_figures(StatusOpcache *ret)
         return ok;
 }
 
-/* The pool's snapshot; with opcache, its opcache figures and with rss each worker's resident memory, which only
- * the OpenMetrics page ("full" for the workers) shows: a PHP call and a /proc read per worker, not for the rest */
+/* The pool's snapshot; with opcache, its opcache figures (the status page, every format) and with rss each
+ * worker's resident memory, which only the OpenMetrics page ("full") shows: a /proc read per worker */
 static int status_take(StatusSnapshot *ret, bool opcache, bool rss)
 {
         unsigned waiting = 0, size = 0;
@@ -1043,6 +1051,11 @@ static bool handle_ping(void)
 }
 
 static struct rusage request_rusage_start;
+/* Where the previous request's measure ended: the next one starts there (one getrusage() a request, not two).
+ * PHP-FPM starts at reading the request's headers; between the two a worker waits in epoll, which costs no CPU,
+ * and reads the request, which PHP-FPM counts too. */
+static struct rusage request_rusage_end;
+static bool request_rusage_end_valid;
 static uint64_t request_cpu_user, request_cpu_system;
 
 static uint64_t timeval_usec(const struct timeval *tv)
@@ -1064,7 +1077,7 @@ static bool handle_status(void)
         if (isempty(pool->status_path) || !resolved.script_name || !streq(resolved.script_name, pool->status_path))
                 return false;
         status_parse_query(SG(request_info).query_string, &format, &full);
-        r = status_take(&snap, format == STATUS_FORMAT_OPENMETRICS, format == STATUS_FORMAT_OPENMETRICS && full);
+        r = status_take(&snap, true, format == STATUS_FORMAT_OPENMETRICS && full);
         if (r >= 0) {
                 r = status_render(format, full, &snap.pool, snap.procs, snap.n_procs, &body, &len, &content_type);
                 status_snapshot_done(&snap);
@@ -1087,7 +1100,10 @@ static void slot_request_start(const Request *r, const PhpWorker *w, const char 
 {
         ScoreboardSlot *s = &w->scoreboard->slots[w->slot];
 
-        (void)getrusage(RUSAGE_SELF, &request_rusage_start);
+        if (request_rusage_end_valid)
+                request_rusage_start = request_rusage_end;
+        else
+                (void)getrusage(RUSAGE_SELF, &request_rusage_start);
         const char *cl = fcgi_params_get(&r->params, "CONTENT_LENGTH");
 
         s->request_start_usec = r->start_real;
@@ -1114,6 +1130,55 @@ static void slot_request_end(const PhpWorker *w, size_t memory)
                 if (__atomic_compare_exchange_n(
                             &w->scoreboard->memory_peak, &peak, memory, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
                         break;
+}
+
+/* ---- the script's folder as the working directory ----
+ *
+ * php_execute_script() would getcwd(), chdir() into the script's folder and chdir() back: three syscalls a
+ * request. fpmd tells it not to (SAPI_OPTION_NO_CHDIR) and changes folder itself, only when the script's folder
+ * is not the one it is in already. A script's chdir() (wrapped below) makes it change again on the next request.
+ * Unlike PHP-FPM, shutdown functions and destructors run in the script's folder rather than the worker's. */
+static char *cwd_now; /* the folder fpmd last changed into; NULL: unknown */
+static zif_handler php_chdir_handler;
+
+static ZEND_NAMED_FUNCTION(fpmd_chdir)
+{
+        cwd_now = mfree(cwd_now);
+        php_chdir_handler(INTERNAL_FUNCTION_PARAM_PASSTHRU);
+}
+
+static void wrap_chdir(void)
+{
+        zend_function *f = zend_hash_str_find_ptr(CG(function_table), ZEND_STRL("chdir"));
+
+        if (f && f->type == ZEND_INTERNAL_FUNCTION && f->internal_function.handler != fpmd_chdir) {
+                php_chdir_handler = f->internal_function.handler;
+                f->internal_function.handler = fpmd_chdir;
+        }
+}
+
+/* As PHP's VCWD_CHDIR_FILE(): into the folder of path, "/" for a file at the root; failures ignored as PHP does */
+static void script_chdir(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+        size_t n;
+        char *dir;
+
+        SG(options) |= SAPI_OPTION_NO_CHDIR;
+        if (!slash)
+                return;
+        n = slash == path ? 1 : (size_t)(slash - path);
+        if (cwd_now && strlen(cwd_now) == n && memcmp(cwd_now, path, n) == 0)
+                return;
+        cwd_now = mfree(cwd_now);
+        dir = strndup(path, n);
+        if (!dir)
+                return;
+        if (chdir(dir) < 0) {
+                free(dir);
+                return;
+        }
+        cwd_now = dir;
 }
 
 static size_t request_memory;
@@ -1144,6 +1209,7 @@ int php_worker_init(const PhpWorker *w)
         static const SlowlogHooks hooks = {.client_gone = client_gone, .client_check = client_check};
 
         worker_ctx = *w;
+        wrap_chdir();
         return slowlog_init(&w->scoreboard->slots[w->slot], MAX(w->pool->request_slowlog_trace_depth, 1u), &hooks);
 }
 
@@ -1155,6 +1221,8 @@ static void request_measure_cpu(void)
         (void)getrusage(RUSAGE_SELF, &ru);
         request_cpu_user = timeval_usec(&ru.ru_utime) - timeval_usec(&request_rusage_start.ru_utime);
         request_cpu_system = timeval_usec(&ru.ru_stime) - timeval_usec(&request_rusage_start.ru_stime);
+        request_rusage_end = ru;
+        request_rusage_end_valid = true;
 }
 
 static const char *access_env(void *userdata, const char *name)
@@ -1297,6 +1365,7 @@ static void serve_script(void)
                 unable_to_open(errno);
         else {
                 EG(exit_status) = 0;
+                script_chdir(SG(request_info).path_translated);
                 php_execute_script(&fh);
         }
         if (!fh.in_list)
@@ -1407,21 +1476,30 @@ static void worker_rearm_globals(void)
         }
 }
 
-/* Sessions are the session module's request state: its request shutdown writes and closes one the handler left
- * open, its request startup clears the id and $_SESSION, so the next request starts with none (session_start()
- * then reads that request's cookie) */
-static void worker_reset_session(void)
+/* Modules whose request state a worker-mode request must not inherit, ended and begun again after each request as
+ * a classic request's shutdown and startup do:
+ * - session: its request shutdown writes and closes a session the handler left open, its startup clears the id
+ *   and $_SESSION, so the next request starts with none (session_start() then reads that request's cookie);
+ * - filter: its raw copies of each request's variables (filter_input()), which sapi_activate() forgets without
+ *   freeing (a leak of every request's copies, and of $_SERVER's, in a worker that never shut a request down). */
+static void worker_reset_modules(void)
 {
-        zend_module_entry *m = zend_hash_str_find_ptr(&module_registry, "session", strlen("session"));
+        static const char *const names[] = {"session", "filter"};
 
-        if (!m || !m->request_shutdown_func || !m->request_startup_func)
-                return;
-        zend_try
-        {
-                (void)m->request_shutdown_func(m->type, m->module_number);
-                (void)m->request_startup_func(m->type, m->module_number);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                zend_module_entry *m = zend_hash_str_find_ptr(&module_registry, names[i], strlen(names[i]));
+
+                if (!m)
+                        continue;
+                zend_try
+                {
+                        if (m->request_shutdown_func)
+                                (void)m->request_shutdown_func(m->type, m->module_number);
+                        if (m->request_startup_func)
+                                (void)m->request_startup_func(m->type, m->module_number);
+                }
+                zend_end_try();
         }
-        zend_end_try();
 }
 
 /* ini_set() of a request stays in it: after each request every directive is put back to what the worker script
@@ -1546,7 +1624,7 @@ static void worker_request(Request *r)
                         access_log_write(r, request_memory);
         }
         zend_end_try();
-        worker_reset_session();
+        worker_reset_modules();
         worker_ini_restore();
         worker_state_end();
         if (body_fd >= 0)
@@ -1612,8 +1690,10 @@ int php_run_worker(const PhpWorkerLoop *loop)
                         zend_stream_init_filename(&fh, pool->worker_script);
                         if (php_fopen_primary_script(&fh) == FAILURE)
                                 log_error("cannot open worker.script %s: %m", pool->worker_script);
-                        else
+                        else {
+                                script_chdir(pool->worker_script);
                                 php_execute_script(&fh);
+                        }
                         if (!fh.in_list)
                                 zend_destroy_file_handle(&fh);
                 }
@@ -1662,4 +1742,10 @@ void php_handle_request(Request *r)
         slot_request_end(&worker_ctx, request_memory);
         SG(server_context) = NULL;
         current = NULL;
+        /* Each request's startup (zend_signal_activate()) would look at the handlers of SIGPROF, SIGHUP, SIGINT,
+         * SIGQUIT, SIGTERM, SIGUSR1 and SIGUSR2, seven sigaction() calls, to install Zend's deferring handler
+         * where it is not yet. After the first request it is there, and nothing in a worker replaces it: no
+         * pcntl (as PHP-FPM), and fpmd sets its own handlers once, before PHP records them. The handlers Zend
+         * forwards to are restored from what it recorded either way. */
+        SIGG(reset) = 0;
 }

@@ -232,6 +232,22 @@ static bool conn_buffered_abort(const Conn *c, uint16_t id)
         return false;
 }
 
+/* Before PHP starts it: a request that reached the worker less than this ago over TCP (whose receive timestamps
+ * tell exactly when it arrived) is not asked about, a poll() a request saved: no web server gives up that fast
+ * (nginx: when its client leaves, or after fastcgi_read_timeout), and a script running a second or more is
+ * asked again while it runs. Over a unix socket the time spent in the listen queue is not known: always asked. */
+#define REQUEST_FRESH_USEC (100 * USEC_PER_MSEC)
+
+bool request_gone_before_start(Request *r)
+{
+        Conn *c = r->conn;
+
+        if (c->timestamps && r->wait_usec < REQUEST_FRESH_USEC && !r->aborted && !c->eof &&
+                !conn_buffered_abort(c, r->id))
+                return false;
+        return request_client_gone(r);
+}
+
 bool request_client_gone(Request *r)
 {
         Conn *c = r->conn;
@@ -385,40 +401,6 @@ int request_flush(Request *r)
         return conn_flush(r->conn);
 }
 
-/* BEGIN_REQUESTs of other ids that arrived while this request ran are refused with FCGI_CANT_MPX_CONN (one
- * request at a time per connection, as FCGI_MPXS_CONNS=0 says). Only what is already readable is looked at;
- * the refused record's type is blanked so the next read skips it, and its PARAMS and STDIN are skipped as
- * records of no running request. */
-static void request_refuse_pending(Request *r)
-{
-        Conn *c = r->conn;
-        size_t off;
-        ssize_t n;
-
-        /* stdin_ptr points into the buffer: it must not move */
-        if (r->stdin_avail > 0 || c->broken || c->eof)
-                return;
-        conn_compact(c);
-        n = recv(c->fd, c->in + c->in_len, c->in_size - c->in_len, MSG_DONTWAIT);
-        if (n > 0)
-                c->in_len += (size_t)n;
-        else if (n == 0)
-                c->eof = true;
-
-        for (off = c->in_off; off < c->in_len;) {
-                FcgiRecord rec;
-                int k = fcgi_record_next(c->in + off, c->in_len - off, &rec);
-
-                if (k <= 0)
-                        break;
-                if (rec.type == FCGI_BEGIN_REQUEST && rec.request_id != 0 && rec.request_id != r->id) {
-                        c->in[off + 1] = 0; /* no FastCGI type is 0 */
-                        (void)conn_send_end_request(c, rec.request_id, FCGI_CANT_MPX_CONN);
-                }
-                off += (size_t)k;
-        }
-}
-
 int request_end(Request *r, uint32_t app_status)
 {
         uint8_t buf[FCGI_HEADER_LEN + 16];
@@ -426,8 +408,9 @@ int request_end(Request *r, uint32_t app_status)
 
         if (r->ended)
                 return 0;
-        if (r->keep_conn)
-                request_refuse_pending(r);
+        /* What the peer sent on a kept connection while this request ran is not looked at now (that would be a
+         * recv() a request, nearly always EAGAIN): it is read after the response, a BEGIN_REQUEST of another id
+         * included, which is then served next, as PHP-FPM serves it */
 
         /* The empty STDOUT record closes the stream, END_REQUEST closes the request */
         fcgi_header_write(buf, FCGI_STDOUT, r->id, 0);

@@ -97,6 +97,8 @@ ssize_t request_read_stdin(Request *r, void *buf, size_t size);
  * a half-close counts too, as TCP cannot tell the two apart). One poll() when nothing says so yet. Sets
  * r->aborted. */
 bool request_client_gone(Request *r);
+/* The same before PHP starts the request, without a syscall for one that has just arrived over TCP */
+bool request_gone_before_start(Request *r);
 /* Appends to the STDOUT or STDERR stream (split into records, buffered) */
 int request_write(Request *r, uint8_t type, const void *data, size_t len);
 /* Sends what is buffered */

@@ -528,8 +528,39 @@ typedef struct Field {
 #define FIELD_TIME(n, t) ((Field){.name = (n), .type = FIELD_TIME, .unsigned_value = (t)})
 #define FIELD_U(n, v)    ((Field){.name = (n), .type = FIELD_UNSIGNED, .unsigned_value = (v)})
 
-#define POOL_FIELDS_MAX 30
+#define POOL_FIELDS_MAX 80
 #define PROC_FIELDS     13
+
+/* "request duration le 0.005" ... "request duration le inf": a histogram's cumulative buckets as fields, the bounds
+ * in seconds as OpenMetrics' "le" labels */
+static const char *bucket_field_name(bool wait, size_t i)
+{
+        static char names[2][STATUS_BUCKETS][40];
+        char *n = names[wait][i];
+
+        if (!n[0]) {
+                if (i == STATUS_BUCKETS - 1)
+                        snprintf(n, sizeof(names[0][0]), "%s le inf", wait ? "queue wait" : "request duration");
+                else
+                        snprintf(n, sizeof(names[0][0]), "%s le %g", wait ? "queue wait" : "request duration",
+                                (double)scoreboard_bucket_bounds[i] / USEC_PER_SEC);
+        }
+        return n;
+}
+
+static size_t histogram_fields(const StatusHistogram *h, bool wait, Field *f)
+{
+        uint64_t total = 0;
+        size_t n = 0;
+
+        for (size_t i = 0; i < STATUS_BUCKETS; i++) {
+                total += h->buckets[i];
+                f[n++] = FIELD_U(bucket_field_name(wait, i), total);
+        }
+        f[n++] = FIELD_U(wait ? "queue wait count" : "request duration count", total);
+        f[n++] = FIELD_U(wait ? "queue wait sum usec" : "request duration sum usec", h->sum_usec);
+        return n;
+}
 
 static size_t pool_fields(const StatusPool *p, Field f[static POOL_FIELDS_MAX])
 {
@@ -572,6 +603,22 @@ static size_t pool_fields(const StatusPool *p, Field f[static POOL_FIELDS_MAX])
                         f[n++] = FIELD_U(classes[i], p->extra->status_classes[i]);
                 f[n++] = FIELD_U("requests terminated", p->extra->requests_terminated);
                 f[n++] = FIELD_U("workers killed", p->extra->workers_killed);
+                n += histogram_fields(&p->extra->duration, false, f + n);
+                n += histogram_fields(&p->extra->wait, true, f + n);
+                if (p->extra->has_opcache) {
+                        const StatusOpcache *o = &p->extra->opcache;
+
+                        f[n++] = FIELD_U("opcache enabled", o->enabled);
+                        f[n++] = FIELD_U("opcache used memory", o->used);
+                        f[n++] = FIELD_U("opcache free memory", o->free);
+                        f[n++] = FIELD_U("opcache wasted memory", o->wasted);
+                        f[n++] = FIELD_U("opcache cached keys", o->cached_keys);
+                        f[n++] = FIELD_U("opcache hits", o->hits);
+                        f[n++] = FIELD_U("opcache misses", o->misses);
+                        f[n++] = FIELD_U("opcache oom restarts", o->oom_restarts);
+                        f[n++] = FIELD_U("opcache hash restarts", o->hash_restarts);
+                        f[n++] = FIELD_U("opcache manual restarts", o->manual_restarts);
+                }
         }
 
         return n;

@@ -400,7 +400,7 @@ static bool loop_serve_one(Loop *l)
         if (k == 0)
                 return false;
 
-        if (request_client_gone(r))
+        if (request_gone_before_start(r))
                 note_abandoned(r);
         else if ((why = shed_reason(r)))
                 shed(r, why);

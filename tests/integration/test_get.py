@@ -151,5 +151,18 @@ class RawParams(harness.TestCase):
         self.assertEqual(r.json()["server"]["HTTP_X_HUGE"], "h" * 70000)
 
 
+class FilterInput(harness.TestCase):
+    """ext/filter's view of a request, as PHP-FPM gives it: every FastCGI param passes PHP's input filter, so
+    filter_input(INPUT_SERVER, ...) finds it (frameworks read REQUEST_URI and HTTP_HOST so)."""
+
+    def test_filter_input_server_and_get(self):
+        self.ws.write("/filter.php", "<?php echo json_encode([filter_input(INPUT_SERVER, 'REQUEST_URI'), "
+                      "filter_input(INPUT_SERVER, 'HTTP_HOST'), filter_input(INPUT_SERVER, 'QUERY_STRING'), "
+                      "filter_input(INPUT_GET, 'a', FILTER_VALIDATE_INT), filter_has_var(INPUT_SERVER, 'NOPE')]);\n")
+        r = self.raw("/filter.php", query="a=42", headers={"Host": "example.test"})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json(), ["/filter.php?a=42", "example.test", "a=42", 42, False])
+
+
 if __name__ == "__main__":
     harness.main()

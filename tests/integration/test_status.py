@@ -53,6 +53,13 @@ PROC_FIELDS = ["pid", "state", "start time", "start since", "requests", "request
 FPMD_EXTRA = ["memory peak", "cgroup memory current", "cgroup cpu usage usec", "requests abandoned",
               "requests aborted", "requests shed", "max children", "responses 1xx", "responses 2xx", "responses 3xx",
               "responses 4xx", "responses 5xx", "requests terminated", "workers killed"]
+# the request duration and queue wait histograms (cumulative buckets named by their bound in seconds, as the
+# OpenMetrics page's "le"), and the pool's opcache, as the OpenMetrics page has them
+BUCKETS = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "inf"]
+FPMD_EXTRA += ["%s le %s" % (h, b) for h in ("request duration", "queue wait") for b in BUCKETS]
+FPMD_EXTRA += ["request duration count", "request duration sum usec", "queue wait count", "queue wait sum usec"]
+FPMD_EXTRA += ["opcache " + n for n in ("enabled", "used memory", "free memory", "wasted memory", "cached keys",
+                                        "hits", "misses", "oom restarts", "hash restarts", "manual restarts")]
 
 GET_STATUS_KEYS = ["pool", "process-manager", "start-time", "start-since", "accepted-conn", "listen-queue",
                    "max-listen-queue", "listen-queue-len", "idle-processes", "active-processes", "total-processes",
@@ -133,7 +140,7 @@ def parse_text(body):
         for line in b.splitlines():
             if not line:
                 continue
-            m = re.fullmatch(r"([A-Za-z0-9 ]+):( +)(.*)", line)
+            m = re.fullmatch(r"([A-Za-z0-9 .]+):( +)(.*)", line)
             assert m, "text line %r" % line
             # PHP-FPM's column: the value starts at the 23rd character (one blank after longer names)
             assert len(m.group(1)) + 1 + len(m.group(2)) == max(22, len(m.group(1)) + 2), line
@@ -423,6 +430,13 @@ class StatusPage(harness.FpmdTestCase):
         j = self.cgi("/status", server=ep, query="json").json()
         self.assertEqual((j["max children"], j["responses 2xx"], j["responses 5xx"], j["requests terminated"]),
                          (3, 4, 1, 0))  # and the two status pages before
+        # ... and the histograms and the opcache, as the OpenMetrics page: 7 requests done before this one
+        self.assertEqual((j["request duration le inf"], j["request duration count"], j["queue wait count"]), (7, 7, 7))
+        self.assertEqual([j["request duration le " + b] for b in BUCKETS],
+                         sorted(j["request duration le " + b] for b in BUCKETS))
+        self.assertEqual(j["opcache enabled"], 1)
+        self.assertGreater(j["opcache used memory"], 0)
+        self.assertGreaterEqual(j["opcache cached keys"], 1)
 
     def test_values(self):
         s = self.fpmd({"shop": {"pm": {"mode": "static", "max_children": 3}, "status_path": "/status"}})

@@ -565,6 +565,59 @@ START_TEST(test_openmetrics_extra)
 }
 END_TEST
 
+/* The same figures in the other formats: cumulative buckets named by their bound in seconds, count and sum, and
+ * the opcache when the page has it */
+START_TEST(test_extra_fields)
+{
+        StatusExtra x = {.max_children = 4,
+                .duration = {.buckets = {1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1}, .sum_usec = 12500042},
+                .wait = {.buckets = {5}, .sum_usec = 7},
+                .has_opcache = true,
+                .opcache = {.enabled = true,
+                        .used = 100,
+                        .free = 200,
+                        .wasted = 3,
+                        .cached_keys = 9,
+                        .hits = 70,
+                        .misses = 2,
+                        .oom_restarts = 1}};
+        StatusPool pool = test_pool;
+        _cleanup_free_ char *text = NULL, *json = NULL, *xml = NULL;
+
+        pool.extra = &x;
+        text = render(STATUS_FORMAT_TEXT, false, &pool, NULL, 0, CT_TEXT);
+        ck_assert_ptr_nonnull(strstr(text, "request duration le 0.005: 1\n"
+                                           "request duration le 0.01: 1\n"
+                                           "request duration le 0.025: 3\n"));
+        ck_assert_ptr_nonnull(strstr(text, "request duration le 10: 3\n"
+                                           "request duration le inf: 4\n"
+                                           "request duration count: 4\n"
+                                           "request duration sum usec: 12500042\n"
+                                           "queue wait le 0.005:  5\n"));
+        ck_assert_ptr_nonnull(strstr(text, "queue wait le inf:    5\n"
+                                           "queue wait count:     5\n"
+                                           "queue wait sum usec:  7\n"
+                                           "opcache enabled:      1\n"
+                                           "opcache used memory:  100\n"
+                                           "opcache free memory:  200\n"
+                                           "opcache wasted memory: 3\n"
+                                           "opcache cached keys:  9\n"
+                                           "opcache hits:         70\n"
+                                           "opcache misses:       2\n"
+                                           "opcache oom restarts: 1\n"));
+        json = render(STATUS_FORMAT_JSON, false, &pool, NULL, 0, CT_JSON);
+        ck_assert_ptr_nonnull(strstr(json, "\"request duration le 2.5\":3,"));
+        ck_assert_ptr_nonnull(strstr(json, "\"opcache hits\":70,"));
+        xml = render(STATUS_FORMAT_XML, false, &pool, NULL, 0, CT_XML);
+        ck_assert_ptr_nonnull(strstr(xml, "<request-duration-le-inf>4</request-duration-le-inf>"));
+
+        x.has_opcache = false;
+        free(text);
+        text = render(STATUS_FORMAT_TEXT, false, &pool, NULL, 0, CT_TEXT);
+        ck_assert_ptr_null(strstr(text, "opcache"));
+}
+END_TEST
+
 START_TEST(test_additions_one_known)
 {
         StatusPool pool = test_pool;
@@ -1036,6 +1089,7 @@ static Suite *status_suite(void)
         tcase_add_test(pages, test_additions);
         tcase_add_test(pages, test_additions_one_known);
         tcase_add_test(pages, test_openmetrics_extra);
+        tcase_add_test(pages, test_extra_fields);
         suite_add_tcase(s, pages);
 
         tcase_add_test(escaping, test_escape_text);
