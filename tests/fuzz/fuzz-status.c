@@ -236,7 +236,10 @@ static void check_xml(const char *s, size_t n)
 
                         FUZZ_CHECK(close, "unclosed tag");
                         len = (size_t)(close - name);
-                        FUZZ_CHECK(len > 0 && len < 32 && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") == len,
+                        /* Names of our own fields: a lower-case letter first, then XML name characters ('.' in the
+                         * histograms' bounds, "request-duration-le-0.005") */
+                        FUZZ_CHECK(len > 0 && len < 32 && name[0] >= 'a' && name[0] <= 'z' &&
+                                           strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-.") == len,
                                 "bad tag '%.*s'", (int)(close - p + 1), p);
                         if (closing) {
                                 FUZZ_CHECK(depth > 0 && strlen(stack[depth - 1]) == len &&
