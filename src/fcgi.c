@@ -299,6 +299,25 @@ static ssize_t params_find(const FcgiParams *p, const char *name, size_t len, ui
         }
 }
 
+/* params_find() that also gives the empty slot its probe ended at, where a new entry of that name goes: one walk
+ * for a parameter that is not there yet, not two */
+static ssize_t params_find_slot(const FcgiParams *p, const char *name, size_t len, uint32_t hash, size_t *ret_slot)
+{
+        size_t mask = index_slots(p) - 1;
+
+        for (size_t s = hash & mask;; s = (s + 1) & mask) {
+                uint32_t e = p->index[s];
+
+                if (e == 0) {
+                        *ret_slot = s;
+                        return -1;
+                }
+                e--;
+                if (p->hashes[e] == hash && p->name_lens[e] == len && memcmp(p->names[e], name, len) == 0)
+                        return (ssize_t)e;
+        }
+}
+
 static void index_insert(FcgiParams *p, size_t entry)
 {
         size_t mask = index_slots(p) - 1, s;
@@ -376,6 +395,7 @@ static int params_put(
         FcgiParams *p, const char *name, size_t name_len, const char *value, size_t value_len, bool in_arena)
 {
         _cleanup_free_ char *v = NULL, *k = NULL;
+        size_t slot = SIZE_MAX;
         uint32_t hash;
         ssize_t i;
         int r;
@@ -389,7 +409,7 @@ static int params_put(
                         return -ENOMEM;
         }
 
-        i = params_find(p, name, name_len, hash);
+        i = p->n < p->n_alloc ? params_find_slot(p, name, name_len, hash, &slot) : params_find(p, name, name_len, hash);
         if (i >= 0) {
                 params_free_value(p, (size_t)i);
                 p->values[i] = in_arena ? (char *)value : TAKE_PTR(v);
@@ -408,6 +428,7 @@ static int params_put(
                 r = params_grow(p);
                 if (r < 0)
                         return r;
+                slot = SIZE_MAX;
         }
 
         p->names[p->n] = in_arena ? (char *)name : TAKE_PTR(k);
@@ -416,7 +437,10 @@ static int params_put(
         p->name_lens[p->n] = name_len;
         p->hashes[p->n] = hash;
         p->owned[p->n] = in_arena ? 0 : FCGI_PARAM_OWNED_NAME | FCGI_PARAM_OWNED_VALUE;
-        index_insert(p, p->n);
+        if (slot != SIZE_MAX)
+                p->index[slot] = (uint32_t)p->n + 1;
+        else
+                index_insert(p, p->n);
         p->n++;
         return 0;
 }
