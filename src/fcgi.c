@@ -267,9 +267,14 @@ static uint32_t name_hash(const char *name, size_t len)
 {
         uint64_t head = 0, tail = 0, h;
 
-        memcpy(&head, name, MIN(len, sizeof(head)));
-        if (len > sizeof(tail))
+        /* Fixed-size copies are single loads; a copy of a variable size would be a call to memcpy() (most names
+         * of a request, HTTP_* and the CGI ones, are 8 bytes or longer) */
+        if (len >= sizeof(head)) {
+                memcpy(&head, name, sizeof(head));
                 memcpy(&tail, name + len - sizeof(tail), sizeof(tail));
+        } else
+                for (size_t i = 0; i < len; i++)
+                        head |= (uint64_t)(uint8_t)name[i] << (8 * i);
         h = (head * 0x9e3779b97f4a7c15ULL) ^ (tail * 0xc2b2ae3d27d4eb4fULL) ^ ((uint64_t)len << 32);
         h ^= h >> 29;
         h *= 0xbf58476d1ce4e5b9ULL;
