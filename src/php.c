@@ -1164,7 +1164,6 @@ static void script_chdir(const char *path)
         size_t n;
         char *dir;
 
-        SG(options) |= SAPI_OPTION_NO_CHDIR;
         if (!slash)
                 return;
         n = slash == path ? 1 : (size_t)(slash - path);
@@ -1209,6 +1208,8 @@ int php_worker_init(const PhpWorker *w)
         static const SlowlogHooks hooks = {.client_gone = client_gone, .client_check = client_check};
 
         worker_ctx = *w;
+        /* fpmd changes into the script's folder itself (script_chdir()) */
+        SG(options) |= SAPI_OPTION_NO_CHDIR;
         wrap_chdir();
         return slowlog_init(&w->scoreboard->slots[w->slot], MAX(w->pool->request_slowlog_trace_depth, 1u), &hooks);
 }
@@ -1372,6 +1373,27 @@ static void serve_script(void)
                 zend_destroy_file_handle(&fh);
 }
 
+/* The response is complete: its memory peak, its CPU time and its access log line, in classic and worker mode */
+static void request_account(Request *r)
+{
+        request_memory = zend_memory_peak_usage(1);
+        request_measure_cpu();
+        if (pool->access_log)
+                access_log_write(r, request_memory);
+}
+
+/* What a request held of fpmd's: its body file and the script's path */
+static void request_release(void)
+{
+        if (body_fd >= 0)
+                close(body_fd);
+        body_fd = -1;
+        if (SG(request_info).path_translated) {
+                efree(SG(request_info).path_translated);
+                SG(request_info).path_translated = NULL;
+        }
+}
+
 /* Separate from php_handle_request() so nothing of the caller is live across the longjmp of a bailout. Every
  * request ends the same way, whether PHP could start it or not and wherever a bailout came from: its body file
  * closed, its access log line written, php_request_shutdown() (as mod_php does after a failed startup; PHP-FPM
@@ -1414,20 +1436,11 @@ static void run_request(Request *r)
                                 .line = fpmd_globals.error_header, .line_len = strlen(fpmd_globals.error_header)};
                         sapi_header_op(SAPI_HEADER_REPLACE, &ctr);
                 }
-                request_memory = zend_memory_peak_usage(1);
-                request_measure_cpu();
-                if (pool->access_log)
-                        access_log_write(r, request_memory);
+                request_account(r);
         }
         zend_end_try();
 
-        if (body_fd >= 0)
-                close(body_fd);
-        body_fd = -1;
-        if (SG(request_info).path_translated) {
-                efree(SG(request_info).path_translated);
-                SG(request_info).path_translated = NULL;
-        }
+        request_release();
         php_request_shutdown(NULL);
 }
 
@@ -1618,22 +1631,13 @@ static void worker_request(Request *r)
                 php_output_end_all();
                 if (!SG(headers_sent))
                         sapi_send_headers();
-                request_memory = zend_memory_peak_usage(1);
-                request_measure_cpu();
-                if (pool->access_log)
-                        access_log_write(r, request_memory);
+                request_account(r);
         }
         zend_end_try();
         worker_reset_modules();
         worker_ini_restore();
         worker_state_end();
-        if (body_fd >= 0)
-                close(body_fd);
-        body_fd = -1;
-        if (SG(request_info).path_translated) {
-                efree(SG(request_info).path_translated);
-                SG(request_info).path_translated = NULL;
-        }
+        request_release();
 }
 
 static PHP_FUNCTION(fpmd_handle_request)

@@ -232,23 +232,8 @@ static bool conn_buffered_abort(const Conn *c, uint16_t id)
         return false;
 }
 
-/* Before PHP starts it: a request that reached the worker less than this ago over TCP (whose receive timestamps
- * tell exactly when it arrived) is not asked about, a poll() a request saved: no web server gives up that fast
- * (nginx: when its client leaves, or after fastcgi_read_timeout), and a script running a second or more is
- * asked again while it runs. Over a unix socket the time spent in the listen queue is not known: always asked. */
-#define REQUEST_FRESH_USEC (100 * USEC_PER_MSEC)
-
-bool request_gone_before_start(Request *r)
-{
-        Conn *c = r->conn;
-
-        if (c->timestamps && r->wait_usec < REQUEST_FRESH_USEC && !r->aborted && !c->eof &&
-                !conn_buffered_abort(c, r->id))
-                return false;
-        return request_client_gone(r);
-}
-
-bool request_client_gone(Request *r)
+/* ask: also ask the kernel (a poll()) when nothing buffered says so yet */
+static bool client_gone(Request *r, bool ask)
 {
         Conn *c = r->conn;
         struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
@@ -258,6 +243,8 @@ bool request_client_gone(Request *r)
                 return true;
         if (c->eof || conn_buffered_abort(c, r->id))
                 return (r->aborted = true);
+        if (!ask)
+                return false;
         do
                 k = poll(&p, 1, 0);
         while (k < 0 && errno == EINTR);
@@ -273,6 +260,22 @@ bool request_client_gone(Request *r)
                         return (r->aborted = true);
         }
         return false;
+}
+
+bool request_client_gone(Request *r)
+{
+        return client_gone(r, true);
+}
+
+/* Before PHP starts it: a request that reached the worker less than this ago over TCP (whose receive timestamps
+ * tell exactly when it arrived) is not asked about, a poll() a request saved: no web server gives up that fast
+ * (nginx: when its client leaves, or after fastcgi_read_timeout), and a script running a second or more is
+ * asked again while it runs. Over a unix socket the time spent in the listen queue is not known: always asked. */
+#define REQUEST_FRESH_USEC (100 * USEC_PER_MSEC)
+
+bool request_gone_before_start(Request *r)
+{
+        return client_gone(r, !r->conn->timestamps || r->wait_usec >= REQUEST_FRESH_USEC);
 }
 
 ssize_t request_read_stdin(Request *r, void *buf, size_t size)

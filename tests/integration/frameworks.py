@@ -22,22 +22,16 @@ UPLOAD_TYPE = "multipart/form-data; boundary=" + BOUNDARY
 IGNORED = ("date", "x-powered-by", "server", "keep-alive")
 
 
-class TcpBackend:
-    """One pool of an FpmdServer as the web servers of harness see a server: a port and an address()."""
-
-    def __init__(self, port):
-        self.port = port
-
-    def address(self):
-        return "127.0.0.1:%d" % self.port
-
-
 class FrameworkCase(harness.FpmdTestCase):
     APP = None       # the folder of apps/ (index.php, worker.php)
     AUTOLOAD = None  # a file of the Debian package the app needs
     PACKAGE = None
     # (method, uri, query, body, content type, cookie); "{sid}" in a cookie is a session id of the round's own
     CASES = []
+
+    def check(self, answers):
+        """The application's own expectations of the classic answers (which the others must equal)."""
+        raise NotImplementedError
 
     def setUp(self):
         super().setUp()
@@ -119,8 +113,8 @@ class FrameworkCase(harness.FpmdTestCase):
                                   "worker": {"script": os.path.join(self.app, "worker.php")}}})
         ask = {None: self.fcgi, "nginx": self.http, "apache": self.http}[front]
         start = {None: lambda backend: backend, "nginx": self.nginx, "apache": self.apache}[front]
-        classic = self.round(ask, start(TcpBackend(s.ports["classic"])))
-        worker = start(TcpBackend(s.ports["worker"]))
+        classic = self.round(ask, start(s.endpoint("classic")))
+        worker = start(s.endpoint("worker"))
         for n in ("first", "second"):
             got = self.round(ask, worker)
             for i, c in enumerate(self.CASES):
@@ -135,3 +129,14 @@ class FrameworkCase(harness.FpmdTestCase):
             for i, c in enumerate(self.CASES):
                 self.assertEqual(got[i], classic[i], (front, "PHP-FPM", c))
         return classic
+
+    # -- the tests every application runs --------------------------------------------------------------------
+
+    def test_worker_answers_as_classic_and_php_fpm(self):
+        self.check(self.answers())
+
+    def test_behind_nginx(self):
+        self.check(self.answers("nginx"))
+
+    def test_behind_apache(self):
+        self.check(self.answers("apache"))

@@ -1882,6 +1882,10 @@ class Endpoint:
         self.port = port
         self.path = path
 
+    def address(self):
+        """As Server.address(): the unix socket's path, else 127.0.0.1:PORT (what the web servers proxy to)."""
+        return self.path or "127.0.0.1:%d" % self.port
+
 
 def libconfig_lines(tree, indent):
     """A dict of settings as libconfig lines: nested dicts are groups, lists are arrays."""
@@ -2093,6 +2097,14 @@ class FpmdServer(Server):
         the new generations serve; a CompletedProcess with returncode, stdout and stderr."""
         return subprocess.run([self.argv()[0], "reload", "--pid", str(self.pid)] + list(pools),
                               capture_output=True, text=True, timeout=timeout)
+
+
+def fpmd_status(*args, timeout=15):
+    """`fpmd status ARGS...` as an operator runs it: a CompletedProcess with returncode, stdout and stderr."""
+    r = subprocess.run([os.path.abspath(os.environ["FPMD"]), "status"] + [str(a) for a in args],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    log("fpmd status %s: exit %d, stderr %r" % (" ".join(map(str, args)), r.returncode, r.stderr))
+    return r
 
 
 def require_fpmd(what):

@@ -30,14 +30,6 @@ POOL_FIELDS = ["pool", "process manager", "start time", "start since", "accepted
                "max active processes", "max children reached", "slow requests"]
 
 
-def fpmd_status(*args, timeout=15):
-    fpmd = os.path.abspath(os.environ["FPMD"])
-    r = subprocess.run([fpmd, "status"] + [str(a) for a in args], stdin=subprocess.DEVNULL, capture_output=True,
-                       text=True, timeout=timeout)
-    harness.log("fpmd status %s: exit %d, stderr %r" % (" ".join(map(str, args)), r.returncode, r.stderr))
-    return r
-
-
 def text_blocks(text):
     """The text output: a list of pools, each a list of (name, value); processes come as their own blocks."""
     blocks = []
@@ -88,7 +80,7 @@ class Ctl(harness.FpmdTestCase):
         s = self.s
         for i in range(3):
             self.assertEqual(self.raw("/hello.php", server=s).status, 200)
-        r = fpmd_status("--pid", s.pid)
+        r = harness.fpmd_status("--pid", s.pid)
         self.assertEqual((r.returncode, r.stderr), (0, ""))
         blocks = text_blocks(r.stdout)
         self.assertEqual(len(blocks), 2, r.stdout)
@@ -119,7 +111,7 @@ class Ctl(harness.FpmdTestCase):
         t.start()
         try:
             def running():
-                r = fpmd_status("www", "--json", "--full", "--pid", s.pid)
+                r = harness.fpmd_status("www", "--json", "--full", "--pid", s.pid)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 j = json.loads(r.stdout)
                 return j if any(p["state"] == "Running" for p in j["processes"]) else None
@@ -137,7 +129,7 @@ class Ctl(harness.FpmdTestCase):
         # not the other pool
         self.assertNotIn('"two"', json.dumps(j))
         # the other pool by its name
-        r = fpmd_status("two", "--json", "--pid", s.pid)
+        r = harness.fpmd_status("two", "--json", "--pid", s.pid)
         self.assertEqual(r.returncode, 0)
         j = json.loads(r.stdout)
         self.assertEqual((j["pool"], j["total processes"]), ("two", 1))
@@ -146,13 +138,13 @@ class Ctl(harness.FpmdTestCase):
     def test_unknown_pool(self):
         for args in (("nope",), ("nope", "--json"), ("nope", "--full")):
             with self.subTest(args=args):
-                r = fpmd_status(*args, "--pid", self.s.pid)
+                r = harness.fpmd_status(*args, "--pid", self.s.pid)
                 self.assertEqual(r.returncode, 1)
                 self.assertIn("'nope'", r.stderr)
                 self.assertEqual(r.stdout.strip(), "")
 
     def test_two_pools_json(self):
-        r = fpmd_status("--json", "--pid", self.s.pid)
+        r = harness.fpmd_status("--json", "--pid", self.s.pid)
         self.assertEqual((r.returncode, r.stderr), (0, ""))
         j = json.loads(r.stdout)
         self.assertIsInstance(j, list)
@@ -160,7 +152,7 @@ class Ctl(harness.FpmdTestCase):
         for p in j:
             self.assertEqual(list(p)[:len(POOL_FIELDS)], POOL_FIELDS)
             self.assertNotIn("processes", p)
-        r = fpmd_status("--json", "--full", "--pid", self.s.pid)
+        r = harness.fpmd_status("--json", "--full", "--pid", self.s.pid)
         j = {p["pool"]: p for p in json.loads(r.stdout)}
         self.assertEqual(sorted(x["pid"] for x in j["www"]["processes"]), self.s.pool_workers("www"))
         self.assertEqual(sorted(x["pid"] for x in j["two"]["processes"]), self.s.pool_workers("two"))
@@ -169,7 +161,7 @@ class Ctl(harness.FpmdTestCase):
         # a pid that is no fpmd (ourselves) and one that does not exist: exit 1, with a message
         for pid in (os.getpid(), 2 ** 22 + 1):
             with self.subTest(pid=pid):
-                r = fpmd_status("--pid", pid)
+                r = harness.fpmd_status("--pid", pid)
                 self.assertEqual(r.returncode, 1)
                 self.assertEqual(r.stdout, "")
                 self.assertIn(str(pid), r.stderr)
@@ -195,7 +187,7 @@ class Ctl(harness.FpmdTestCase):
             print("skipped: other fpmd instances are running: %s" % sorted(others))
             self.skipTest("other fpmd instances run on this machine (pids %s): the search would find several"
                           % sorted(others))
-        r = fpmd_status("--json")
+        r = harness.fpmd_status("--json")
         if supervisors() - {self.s.pid}:
             self.skipTest("another fpmd started meanwhile")
         self.assertEqual((r.returncode, r.stderr), (0, ""))

@@ -43,15 +43,6 @@ class Laravel(frameworks.FrameworkCase):
         self.assertEqual(answers[5][2], b"cookie=abc\n")
         self.assertEqual((answers[6][2], answers[7][2]), (b"visits=1\n", b"visits=2\n"))
 
-    def test_worker_answers_as_classic_and_php_fpm(self):
-        self.check(self.answers())
-
-    def test_behind_nginx(self):
-        self.check(self.answers("nginx"))
-
-    def test_behind_apache(self):
-        self.check(self.answers("apache"))
-
 
 if __name__ == "__main__":
     harness.main()

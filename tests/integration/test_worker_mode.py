@@ -12,9 +12,7 @@ memory and serves each request through fpmd_handle_request(handler) (frankenphp_
 fpmd only: PHP-FPM has no worker mode."""
 
 import json
-import os
 import socket
-import subprocess
 
 import harness
 
@@ -70,8 +68,7 @@ class WorkerMode(harness.FpmdTestCase):
         return self.fpmd({"www": settings, "classic": {"pm": {"mode": "static", "max_children": 1}}})
 
     def idle_workers(self, s, pool):
-        r = subprocess.run([os.path.abspath(os.environ["FPMD"]), "status", pool, "--json", "--pid", str(s.pid)],
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=15)
+        r = harness.fpmd_status(pool, "--json", "--pid", s.pid)
         return json.loads(r.stdout)["idle processes"] if r.returncode == 0 else None
 
     def get(self, s, query="", method="GET", body=b"", cookie=None, content_type=None):

@@ -44,15 +44,6 @@ class Symfony(frameworks.FrameworkCase):
         self.assertEqual((answers[7][2], answers[8][2]), (b"visits=1\n", b"visits=2\n"))
         self.assertIn(("location", "/hello/there"), answers[9][1])
 
-    def test_worker_answers_as_classic_and_php_fpm(self):
-        self.check(self.answers())
-
-    def test_behind_nginx(self):
-        self.check(self.answers("nginx"))
-
-    def test_behind_apache(self):
-        self.check(self.answers("apache"))
-
 
 if __name__ == "__main__":
     harness.main()
