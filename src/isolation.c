@@ -1,6 +1,5 @@
 /* isolation.c: what a pool's workers drop into before their first request: user, groups, chroot, limits */
 #include <grp.h>
-#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -12,7 +11,7 @@
 static int resolve_user(const PoolConfig *p, Isolation *i)
 {
         _cleanup_(user_record_done) UserRecord u = {};
-        int n = 16, r;
+        int r;
 
         r = user_lookup(p->user, &u);
         if (r == -ESRCH)
@@ -33,16 +32,12 @@ static int resolve_user(const PoolConfig *p, Isolation *i)
                         ESRCH, "[pool %s] user %s has no entry in the user database: set 'group'.", p->name, p->user);
 
         /* The user's supplementary groups, as a login would have them */
-        for (; u.name;) {
-                gid_t *g = realloc(i->groups, sizeof(gid_t) * (size_t)n);
-
-                if (!g)
-                        return log_oom();
-                i->groups = g;
-                if (getgrouplist(u.name, i->gid, i->groups, &n) >= 0)
-                        break;
+        if (u.name) {
+                r = user_groups(u.name, i->gid, &i->groups, &i->n_groups);
+                if (r < 0)
+                        return log_error_errno(
+                                r, "[pool %s] failed to look up the groups of user '%s': %m", p->name, u.name);
         }
-        i->n_groups = u.name ? (size_t)n : 0;
         /* As PHP-FPM: USER and HOME of the workers only for a user given by name */
         if (u.name && streq(p->user, u.name))
                 i->home = TAKE_PTR(u.home);
@@ -57,16 +52,20 @@ int isolation_plan(const PoolConfig *p, bool announce, Isolation *ret)
         int r;
 
         if (!privileged) {
-                struct passwd *pw = getpwuid(geteuid());
+                _cleanup_(user_record_done) UserRecord me = {};
+                char uid[sizeof("4294967295")];
 
+                (void)snprintf(uid, sizeof(uid), "%u", (unsigned)geteuid());
+                if (user_lookup(uid, &me) < 0 || !me.name)
+                        me.name = strdup("?");
                 if (announce && (p->user || p->group))
                         log_notice("[pool %s] 'user' and 'group' are ignored: fpmd runs unprivileged, so the pool "
                                    "runs as '%s' too.",
-                                p->name, pw ? pw->pw_name : "?");
+                                p->name, strna(me.name));
                 if (p->chroot)
                         return log_error_errno(
                                 EPERM, "[pool %s] chroot '%s' needs fpmd to run as root.", p->name, p->chroot);
-                i.user = strdup(pw ? pw->pw_name : "?");
+                i.user = TAKE_PTR(me.name);
         } else if (!p->user) {
                 if (!p->allow_root)
                         return log_error_errno(EPERM,

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "manager.h"
 #include "parse.h"
+#include "user.h"
 
 static void help(void)
 {
@@ -285,6 +286,7 @@ int main(int argc, char *argv[])
         if (test)
                 return test_config(config_path);
 
+        user_lookups_in_child();
         if (manager_new(config_path, &m) < 0)
                 return 1;
         return manager_run(m);

@@ -1,8 +1,35 @@
 /* user.c: users and groups by name or number, as PHP-FPM takes them (user = www-data, or user = 33) */
 #include <grp.h>
 #include <pwd.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 
 #include "user.h"
+
+typedef enum LookupKind { LOOKUP_USER, LOOKUP_GROUP, LOOKUP_GROUPS } LookupKind;
+
+/* One answer, whichever the question: what the child writes back, and what the caller takes its part of */
+typedef struct Answer {
+        int r;
+        UserRecord user;
+        gid_t gid;
+        gid_t *groups;
+        size_t n_groups;
+} Answer;
+
+/* On the pipe: the numbers, then the strings and groups they count */
+typedef struct AnswerHead {
+        int32_t r;
+        uint32_t uid, gid, group_gid;
+        uint32_t name_len, home_len, n_groups; /* name_len 0: no name */
+} AnswerHead;
+
+static bool in_child;
+
+void user_lookups_in_child(void)
+{
+        in_child = true;
+}
 
 static bool is_number(const char *s, unsigned long *ret)
 {
@@ -23,7 +50,7 @@ static int lookup_error(void)
         return -ESRCH;
 }
 
-int user_lookup(const char *name, UserRecord *ret)
+static int lookup_user_here(const char *name, UserRecord *ret)
 {
         struct passwd *pw;
         unsigned long id;
@@ -47,13 +74,7 @@ int user_lookup(const char *name, UserRecord *ret)
         return 0;
 }
 
-void user_record_done(UserRecord *u)
-{
-        u->name = mfree(u->name);
-        u->home = mfree(u->home);
-}
-
-int group_lookup(const char *name, gid_t *ret)
+static int lookup_group_here(const char *name, gid_t *ret)
 {
         struct group *gr;
         unsigned long id;
@@ -67,5 +88,221 @@ int group_lookup(const char *name, gid_t *ret)
         if (!gr)
                 return lookup_error();
         *ret = gr->gr_gid;
+        return 0;
+}
+
+static int lookup_groups_here(const char *name, gid_t gid, gid_t **ret, size_t *ret_n)
+{
+        gid_t *groups = NULL;
+        int n = 16;
+
+        for (;;) {
+                gid_t *g = realloc(groups, sizeof(gid_t) * (size_t)n);
+
+                if (!g) {
+                        free(groups);
+                        return -ENOMEM;
+                }
+                groups = g;
+                if (getgrouplist(name, gid, groups, &n) >= 0)
+                        break;
+        }
+        *ret = groups;
+        *ret_n = (size_t)n;
+        return 0;
+}
+
+static void answer_here(LookupKind kind, const char *name, gid_t gid, Answer *a)
+{
+        switch (kind) {
+        case LOOKUP_USER:
+                a->r = lookup_user_here(name, &a->user);
+                break;
+        case LOOKUP_GROUP:
+                a->r = lookup_group_here(name, &a->gid);
+                break;
+        case LOOKUP_GROUPS:
+                a->r = lookup_groups_here(name, gid, &a->groups, &a->n_groups);
+                break;
+        }
+}
+
+static void answer_done(Answer *a)
+{
+        user_record_done(&a->user);
+        a->groups = mfree(a->groups);
+}
+
+static bool write_all(int fd, const void *p, size_t n)
+{
+        for (const char *b = p; n > 0;) {
+                ssize_t k = write(fd, b, n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return false;
+                b += k;
+                n -= (size_t)k;
+        }
+        return true;
+}
+
+static bool read_all(int fd, void *p, size_t n)
+{
+        for (char *b = p; n > 0;) {
+                ssize_t k = read(fd, b, n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return false;
+                b += k;
+                n -= (size_t)k;
+        }
+        return true;
+}
+
+_noreturn_ static void answer_in_child(int fd, LookupKind kind, const char *name, gid_t gid)
+{
+        Answer a = {};
+        AnswerHead h;
+
+        answer_here(kind, name, gid, &a);
+        h = (AnswerHead){.r = a.r,
+                .uid = a.user.uid,
+                .gid = a.user.gid,
+                .group_gid = a.gid,
+                .name_len = a.user.name ? (uint32_t)strlen(a.user.name) + 1 : 0,
+                .home_len = a.user.home ? (uint32_t)strlen(a.user.home) + 1 : 0,
+                .n_groups = (uint32_t)a.n_groups};
+        if (!write_all(fd, &h, sizeof(h)) || !write_all(fd, a.user.name ?: "", h.name_len) ||
+                !write_all(fd, a.user.home ?: "", h.home_len) || !write_all(fd, a.groups, sizeof(gid_t) * a.n_groups))
+                _exit(1);
+        _exit(0);
+}
+
+static int read_string(int fd, uint32_t len, char **ret)
+{
+        _cleanup_free_ char *s = NULL;
+
+        if (len == 0)
+                return 0;
+        if (len > 65536)
+                return -EBADMSG;
+        s = malloc(len);
+        if (!s)
+                return -ENOMEM;
+        if (!read_all(fd, s, len) || s[len - 1] != '\0')
+                return -EIO;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static int read_answer(int fd, Answer *a)
+{
+        AnswerHead h;
+        int r;
+
+        if (!read_all(fd, &h, sizeof(h)))
+                return -EIO;
+        *a = (Answer){.r = h.r, .user = {.uid = h.uid, .gid = h.gid}, .gid = h.group_gid};
+        r = read_string(fd, h.name_len, &a->user.name);
+        if (r >= 0)
+                r = read_string(fd, h.home_len, &a->user.home);
+        if (r >= 0 && h.n_groups > 65536)
+                r = -EBADMSG;
+        if (r >= 0 && h.n_groups > 0) {
+                a->groups = calloc(h.n_groups, sizeof(gid_t));
+                r = !a->groups ? -ENOMEM : read_all(fd, a->groups, sizeof(gid_t) * h.n_groups) ? 0 : -EIO;
+                a->n_groups = h.n_groups;
+        }
+        if (r < 0)
+                answer_done(a);
+        return r;
+}
+
+/* The question answered here, or by a child of its own (user_lookups_in_child) */
+static int ask(LookupKind kind, const char *name, gid_t gid, Answer *a)
+{
+        _cleanup_close_ int in = -1;
+        int fds[2], status, r;
+        pid_t pid;
+
+        if (!in_child) {
+                answer_here(kind, name, gid, a);
+                return 0;
+        }
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                safe_close(fds[0]);
+                safe_close(fds[1]);
+                return r;
+        }
+        if (pid == 0) {
+                safe_close(fds[0]);
+                answer_in_child(fds[1], kind, name, gid);
+        }
+        safe_close(fds[1]);
+        in = fds[0];
+        r = read_answer(in, a);
+        /* Reaped here and now, before the event loop's SIGCHLD handler could take it for a pool's process */
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        return r;
+}
+
+int user_lookup(const char *name, UserRecord *ret)
+{
+        Answer a = {};
+        int r = ask(LOOKUP_USER, name, 0, &a);
+
+        if (r < 0)
+                return r;
+        if (a.r < 0) {
+                answer_done(&a);
+                return a.r;
+        }
+        *ret = a.user;
+        return 0;
+}
+
+void user_record_done(UserRecord *u)
+{
+        u->name = mfree(u->name);
+        u->home = mfree(u->home);
+}
+
+int group_lookup(const char *name, gid_t *ret)
+{
+        Answer a = {};
+        int r = ask(LOOKUP_GROUP, name, 0, &a);
+
+        if (r < 0)
+                return r;
+        answer_done(&a);
+        if (a.r < 0)
+                return a.r;
+        *ret = a.gid;
+        return 0;
+}
+
+int user_groups(const char *name, gid_t gid, gid_t **ret, size_t *ret_n)
+{
+        Answer a = {};
+        int r = ask(LOOKUP_GROUPS, name, gid, &a);
+
+        if (r < 0)
+                return r;
+        if (a.r < 0) {
+                answer_done(&a);
+                return a.r;
+        }
+        user_record_done(&a.user);
+        *ret = a.groups;
+        *ret_n = a.n_groups;
         return 0;
 }

@@ -12,8 +12,15 @@ typedef struct UserRecord {
         char *home;
 } UserRecord;
 
+/* From now on every lookup of this process runs in a short-lived child: the supervisor, a long-running root
+ * process, then never loads an NSS module (systemd's, sss, ldap: their libraries, threads and sockets), and
+ * stays small. A lookup costs a fork(), only when a configuration is loaded. */
+void user_lookups_in_child(void);
+
 /* -ESRCH when there is no such user (a number without an entry is fine for uid alone), other negative errno
  * when the lookup itself failed. Logs nothing. */
 int user_lookup(const char *name, UserRecord *ret);
 void user_record_done(UserRecord *u);
 int group_lookup(const char *name, gid_t *ret);
+/* The supplementary groups of user name with primary group gid, as a login has them (getgrouplist) */
+int user_groups(const char *name, gid_t gid, gid_t **ret, size_t *ret_n);
