@@ -193,6 +193,12 @@ static int zygote_main(const char *protocol)
         proctitle_set("fpmd-zygote");
         /* It ends with the supervisor */
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* As fpmd's other processes: what logrotate or an operator sends the whole unit (systemctl kill -s USR1
+         * fpmd) leaves it running. Its leaders start with every signal back at its default. */
+        (void)signal(SIGUSR1, SIG_IGN);
+        (void)signal(SIGUSR2, SIG_IGN);
+        (void)signal(SIGHUP, SIG_IGN);
+        (void)signal(SIGPIPE, SIG_IGN);
         if (!protocol || !streq(protocol, LEADER_PROTOCOL))
                 return log_error("fpmd-leader --zygote speaks protocol %s, the supervisor %s.", LEADER_PROTOCOL,
                                strna(protocol)),
