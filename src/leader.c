@@ -1,5 +1,6 @@
 /* leader.c: a pool's leader process: PHP started once, workers forked on the supervisor's request */
 #include <signal.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -19,6 +20,7 @@ typedef struct Leader {
         AllowedClients allowed;
         Isolation isolation;
         pid_t *pids; /* the worker of each slot, from fork(): signals go only to these, our own children */
+        int *pidfds; /* the same workers as pidfds (-1: none, a kernel without them) */
         unsigned n_slots;
         unsigned n_workers;
         bool stopping;
@@ -60,10 +62,14 @@ static void leader_spawn(Leader *l, int slot)
 
                 /* The worker must not keep the leader's channel: its end tells the supervisor the leader died */
                 safe_close(a->ctl_fd);
+                /* Nor a handle on its siblings */
+                for (unsigned i = 0; i < l->n_slots; i++)
+                        l->pidfds[i] = safe_close(l->pidfds[i]);
                 _exit(worker_run(&w));
         }
 
         l->pids[slot] = pid;
+        l->pidfds[slot] = pidfd_open(pid, 0);
         a->scoreboard->slots[slot].pid = pid;
         l->n_workers++;
         (void)channel_send(a->ctl_fd, CHANNEL_SPAWNED, slot, pid, 0);
@@ -73,7 +79,10 @@ static void leader_signal(Leader *l, int slot, int sig)
 {
         if (slot < 0 || (unsigned)slot >= l->n_slots || l->pids[slot] <= 0)
                 return;
-        /* Not reaped yet (SIGCHLD clears the entry), so the pid is still our child's */
+        /* Not reaped yet (SIGCHLD clears the entry), so the pid is still our child's; its pidfd cannot name
+         * another process even then */
+        if (l->pidfds[slot] >= 0 && pidfd_send_signal(l->pidfds[slot], sig, NULL, 0) >= 0)
+                return;
         (void)kill(l->pids[slot], sig);
 }
 
@@ -155,6 +164,7 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, voi
                         if (l->pids[i] != pid)
                                 continue;
                         l->pids[i] = 0;
+                        l->pidfds[i] = safe_close(l->pidfds[i]);
                         sb->slots[i].pid = 0;
                         sb->slots[i].state = WORKER_FREE;
                         if (l->n_workers > 0)
@@ -206,6 +216,9 @@ static void leader_done(Leader *l)
 {
         allowed_clients_done(&l->allowed);
         isolation_done(&l->isolation);
+        for (unsigned i = 0; l->pidfds && i < l->n_slots; i++)
+                safe_close(l->pidfds[i]);
+        free(l->pidfds);
         free(l->pids);
         sd_event_unref(l->event);
 }
@@ -217,6 +230,11 @@ static int leader_prepare(Leader *l)
         int r;
 
         l->n_slots = a->pool->pm.max_children;
+        l->pidfds = malloc(sizeof(int) * l->n_slots);
+        if (!l->pidfds)
+                return log_oom();
+        for (unsigned i = 0; i < l->n_slots; i++)
+                l->pidfds[i] = -1;
         l->pids = calloc(l->n_slots, sizeof(pid_t));
         if (!l->pids)
                 return log_oom();

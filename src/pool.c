@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -216,6 +217,7 @@ int pool_new(const PoolOwner *owner, Config *config, const PoolConfig *c, const 
                 .listen_fd = -1,
                 .handover = {-1, -1},
                 .ctl_fd = -1,
+                .leader_pidfd = -1,
                 .scoreboard_fd = -1,
                 .n_slots = c->pm.max_children,
                 .state = POOL_NEW,
@@ -866,6 +868,18 @@ static void pool_record_fault(Pool *p)
         p->owner->restart(p, p->owner->userdata);
 }
 
+/* One signal to the leader: through its pidfd, which cannot name another process; kill() where the kernel
+ * has no pidfds. Its process group (kill(-leader), the leader and its workers) has no pidfd: the group's id is
+ * the leader's pid, which stays ours until we reap the leader, so it cannot name anybody else's processes. */
+static void pool_signal_leader(Pool *p, int sig)
+{
+        if (p->leader <= 0)
+                return;
+        if (p->leader_pidfd >= 0 && pidfd_send_signal(p->leader_pidfd, sig, NULL, 0) >= 0)
+                return;
+        (void)kill(p->leader, sig);
+}
+
 /* A worker whose worker.script failed before its first request. Three in a row with none booted: a new
  * generation is stopped (the previous one keeps serving, the reload fails); a pool without one is ready with
  * its failing workers, said once, so that fpmd's other pools are not held back. */
@@ -885,8 +899,7 @@ static void pool_boot_failed(Pool *p)
                         "[pool %s] worker.script %s failed before its first request in %u workers of the new "
                         "generation: stopping it.",
                         pool_name(p), p->config->worker_script, p->boot_failures);
-                if (p->leader > 0)
-                        (void)kill(p->leader, SIGTERM);
+                pool_signal_leader(p, SIGTERM);
                 return;
         }
         log_pool_event(p, LOG_ERR, NULL, 0,
@@ -950,6 +963,7 @@ static void pool_close_leader(Pool *p)
         p->listen_source = sd_event_source_disable_unref(p->listen_source);
         p->handover_source = sd_event_source_disable_unref(p->handover_source);
         p->ctl_fd = safe_close(p->ctl_fd);
+        p->leader_pidfd = safe_close(p->leader_pidfd);
 }
 
 static void pool_leader_ready(Pool *p)
@@ -1152,6 +1166,8 @@ int pool_start(Pool *p)
         safe_close(pair[1]);
         p->ctl_fd = pair[0];
         p->leader = pid;
+        /* Our child, not reaped yet: the pidfd is that process's for as long as we keep it */
+        p->leader_pidfd = pidfd_open(pid, 0);
         p->state = POOL_STARTING;
         p->served = false;
         pm_state_init(&p->pm);

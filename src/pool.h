@@ -75,6 +75,7 @@ struct Pool {
         PmState pm;
 
         pid_t leader;
+        int leader_pidfd; /* the leader as a pidfd, -1 where the kernel has none: what one signal goes to */
         int ctl_fd;
         char *cgroup; /* the leaf of the running leader's generation, NULL without pool cgroups */
         sd_event_source *ctl_source;
