@@ -368,55 +368,143 @@ static int set_string(char **field, const char *value)
         return 0;
 }
 
-static int parse_duration_setting(Parser *p, const config_setting_t *s, const char *path, usec_t *ret)
+static int convert_mode(const char *v, void *ret)
 {
-        const char *v;
-        long long seconds;
+        return parse_mode(v, ret);
+}
 
-        if (is_integer(s)) {
-                seconds = config_setting_get_int64(s);
-                if (seconds < 0 || (unsigned long long)seconds >= USEC_INFINITY / USEC_PER_SEC)
-                        return parse_error(
-                                p, s, "invalid duration for '%s': %lld (" EXPECTED_DURATION ")", path, seconds);
-                *ret = (usec_t)seconds * USEC_PER_SEC;
-                return 0;
-        }
-        if (config_setting_type(s) != CONFIG_TYPE_STRING)
-                return parse_error(p, s, "'%s' must be a number of seconds or a string like \"10s\"", path);
+/* Held as an uint64_t, as the other cgroup limits */
+static int convert_percent(const char *v, void *ret)
+{
+        unsigned u;
+        int r;
 
-        v = config_setting_get_string(s);
-        if (parse_duration(v, ret) < 0)
-                return parse_error(p, s, "invalid duration for '%s': \"%s\" (" EXPECTED_DURATION ")", path, v);
+        r = parse_percent(v, &u);
+        if (r < 0)
+                return r;
+        *(uint64_t *)ret = u;
         return 0;
 }
 
-static int parse_size_setting(Parser *p, const config_setting_t *s, const char *path, uint64_t *ret)
+static int convert_pm_mode(const char *v, void *ret)
 {
-        const char *v;
-        long long bytes;
+        PmMode m = pm_mode_from_string(v);
 
-        if (is_integer(s)) {
-                bytes = config_setting_get_int64(s);
-                if (bytes < 0)
-                        return parse_error(p, s, "invalid size for '%s': %lld (" EXPECTED_SIZE ")", path, bytes);
-                *ret = (uint64_t)bytes;
-                return 0;
-        }
-        if (config_setting_type(s) != CONFIG_TYPE_STRING)
-                return parse_error(p, s, "'%s' must be a number of bytes or a string like \"512M\"", path);
-
-        v = config_setting_get_string(s);
-        if (parse_size(v, ret) < 0)
-                return parse_error(p, s, "invalid size for '%s': \"%s\" (" EXPECTED_SIZE ")", path, v);
-        /* What a libconfig integer holds: the leader reads its settings back from libconfig text */
-        if (*ret > (uint64_t)INT64_MAX)
-                return parse_error(p, s, "invalid size for '%s': \"%s\" (at most 8388607T: 2^63 - 1 bytes)", path, v);
+        if (m < 0)
+                return m;
+        *(PmMode *)ret = m;
         return 0;
 }
 
-static int parse_string_list(Parser *p, const config_setting_t *s, const char *path, SettingType type, StringList *ret)
+/* The levels fpmd logs at: not alert and above */
+static int convert_log_level(const char *v, void *ret)
+{
+        int level = log_level_from_string(v);
+
+        if (level < LOG_ERR || level > LOG_DEBUG)
+                return -EINVAL;
+        *(int *)ret = level;
+        return 0;
+}
+
+static int convert_unlimited(const char *v, void *ret)
+{
+        if (!streq(v, "unlimited"))
+                return -EINVAL;
+        *(int *)ret = -2; /* RLIM_INFINITY */
+        return 0;
+}
+
+/* A setting given as a word that convert() turns into its field: what else it must be, what was expected */
+typedef struct Word {
+        const char *must_be; /* when it is no string */
+        int (*convert)(const char *v, void *ret);
+        const char *expected; /* when convert() refuses it */
+} Word;
+
+static const Word words[] = {
+        [SETTING_RLIMIT] = {"an integer or \"unlimited\"", convert_unlimited, "a number or unlimited"},
+        /* A string, since libconfig would read 0660 as the decimal 660 */
+        [SETTING_MODE] = {"a string like \"0660\"", convert_mode, "an octal mode like \"0660\""},
+        [SETTING_PERCENT] = {"a string like \"200%\"", convert_percent, "a percentage of one CPU like \"200%\""},
+        [SETTING_PM_MODE] = {"a string", convert_pm_mode, "static, dynamic or ondemand"},
+        [SETTING_LOG_LEVEL] = {"a string", convert_log_level, "debug, info, notice, warning or error"},
+};
+
+static int parse_word(Parser *p, const config_setting_t *s, const char *path, const Setting *setting, void *field)
+{
+        const Word *w = &words[setting->type];
+        const char *v;
+
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return parse_error(p, s, "'%s' must be %s", path, w->must_be);
+        v = config_setting_get_string(s);
+        if (w->convert(v, field) < 0)
+                return invalid_value(p, s, path, v, w->expected);
+        return 0;
+}
+
+/* A duration or a size: an integer counts whole units, a string names its unit */
+typedef struct Quantity {
+        const char *name;     /* "duration" or "size", in the messages */
+        const char *must_be;  /* what the setting is, when it is neither an integer nor a string */
+        const char *expected; /* the units a string may have */
+        uint64_t unit;        /* what an integer counts */
+        int (*parse)(const char *v, uint64_t *ret);
+        uint64_t max;        /* of a string's value */
+        const char *too_big; /* why a string above max is refused */
+} Quantity;
+
+static const Quantity quantities[] = {
+        [SETTING_DURATION] = {.name = "duration",
+                .must_be = "a number of seconds or a string like \"10s\"",
+                .expected = EXPECTED_DURATION,
+                .unit = USEC_PER_SEC,
+                .parse = parse_duration,
+                /* parse_duration() refuses USEC_INFINITY ("never") itself */
+                .max = UINT64_MAX},
+        [SETTING_SIZE] = {.name = "size",
+                .must_be = "a number of bytes or a string like \"512M\"",
+                .expected = EXPECTED_SIZE,
+                .unit = 1,
+                .parse = parse_size,
+                /* What a libconfig integer holds: the leader reads its settings back from libconfig text */
+                .max = INT64_MAX,
+                .too_big = "at most 8388607T: 2^63 - 1 bytes"},
+};
+
+static int parse_quantity(Parser *p, const config_setting_t *s, const char *path, const Setting *setting, void *field)
+{
+        const Quantity *q = &quantities[setting->type];
+        const char *v;
+        long long n;
+        uint64_t value;
+
+        if (is_integer(s)) {
+                n = config_setting_get_int64(s);
+                /* n * unit stays below UINT64_MAX, which for a duration is USEC_INFINITY ("never") */
+                if (n < 0 || (uint64_t)n >= UINT64_MAX / q->unit)
+                        return parse_error(p, s, "invalid %s for '%s': %lld (%s)", q->name, path, n, q->expected);
+                *(uint64_t *)field = (uint64_t)n * q->unit;
+                return 0;
+        }
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return parse_error(p, s, "'%s' must be %s", path, q->must_be);
+
+        v = config_setting_get_string(s);
+        if (q->parse(v, &value) < 0)
+                return parse_error(p, s, "invalid %s for '%s': \"%s\" (%s)", q->name, path, v, q->expected);
+        if (value > q->max)
+                return parse_error(p, s, "invalid %s for '%s': \"%s\" (%s)", q->name, path, v, q->too_big);
+        *(uint64_t *)field = value;
+        return 0;
+}
+
+static int parse_string_list(
+        Parser *p, const config_setting_t *s, const char *path, const Setting *setting, void *field)
 {
         _cleanup_(string_list_done) StringList l = {};
+        StringList *ret = field;
         int n, r;
 
         r = string_list_init(&l);
@@ -439,9 +527,9 @@ static int parse_string_list(Parser *p, const config_setting_t *s, const char *p
                 if (config_setting_type(e) != CONFIG_TYPE_STRING)
                         return parse_error(p, e, "'%s' must be a list of strings", path);
                 v = config_setting_get_string(e);
-                if (type == SETTING_EXTENSIONS && (v[0] != '.' || v[1] == '\0' || strchr(v, '/')))
+                if (setting->type == SETTING_EXTENSIONS && (v[0] != '.' || v[1] == '\0' || strchr(v, '/')))
                         return invalid_value(p, e, path, v, "an extension like \".php\"");
-                if (type == SETTING_ROOTS && v[0] != '/' && !streq(v, "$DOCUMENT_ROOT"))
+                if (setting->type == SETTING_ROOTS && v[0] != '/' && !streq(v, "$DOCUMENT_ROOT"))
                         return invalid_value(p, e, path, v, "an absolute folder or \"$DOCUMENT_ROOT\"");
 
                 r = string_list_add(&l, v);
@@ -455,8 +543,11 @@ static int parse_string_list(Parser *p, const config_setting_t *s, const char *p
         return 0;
 }
 
-static int parse_env(Parser *p, const config_setting_t *s, const char *path, KeyValueList *ret)
+static int parse_env(
+        Parser *p, const config_setting_t *s, const char *path, _unused_ const Setting *setting, void *field)
 {
+        KeyValueList *ret = field;
+
         if (!config_setting_is_group(s))
                 return parse_error(p, s, "'%s' must be a group", path);
 
@@ -604,8 +695,10 @@ static bool is_pool_name(const char *s)
         return n > 0 && s[n] == '\0';
 }
 
-static int parse_string_setting(Parser *p, const config_setting_t *s, const char *path, SettingType type, char **field)
+static int parse_string_setting(
+        Parser *p, const config_setting_t *s, const char *path, const Setting *setting, void *field)
 {
+        SettingType type = setting->type;
         const char *v = NULL;
         int r;
 
@@ -642,124 +735,78 @@ static int parse_string_setting(Parser *p, const config_setting_t *s, const char
         return set_string(field, v);
 }
 
-static int parse_setting(Parser *p, const config_setting_t *s, const char *path, const Setting *e, void *base)
+static int parse_bool(
+        Parser *p, const config_setting_t *s, const char *path, _unused_ const Setting *setting, void *field)
 {
-        void *field = (uint8_t *)base + e->offset;
-        const char *v = NULL;
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                return parse_error(p, s, "'%s' must be a boolean", path);
+        *(bool *)field = config_setting_get_bool(s);
+        return 0;
+}
+
+static int parse_integer(Parser *p, const config_setting_t *s, const char *path, const Setting *setting, void *field)
+{
         long long i = 0;
-        unsigned u = 0;
         int r;
 
-        switch (e->type) {
-        case SETTING_STRING:
-        case SETTING_STRING_OPT:
-        case SETTING_DIRECTORY:
-        case SETTING_ABS_PATH:
-        case SETTING_URI_PATH:
-        case SETTING_POOL_NAME:
-                return parse_string_setting(p, s, path, e->type, field);
-
-        case SETTING_BOOL:
-                if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-                        return parse_error(p, s, "'%s' must be a boolean", path);
-                *(bool *)field = config_setting_get_bool(s);
-                return 0;
-
-        case SETTING_INT:
-        case SETTING_UNSIGNED:
-        case SETTING_UINT64:
-                r = get_integer_in_range(p, s, path, e->min, e->max, &i);
-                if (r < 0)
-                        return r;
-                if (e->type == SETTING_INT)
-                        *(int *)field = (int)i;
-                else if (e->type == SETTING_UNSIGNED)
-                        *(unsigned *)field = (unsigned)i;
-                else
-                        *(uint64_t *)field = (uint64_t)i;
-                return 0;
-
-        case SETTING_RLIMIT:
-                if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-                        v = config_setting_get_string(s);
-                        if (!streq(v, "unlimited"))
-                                return invalid_value(p, s, path, v, "a number or unlimited");
-                        *(int *)field = -2;
-                        return 0;
-                }
-                if (!is_integer(s))
-                        return parse_error(p, s, "'%s' must be an integer or \"unlimited\"", path);
-                r = get_integer_in_range(p, s, path, e->min, e->max, &i);
-                if (r < 0)
-                        return r;
+        r = get_integer_in_range(p, s, path, setting->min, setting->max, &i);
+        if (r < 0)
+                return r;
+        if (setting->type == SETTING_UNSIGNED)
+                *(unsigned *)field = (unsigned)i;
+        else if (setting->type == SETTING_UINT64)
+                *(uint64_t *)field = (uint64_t)i;
+        else /* SETTING_INT, SETTING_RLIMIT */
                 *(int *)field = (int)i;
-                return 0;
+        return 0;
+}
 
-        case SETTING_DURATION:
-                return parse_duration_setting(p, s, path, field);
+/* An integer within [min, max], or a word (parse_word()) */
+static int parse_rlimit(Parser *p, const config_setting_t *s, const char *path, const Setting *setting, void *field)
+{
+        if (is_integer(s))
+                return parse_integer(p, s, path, setting, field);
+        return parse_word(p, s, path, setting, field);
+}
 
-        case SETTING_SIZE:
-                return parse_size_setting(p, s, path, field);
+static int parse_ini_setting(
+        Parser *p, const config_setting_t *s, const char *path, const Setting *setting, void *field)
+{
+        return parse_ini_group(p, s, path, NULL, setting->type == SETTING_INI_FLAGS, field);
+}
 
-        case SETTING_MODE:
-                /* A string, since libconfig would read 0660 as the decimal 660 */
-                if (config_setting_type(s) != CONFIG_TYPE_STRING)
-                        return parse_error(p, s, "'%s' must be a string like \"0660\"", path);
-                v = config_setting_get_string(s);
-                if (parse_mode(v, &u) < 0)
-                        return invalid_value(p, s, path, v, "an octal mode like \"0660\"");
-                *(unsigned *)field = u;
-                return 0;
+typedef int (*SettingParser)(
+        Parser *p, const config_setting_t *s, const char *path, const Setting *setting, void *field);
 
-        case SETTING_PERCENT:
-                if (config_setting_type(s) != CONFIG_TYPE_STRING)
-                        return parse_error(p, s, "'%s' must be a string like \"200%%\"", path);
-                v = config_setting_get_string(s);
-                if (parse_percent(v, &u) < 0)
-                        return invalid_value(p, s, path, v, "a percentage of one CPU like \"200%\"");
-                *(uint64_t *)field = u;
-                return 0;
+static const SettingParser setting_parsers[] = {
+        [SETTING_STRING] = parse_string_setting,
+        [SETTING_STRING_OPT] = parse_string_setting,
+        [SETTING_DIRECTORY] = parse_string_setting,
+        [SETTING_ABS_PATH] = parse_string_setting,
+        [SETTING_URI_PATH] = parse_string_setting,
+        [SETTING_POOL_NAME] = parse_string_setting,
+        [SETTING_BOOL] = parse_bool,
+        [SETTING_INT] = parse_integer,
+        [SETTING_UNSIGNED] = parse_integer,
+        [SETTING_UINT64] = parse_integer,
+        [SETTING_RLIMIT] = parse_rlimit,
+        [SETTING_DURATION] = parse_quantity,
+        [SETTING_SIZE] = parse_quantity,
+        [SETTING_MODE] = parse_word,
+        [SETTING_PERCENT] = parse_word,
+        [SETTING_PM_MODE] = parse_word,
+        [SETTING_LOG_LEVEL] = parse_word,
+        [SETTING_STRINGS] = parse_string_list,
+        [SETTING_EXTENSIONS] = parse_string_list,
+        [SETTING_ROOTS] = parse_string_list,
+        [SETTING_ENV] = parse_env,
+        [SETTING_INI_VALUES] = parse_ini_setting,
+        [SETTING_INI_FLAGS] = parse_ini_setting,
+};
 
-        case SETTING_PM_MODE: {
-                PmMode m;
-
-                r = get_string(p, s, path, &v);
-                if (r < 0)
-                        return r;
-                m = pm_mode_from_string(v);
-                if (m < 0)
-                        return invalid_value(p, s, path, v, "static, dynamic or ondemand");
-                *(PmMode *)field = m;
-                return 0;
-        }
-
-        case SETTING_LOG_LEVEL: {
-                int level;
-
-                r = get_string(p, s, path, &v);
-                if (r < 0)
-                        return r;
-                level = log_level_from_string(v);
-                if (level < LOG_ERR || level > LOG_DEBUG)
-                        return invalid_value(p, s, path, v, "debug, info, notice, warning or error");
-                *(int *)field = level;
-                return 0;
-        }
-
-        case SETTING_STRINGS:
-        case SETTING_EXTENSIONS:
-        case SETTING_ROOTS:
-                return parse_string_list(p, s, path, e->type, field);
-
-        case SETTING_ENV:
-                return parse_env(p, s, path, field);
-
-        case SETTING_INI_VALUES:
-        case SETTING_INI_FLAGS:
-                return parse_ini_group(p, s, path, NULL, e->type == SETTING_INI_FLAGS, field);
-        }
-
-        return -EINVAL;
+static int parse_setting(Parser *p, const config_setting_t *s, const char *path, const Setting *e, void *base)
+{
+        return setting_parsers[e->type](p, s, path, e, (uint8_t *)base + e->offset);
 }
 
 static const Setting *setting_find(const Setting *table, size_t n, const char *path)
