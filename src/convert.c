@@ -14,6 +14,7 @@
 
 #include "accesslog.h"
 #include "cfgtext.h"
+#include "config.h"
 #include "convert.h"
 #include "ini.h"
 #include "parse.h"
@@ -98,14 +99,15 @@ static const char *const pool_order[] = {
 };
 
 /* The name[key] groups of a pool: PHP-FPM's and fpmd's names are the same */
-enum {
+typedef enum PoolList {
         LIST_ENV,
         LIST_PHP_VALUE,
         LIST_PHP_ADMIN_VALUE,
         LIST_PHP_FLAG,
         LIST_PHP_ADMIN_FLAG,
         _LIST_MAX,
-};
+        _LIST_INVALID = -EINVAL,
+} PoolList;
 
 static const char *const list_names[_LIST_MAX] = {
         [LIST_ENV] = "env",
@@ -114,6 +116,11 @@ static const char *const list_names[_LIST_MAX] = {
         [LIST_PHP_FLAG] = "php_flag",
         [LIST_PHP_ADMIN_FLAG] = "php_admin_flag",
 };
+
+/* Declared static first, so that the functions DEFINE_STRING_TABLE() defines stay this file's own */
+static const char *pool_list_to_string(PoolList i);
+static PoolList pool_list_from_string(const char *s);
+DEFINE_STRING_TABLE(pool_list, PoolList, list_names, _LIST_INVALID)
 
 typedef struct Directive Directive;
 
@@ -383,10 +390,19 @@ static bool is_one_of(const char *v, const char *const *words)
         return false;
 }
 
+/* PHP-FPM's process managers are fpmd's pm modes (map_pm() passes the name on), but PHP-FPM takes them in any
+ * case, which pm_mode_from_string() does not */
+static bool is_pm_mode(const char *v)
+{
+        for (PmMode m = 0; m < _PM_MODE_MAX; m++)
+                if (strcaseeq(v, pm_mode_to_string(m)))
+                        return true;
+        return false;
+}
+
 static const char *check_value(Parse parse, const char *v)
 {
         static const char *const levels[] = {"debug", "notice", "warning", "warn", "error", "alert", NULL};
-        static const char *const pms[] = {"static", "dynamic", "ondemand", NULL};
         static const char *const facilities[] = {"AUTH", "AUTHPRIV", "CRON", "DAEMON", "FTP", "KERN", "LPR", "MAIL",
                 "NEWS", "SYSLOG", "USER", "UUCP", "LOCAL0", "LOCAL1", "LOCAL2", "LOCAL3", "LOCAL4", "LOCAL5", "LOCAL6",
                 "LOCAL7", NULL};
@@ -407,7 +423,7 @@ static const char *check_value(Parse parse, const char *v)
                         return check_integer(v);
                 return atoi(v) < 0 ? "must be greater than zero or 'unlimited'" : NULL;
         case P_PM:
-                return is_one_of(v, pms) ? NULL : "invalid process manager (static, dynamic or ondemand)";
+                return is_pm_mode(v) ? NULL : "invalid process manager (static, dynamic or ondemand)";
         case P_FACILITY:
                 return is_one_of(v, facilities) ? NULL : "invalid value";
         default:
@@ -959,10 +975,7 @@ static const char *pool_raw_value(const Pool *p, const char *name)
 
 static bool is_array_name(const char *name)
 {
-        for (size_t i = 0; i < _LIST_MAX; i++)
-                if (streq(list_names[i], name))
-                        return true;
-        return streq(name, "access.suppress_path");
+        return pool_list_from_string(name) >= 0 || streq(name, "access.suppress_path");
 }
 
 /* The known name nearest to an unknown one, if near enough to be a typo */
@@ -1171,7 +1184,7 @@ static int array_entry(Converter *c, const IniStatement *st, const char *file, u
                 .line = line,
                 .seq = c->seq,
         };
-        size_t list;
+        PoolList list;
         int b;
 
         if (!v)
@@ -1208,9 +1221,7 @@ static int array_entry(Converter *c, const IniStatement *st, const char *file, u
                 item.value = st->value;
                 return item_list_add(&c->current->suppress_paths, &item);
         }
-        for (list = 0; list < _LIST_MAX; list++)
-                if (streq(list_names[list], st->name))
-                        break;
+        list = pool_list_from_string(st->name);
 
         if (list == LIST_PHP_FLAG || list == LIST_PHP_ADMIN_FLAG) {
                 b = boolean_value(st->value);
@@ -1231,7 +1242,7 @@ static int array_entry(Converter *c, const IniStatement *st, const char *file, u
 
         /* PHP-FPM prepends each value to its list and applies the list in order, so the first value of a key is
          * the one that counts; php_value and php_flag share one list, php_admin_value and php_admin_flag another */
-        for (size_t i = 0; i < _LIST_MAX; i++) {
+        for (PoolList i = 0; i < _LIST_MAX; i++) {
                 bool same = i == list || (list == LIST_PHP_VALUE && i == LIST_PHP_FLAG) ||
                             (list == LIST_PHP_FLAG && i == LIST_PHP_VALUE) ||
                             (list == LIST_PHP_ADMIN_VALUE && i == LIST_PHP_ADMIN_FLAG) ||
@@ -1499,7 +1510,7 @@ static bool is_ini_path(const char *key)
         return false;
 }
 
-static int map_item(Converter *c, Pool *p, size_t list, const Item *it)
+static int map_item(Converter *c, Pool *p, PoolList list, const Item *it)
 {
         _cleanup_free_ char *resolved = NULL;
         const char *value = it->value, *with;
@@ -1515,7 +1526,7 @@ static int map_item(Converter *c, Pool *p, size_t list, const Item *it)
         if (with)
                 return note_item(c, it,
                         "fpmd cannot hold both %s and %s in %s: one would be a group and a value; dropped", with,
-                        it->key, list_names[list]);
+                        it->key, pool_list_to_string(list));
 
         /* fpm_conf_process_all_pools(): without a chroot, these ini paths are made absolute against the prefix */
         if ((list == LIST_PHP_VALUE || list == LIST_PHP_ADMIN_VALUE) && !pool_raw_value(p, "chroot") &&
@@ -1549,7 +1560,7 @@ static int map_lists(Converter *c, Pool *p)
 {
         int k = 0;
 
-        for (size_t list = 0; list < _LIST_MAX; list++)
+        for (PoolList list = 0; list < _LIST_MAX; list++)
                 for (size_t i = 0; k >= 0 && i < p->lists[list].n; i++)
                         k = map_item(c, p, list, &p->lists[list].items[i]);
         for (size_t i = 0; k >= 0 && i < p->suppress_paths.n; i++)
@@ -1651,15 +1662,12 @@ static int pool_tree(const Pool *p, CfgNode *g, bool with_name)
         int k = 0;
 
         for (size_t i = 0; k >= 0 && i < ELEMENTSOF(pool_order); i++) {
-                size_t list;
+                PoolList list = pool_list_from_string(pool_order[i]);
 
-                for (list = 0; list < _LIST_MAX; list++)
-                        if (streq(list_names[list], pool_order[i]))
-                                break;
-                if (list < _LIST_MAX) {
+                if (list >= 0) {
                         for (size_t j = 0; k >= 0 && j < p->out_lists[list].n; j++) {
                                 const Item *it = &p->out_lists[list].items[j];
-                                _cleanup_free_ char *path = strf("%s.%s", list_names[list], it->key);
+                                _cleanup_free_ char *path = strf("%s.%s", pool_list_to_string(list), it->key);
                                 k = path ? cfgtext_insert(g, path, it->value) : -ENOMEM;
                         }
                 } else if (p->out[i] && (with_name || !streq(pool_order[i], "name")))
