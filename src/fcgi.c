@@ -583,12 +583,14 @@ static const char *const get_value_names[_GET_VALUE_MAX] = {
         [GET_VALUE_MPXS_CONNS] = "FCGI_MPXS_CONNS",
 };
 
+/* Not DEFINE_STRING_TABLE()'s NAME_from_string(): a name in a record is counted bytes, not a C string, and
+ * "FCGI_MAX_CONNS\0" must not match */
 static int get_value_lookup(const uint8_t *name, size_t len)
 {
         for (int i = 0; i < _GET_VALUE_MAX; i++)
                 if (strlen(get_value_names[i]) == len && memcmp(get_value_names[i], name, len) == 0)
                         return i;
-        return -1;
+        return -ENOENT;
 }
 
 /* Encodes the reply's pairs into out (NULL with size 0 only measures); returns the content length or

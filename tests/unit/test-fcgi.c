@@ -828,6 +828,13 @@ START_TEST(test_get_values_unknown)
         ck_assert_mem_eq(out, "\x01\x0a\x00\x00\x00\x00\x00\x00", 8);
         ck_assert_int_eq(fcgi_get_values_result_write(NULL, 0, 1, 1, out, sizeof(out)), 8);
         ck_assert_mem_eq(out, "\x01\x0a\x00\x00\x00\x00\x00\x00", 8);
+
+        /* A name is its counted bytes: one with a NUL after a known name is another name */
+        ck_assert_int_eq(fcgi_get_values_result_write(IMAGE("\x0f\x00"
+                                                            "FCGI_MAX_CONNS\0"),
+                                 1, 1, out, sizeof(out)),
+                8);
+        ck_assert_mem_eq(out, "\x01\x0a\x00\x00\x00\x00\x00\x00", 8);
 }
 END_TEST
 
