@@ -26,14 +26,6 @@
 #define EXPECTED_SIZE     "expected bytes or a number with K, M, G or T"
 #define EXPECTED_FLAG     "true, false, on, off, yes, no, 1 or 0"
 
-static const char *const pm_mode_names[_PM_MODE_MAX] = {
-        [PM_STATIC] = "static",
-        [PM_DYNAMIC] = "dynamic",
-        [PM_ONDEMAND] = "ondemand",
-};
-
-DEFINE_STRING_TABLE(pm_mode, PmMode, pm_mode_names, _PM_MODE_INVALID)
-
 /* How one known setting is read and where it lands */
 typedef enum SettingType {
         SETTING_STRING,     /* copied as is, "" included */

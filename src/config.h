@@ -4,17 +4,7 @@
 #include <sys/types.h>
 
 #include "macro.h"
-
-typedef enum PmMode {
-        PM_STATIC,
-        PM_DYNAMIC,
-        PM_ONDEMAND,
-        _PM_MODE_MAX,
-        _PM_MODE_INVALID = -EINVAL,
-} PmMode;
-
-const char *pm_mode_to_string(PmMode m);
-PmMode pm_mode_from_string(const char *s);
+#include "parse.h"
 
 /* One "name = value" of env, php_value, php_admin_value, php_flag, php_admin_flag.
  * Names of ini settings are dotted again ("session.save_path"); flags are "1" or "0". */

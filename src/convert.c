@@ -14,7 +14,6 @@
 
 #include "accesslog.h"
 #include "cfgtext.h"
-#include "config.h"
 #include "convert.h"
 #include "ini.h"
 #include "parse.h"

@@ -1,6 +1,14 @@
 /* parse.c: durations, sizes and other small value parsers shared by the configuration and the CLI */
 #include "parse.h"
 
+static const char *const pm_mode_names[_PM_MODE_MAX] = {
+        [PM_STATIC] = "static",
+        [PM_DYNAMIC] = "dynamic",
+        [PM_ONDEMAND] = "ondemand",
+};
+
+DEFINE_STRING_TABLE(pm_mode, PmMode, pm_mode_names, _PM_MODE_INVALID)
+
 static bool is_digit(char c)
 {
         return c >= '0' && c <= '9';
