@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """What fpmd tells systemd and takes from it, with systemd's own protocol but no systemd: the sd_notify
-datagrams (READY=1 only once the pool serves, STATUS=, RELOADING=1 with MONOTONIC_USEC=, READY=1 again,
+datagrams (READY=1 only once the pool serves, STATUS= (a line per pool; past 4 pools a summary: counts, pools at
+rest, failed, the 3 busiest), RELOADING=1 with MONOTONIC_USEC=, READY=1 again,
 STOPPING=1) read from a NOTIFY_SOCKET the test binds, and a listening socket passed by name the way a socket
 unit does (systemd-socket-activate --fdname). fpmd-only: PHP-FPM speaks neither."""
 
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -151,6 +153,65 @@ class Notify(harness.TestCase):
             return self.messages_until("never", timeout)
         except AssertionError as e:
             return e.got
+
+    def wait_status(self, expected, timeout=15):
+        """Datagrams until one says STATUS=expected (it is sent only when it changes); fails with the STATUS= lines
+        that came instead."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msgs = self.messages_until("STATUS=" + expected, max(0.01, deadline - time.monotonic()))
+            except AssertionError as e:
+                seen += [m["STATUS"] for m in e.got if "STATUS" in m]
+                break
+            return msgs
+        self.fail("no STATUS=%s within %ds; came: %r" % (expected, timeout, seen))
+
+    def test_status_summary_of_many_pools(self):
+        # More than 4 pools: STATUS= sums them up. a1, b2, d4 and g7 run all along; c3, e5 and f6 are ondemand
+        # pools whose leader starts on demand (at rest until then)
+        lazy = {"pm": {"mode": "ondemand", "max_children": 2, "process_idle_timeout": "1s",
+                       "leader_idle_timeout": "1s"}}
+        static = lambda n, **kw: dict({"pm": {"mode": "static", "max_children": n}}, **kw)
+        pools = {"a1": static(3), "b2": static(2, request_slowlog_timeout="1s", slowlog=False), "c3": lazy,
+                 "d4": static(2), "e5": lazy, "f6": lazy, "g7": static(1)}
+        s = harness.FpmdServer(self.ws, pools)
+        self.addCleanup(s.stop)
+        with mock.patch.dict(os.environ, {"NOTIFY_SOCKET": self.sock_path}):
+            s.start()
+        ready = self.messages_until("READY=1")[-1]
+        self.assertEqual(ready["STATUS"], "7 pools: 0 active, 8 idle, 0 req, 0 slow; 3 at rest")
+
+        # Requests that run until their client goes: 3 in a1, 1 in b2 (slow after 1 s), 2 in c3 (its leader
+        # starts), 1 in d4. The 3 busiest are named, the first of equals first: b2 before d4
+        running = {"a1": 3, "b2": 1, "c3": 2, "d4": 1}
+        clients = []
+        for name, n in running.items():
+            for _ in range(n):
+                c = harness.FcgiClient(s.ports[name], timeout=30)
+                self.addCleanup(c.close)
+                c.send_request(harness.cgi_params(self.ws, "/sleep.php", query="ms=120000"))
+                clients.append(c)
+        for name, n in running.items():
+            self.assertTrue(harness.wait_for(lambda: len([w for w in s.pool_workers(name)
+                                                          if harness.sleeping_in_php(w)]) == n, 10), name)
+        busiest = "busiest: a1 3 active, c3 2 active, b2 1 active"
+        self.wait_status("7 pools: 7 active, 3 idle, 7 req, 1 slow; 2 at rest; " + busiest)
+
+        # A leader that dies: its pool is failed until it starts again (a second later)
+        os.kill(s.leader("g7"), signal.SIGKILL)
+        self.wait_status("7 pools: 7 active, 2 idle, 7 req, 1 slow; 2 at rest; 1 failed; " + busiest)
+        self.wait_status("7 pools: 7 active, 3 idle, 7 req, 1 slow; 2 at rest; " + busiest)
+
+        # The clients go: their requests end, c3's worker and then its leader stop after their idle timeouts
+        for c in clients:
+            c.close()
+        self.wait_status("7 pools: 0 active, 8 idle, 7 req, 1 slow; 3 at rest")
+        # (c3's leader may still be on its way out)
+        leaders = sorted(s.leader(name) for name in ("a1", "b2", "d4", "g7"))
+        self.assertTrue(harness.wait_for(lambda: sorted(s.pool_processes()) == leaders, 10), s.pool_processes())
+        self.assertEqual(s.stop(), 0)
 
     def test_failed_reload_stores_nothing(self):
         api, bad = harness.free_port(), harness.free_port()
