@@ -123,7 +123,7 @@ DEFINE_STRING_TABLE(pool_list, PoolList, list_names, _LIST_INVALID)
 
 typedef struct Directive Directive;
 
-typedef struct Pool {
+typedef struct FpmPool {
         char *name;      /* PHP-FPM's, from its first [section] */
         char *fpmd_name; /* as fpmd takes it: letters, digits, _ . - */
         const char *file;
@@ -136,7 +136,7 @@ typedef struct Pool {
 
         char *out[ELEMENTSOF(pool_order)]; /* fpmd's settings as libconfig text */
         ItemList out_lists[_LIST_MAX];     /* keys and values as libconfig text */
-} Pool;
+} FpmPool;
 
 typedef struct Note {
         unsigned seq;
@@ -155,9 +155,9 @@ typedef struct Converter {
         Raw *global; /* parallel to global_directives[] */
         char *global_out[ELEMENTSOF(global_order)];
 
-        Pool *pools;
+        FpmPool *pools;
         size_t n_pools;
-        Pool *current; /* NULL: [global] */
+        FpmPool *current; /* NULL: [global] */
 
         unsigned seq; /* one per line read, to keep the notes in the order of the lines */
         unsigned depth;
@@ -432,7 +432,7 @@ static const char *check_value(Parse parse, const char *v)
 
 /* ---- from PHP-FPM's settings to fpmd's ---- */
 
-typedef int (*MapFn)(Converter *c, Pool *p, const Directive *d, const Raw *r);
+typedef int (*MapFn)(Converter *c, FpmPool *p, const Directive *d, const Raw *r);
 
 struct Directive {
         const char *name;
@@ -443,7 +443,7 @@ struct Directive {
         const char *why;    /* what fpmd does instead, for a setting it has no use for */
 };
 
-static char **out_slot(Converter *c, Pool *p, const char *path)
+static char **out_slot(Converter *c, FpmPool *p, const char *path)
 {
         const char *const *order = p ? pool_order : global_order;
         size_t n = p ? ELEMENTSOF(pool_order) : ELEMENTSOF(global_order);
@@ -455,7 +455,7 @@ static char **out_slot(Converter *c, Pool *p, const char *path)
 }
 
 /* Takes text */
-static int out_set(Converter *c, Pool *p, const char *path, char *text)
+static int out_set(Converter *c, FpmPool *p, const char *path, char *text)
 {
         char **slot = out_slot(c, p, path);
 
@@ -470,23 +470,23 @@ static int out_set(Converter *c, Pool *p, const char *path, char *text)
         return 0;
 }
 
-static int map_drop(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_drop(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         (void)p;
         return note_raw(c, r, "%s", d->why);
 }
 
-static int map_string(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_string(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         return out_set(c, p, d->fpmd, cfgtext_string(r->value));
 }
 
-static int map_bool(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_bool(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         return out_set(c, p, d->fpmd, strdup(boolean_value(r->value) > 0 ? "true" : "false"));
 }
 
-static int map_int(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_int(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         long long v = atoi(r->value);
 
@@ -496,7 +496,7 @@ static int map_int(Converter *c, Pool *p, const Directive *d, const Raw *r)
 }
 
 /* PHP-FPM's seconds with an s, m, h or d after them, as fpmd's duration: "30" is "30s", "5m" stays "5m" */
-static int map_time(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_time(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         size_t l = strlen(r->value);
         char unit = r->value[l - 1];
@@ -526,7 +526,7 @@ static int map_time(Converter *c, Pool *p, const Directive *d, const Raw *r)
         return out_set(c, p, d->fpmd, strf("\"%ld%c\"", v, unit));
 }
 
-static int map_log_level(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_log_level(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         static const char *const levels[] = {"debug", "notice", "warning", "error"};
         const char *level = "error";
@@ -556,7 +556,7 @@ static char *rlimit_text(const Raw *r)
         return strcaseeq(r->value, "unlimited") ? strdup("\"unlimited\"") : strf("%d", atoi(r->value));
 }
 
-static int map_rlimit(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_rlimit(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         if (rlimit_unset(r))
                 return 0;
@@ -564,7 +564,7 @@ static int map_rlimit(Converter *c, Pool *p, const Directive *d, const Raw *r)
 }
 
 /* PHP-FPM's master sets these on itself and its workers inherit them; fpmd has them per pool */
-static int map_global_rlimit(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_global_rlimit(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         (void)p;
         if (rlimit_unset(r))
@@ -574,7 +574,7 @@ static int map_global_rlimit(Converter *c, Pool *p, const Directive *d, const Ra
 }
 
 /* fpm_evaluate_full_path(): relative to the pool's prefix, else to PHP-FPM's */
-static char *resolve_path(Converter *c, Pool *p, const char *path)
+static char *resolve_path(Converter *c, FpmPool *p, const char *path)
 {
         const char *prefix = p && p->prefix ? p->prefix : c->prefix;
         size_t l = strlen(prefix);
@@ -586,12 +586,12 @@ static char *resolve_path(Converter *c, Pool *p, const char *path)
         return strf("%s%s%s", prefix, l > 0 && prefix[l - 1] == '/' ? "" : "/", path);
 }
 
-static const char *prefix_owner(const Pool *p)
+static const char *prefix_owner(const FpmPool *p)
 {
         return p && p->prefix ? "the pool's" : "PHP-FPM's";
 }
 
-static int map_prefix(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_prefix(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         (void)d;
         if (isempty(r->value))
@@ -600,9 +600,9 @@ static int map_prefix(Converter *c, Pool *p, const Directive *d, const Raw *r)
                 strna(p ? p->prefix : NULL));
 }
 
-static const char *pool_raw_value(const Pool *p, const char *name);
+static const char *pool_raw_value(const FpmPool *p, const char *name);
 
-static int map_listen(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_listen(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         const char *v = r->value, *colon = strrchr(v, ':');
         _cleanup_free_ char *host = NULL, *address = NULL;
@@ -653,7 +653,7 @@ static int map_listen(Converter *c, Pool *p, const Directive *d, const Raw *r)
 }
 
 /* PHP-FPM reads the mode as strtoul(mode, NULL, 8) */
-static int map_mode(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_mode(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         char *end;
         unsigned long mode;
@@ -688,7 +688,7 @@ static int list_add(char **list, const char *item)
 }
 
 /* fcgi_set_allowed_clients(): split at commas, nothing trimmed, what inet_pton() refuses is left out */
-static int map_allowed_clients(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_allowed_clients(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         _cleanup_free_ char *copy = strdup(r->value), *list = NULL;
         unsigned char buf[sizeof(struct in6_addr)];
@@ -715,7 +715,7 @@ static int map_allowed_clients(Converter *c, Pool *p, const Directive *d, const 
         return out_set(c, p, d->fpmd, strf("[ %s ]", list));
 }
 
-static int map_pm(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_pm(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         _cleanup_free_ char *mode = strdup(r->value);
 
@@ -727,7 +727,7 @@ static int map_pm(Converter *c, Pool *p, const Directive *d, const Raw *r)
 }
 
 /* start_servers, min_spare_servers and max_spare_servers mean something with pm = dynamic only */
-static int map_spare(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_spare(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         const char *pm = pool_raw_value(p, "pm");
 
@@ -740,7 +740,7 @@ static int map_spare(Converter *c, Pool *p, const Directive *d, const Raw *r)
         return map_int(c, p, d, r);
 }
 
-static int map_uri(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_uri(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         const char *v = r->value;
 
@@ -754,7 +754,7 @@ static int map_uri(Converter *c, Pool *p, const Directive *d, const Raw *r)
 }
 
 /* access.log and slowlog: files in PHP-FPM, the journal in fpmd */
-static int map_log_file(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_log_file(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         int k;
 
@@ -767,7 +767,7 @@ static int map_log_file(Converter *c, Pool *p, const Directive *d, const Raw *r)
         return out_set(c, p, d->fpmd, strdup("true"));
 }
 
-static int map_access_format(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_access_format(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         const char *why = NULL;
 
@@ -776,7 +776,7 @@ static int map_access_format(Converter *c, Pool *p, const Directive *d, const Ra
         return map_string(c, p, d, r);
 }
 
-static int map_track_finished(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_track_finished(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         if (boolean_value(r->value) <= 0)
                 return 0; /* what fpmd does */
@@ -784,7 +784,7 @@ static int map_track_finished(Converter *c, Pool *p, const Directive *d, const R
 }
 
 /* chroot (where PHP-FPM replaces a leading $prefix) and chdir */
-static int map_path(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_path(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         const char *v = r->value;
         _cleanup_free_ char *path = NULL;
@@ -814,7 +814,7 @@ static int map_path(Converter *c, Pool *p, const Directive *d, const Raw *r)
 }
 
 /* Split at blanks as PHP-FPM does; "" lets any script run, as fpmd's [ ] */
-static int map_extensions(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_extensions(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         _cleanup_free_ char *copy = strdup(r->value), *list = NULL;
         char *save = NULL;
@@ -964,7 +964,7 @@ static const Directive *global_directive(const char *name)
         return directive_find(global_directives, ELEMENTSOF(global_directives), name);
 }
 
-static const char *pool_raw_value(const Pool *p, const char *name)
+static const char *pool_raw_value(const FpmPool *p, const char *name)
 {
         const Directive *d = pool_directive(name);
         const Raw *r = p && d ? &p->raw[d - pool_directives] : NULL;
@@ -1039,7 +1039,7 @@ static int item_list_add(ItemList *l, const Item *i)
         return 0;
 }
 
-static void pool_done(Pool *p)
+static void pool_done(FpmPool *p)
 {
         free(p->name);
         free(p->fpmd_name);
@@ -1058,7 +1058,7 @@ static void pool_done(Pool *p)
 
 static int section(Converter *c, const char *name, const char *file, unsigned line)
 {
-        Pool *pools;
+        FpmPool *pools;
 
         if (strcaseeq(name, "global")) {
                 c->current = NULL;
@@ -1071,11 +1071,11 @@ static int section(Converter *c, const char *name, const char *file, unsigned li
                         return 0;
                 }
 
-        pools = realloc(c->pools, (c->n_pools + 1) * sizeof(Pool));
+        pools = realloc(c->pools, (c->n_pools + 1) * sizeof(FpmPool));
         if (!pools)
                 return -ENOMEM;
         c->pools = pools;
-        pools[c->n_pools] = (Pool){
+        pools[c->n_pools] = (FpmPool){
                 .name = strdup(name),
                 .raw = calloc(ELEMENTSOF(pool_directives), sizeof(Raw)),
                 .file = file,
@@ -1437,7 +1437,7 @@ static char *fpmd_pool_name(const char *name)
         return s;
 }
 
-static int pool_name(Converter *c, Pool *p)
+static int check_pool_name(Converter *c, FpmPool *p)
 {
         _cleanup_free_ char *base = fpmd_pool_name(p->name), *v = note_value(p->name);
         char *name;
@@ -1448,7 +1448,7 @@ static int pool_name(Converter *c, Pool *p)
         name = strdup(base);
         for (unsigned n = 2; name && taken; n++) {
                 taken = false;
-                for (Pool *q = c->pools; q < p; q++)
+                for (FpmPool *q = c->pools; q < p; q++)
                         if (streq(q->fpmd_name, name))
                                 taken = true;
                 if (taken) {
@@ -1509,7 +1509,7 @@ static bool is_ini_path(const char *key)
         return false;
 }
 
-static int map_item(Converter *c, Pool *p, PoolList list, const Item *it)
+static int map_item(Converter *c, FpmPool *p, PoolList list, const Item *it)
 {
         _cleanup_free_ char *resolved = NULL;
         const char *value = it->value, *with;
@@ -1555,7 +1555,7 @@ static int map_item(Converter *c, Pool *p, PoolList list, const Item *it)
         return k;
 }
 
-static int map_lists(Converter *c, Pool *p)
+static int map_lists(Converter *c, FpmPool *p)
 {
         int k = 0;
 
@@ -1568,17 +1568,17 @@ static int map_lists(Converter *c, Pool *p)
         return k;
 }
 
-static int map_raw(Converter *c, Pool *p, const Directive *d, const Raw *r)
+static int map_raw(Converter *c, FpmPool *p, const Directive *d, const Raw *r)
 {
         return r->name ? d->map(c, p, d, r) : 0;
 }
 
-static int pool_finish(Converter *c, Pool *p)
+static int pool_finish(Converter *c, FpmPool *p)
 {
         const char *prefix = pool_raw_value(p, "prefix"), *timeout = pool_raw_value(p, "request_slowlog_timeout");
         int k;
 
-        k = pool_name(c, p);
+        k = check_pool_name(c, p);
         if (k < 0)
                 return k;
         if (!isempty(prefix)) {
@@ -1656,7 +1656,7 @@ static int finish(Converter *c, const char *path)
 /* ---- libconfig text ---- */
 
 /* A pool's settings under g, in fpmd's order; with_name false leaves the name out */
-static int pool_tree(const Pool *p, CfgNode *g, bool with_name)
+static int pool_tree(const FpmPool *p, CfgNode *g, bool with_name)
 {
         int k = 0;
 
@@ -1718,7 +1718,7 @@ static int render(Converter *c, const char *path, ConvertResult *ret)
                 return k;
         k = file_add(ret, strdup("fpmd.conf"), cfgtext_render(&g, header, false));
         for (size_t i = 0; k >= 0 && i < c->n_pools; i++) {
-                const Pool *p = &c->pools[i];
+                const FpmPool *p = &c->pools[i];
                 _cleanup_(cfgtext_done) CfgNode root = {};
                 _cleanup_free_ char *h = strf("Pool %s, converted by fpmd convert from %s", p->fpmd_name, p->file);
 
