@@ -2,7 +2,8 @@
 #include <grp.h>
 #include <pwd.h>
 #include <fcntl.h>
-#include <sys/wait.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include "user.h"
 
@@ -25,6 +26,7 @@ typedef struct AnswerHead {
 } AnswerHead;
 
 static bool in_child;
+static int helper_fd = -1; /* our end of the helper's socket, -1: none running */
 
 void user_lookups_in_child(void)
 {
@@ -133,10 +135,11 @@ static void answer_done(Answer *a)
         a->groups = mfree(a->groups);
 }
 
+/* On the helper's socket, without a SIGPIPE when the other end has gone */
 static bool write_all(int fd, const void *p, size_t n)
 {
         for (const char *b = p; n > 0;) {
-                ssize_t k = write(fd, b, n);
+                ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
 
                 if (k < 0 && errno == EINTR)
                         continue;
@@ -163,23 +166,50 @@ static bool read_all(int fd, void *p, size_t n)
         return true;
 }
 
-_noreturn_ static void answer_in_child(int fd, LookupKind kind, const char *name, gid_t gid)
+static bool write_answer(int fd, const Answer *a)
 {
-        Answer a = {};
-        AnswerHead h;
+        AnswerHead h = {.r = a->r,
+                .uid = a->user.uid,
+                .gid = a->user.gid,
+                .group_gid = a->gid,
+                .name_len = a->user.name ? (uint32_t)strlen(a->user.name) + 1 : 0,
+                .home_len = a->user.home ? (uint32_t)strlen(a->user.home) + 1 : 0,
+                .n_groups = (uint32_t)a->n_groups};
 
-        answer_here(kind, name, gid, &a);
-        h = (AnswerHead){.r = a.r,
-                .uid = a.user.uid,
-                .gid = a.user.gid,
-                .group_gid = a.gid,
-                .name_len = a.user.name ? (uint32_t)strlen(a.user.name) + 1 : 0,
-                .home_len = a.user.home ? (uint32_t)strlen(a.user.home) + 1 : 0,
-                .n_groups = (uint32_t)a.n_groups};
-        if (!write_all(fd, &h, sizeof(h)) || !write_all(fd, a.user.name ?: "", h.name_len) ||
-                !write_all(fd, a.user.home ?: "", h.home_len) || !write_all(fd, a.groups, sizeof(gid_t) * a.n_groups))
-                _exit(1);
-        _exit(0);
+        return write_all(fd, &h, sizeof(h)) && write_all(fd, a->user.name ?: "", h.name_len) &&
+               write_all(fd, a->user.home ?: "", h.home_len) && write_all(fd, a->groups, sizeof(gid_t) * a->n_groups);
+}
+
+/* On the socket, a question: these, then name_len bytes of the name with its NUL */
+typedef struct Question {
+        int32_t kind;
+        uint32_t gid;
+        uint32_t name_len;
+} Question;
+
+/* The helper: answers the supervisor's questions one after the other, with the NSS modules loaded once, and
+ * leaves after a second without one (a configuration's lookups come in one burst) */
+_noreturn_ static void helper_main(int fd)
+{
+        for (;;) {
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                _cleanup_free_ char *name = NULL;
+                Answer a = {};
+                Question q;
+                bool ok;
+
+                if (poll(&pfd, 1, 1000) <= 0 || !read_all(fd, &q, sizeof(q)) || q.name_len == 0 || q.name_len > 65536 ||
+                        q.kind < LOOKUP_USER || q.kind > LOOKUP_GROUPS)
+                        _exit(0);
+                name = malloc(q.name_len);
+                if (!name || !read_all(fd, name, q.name_len) || name[q.name_len - 1] != '\0')
+                        _exit(0);
+                answer_here((LookupKind)q.kind, name, (gid_t)q.gid, &a);
+                ok = write_answer(fd, &a);
+                answer_done(&a);
+                if (!ok)
+                        _exit(0);
+        }
 }
 
 static int read_string(int fd, uint32_t len, char **ret)
@@ -222,37 +252,62 @@ static int read_answer(int fd, Answer *a)
         return r;
 }
 
-/* The question answered here, or by a child of its own (user_lookups_in_child) */
-static int ask(LookupKind kind, const char *name, gid_t gid, Answer *a)
+static int helper_start(void)
 {
-        _cleanup_close_ int in = -1;
-        int fds[2], status, r;
+        int fds[2];
         pid_t pid;
 
-        if (!in_child) {
-                answer_here(kind, name, gid, a);
-                return 0;
-        }
-        if (pipe2(fds, O_CLOEXEC) < 0)
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
                 return -errno;
         pid = fork();
         if (pid < 0) {
-                r = -errno;
+                int r = -errno;
+
                 safe_close(fds[0]);
                 safe_close(fds[1]);
                 return r;
         }
         if (pid == 0) {
-                safe_close(fds[0]);
-                answer_in_child(fds[1], kind, name, gid);
+                /* Nothing of the supervisor's (its sockets above all) outlives a close there because of us */
+                if (dup2(fds[1], 3) < 0)
+                        _exit(0);
+                (void)close_range(4, ~0U, 0);
+                helper_main(3);
         }
         safe_close(fds[1]);
-        in = fds[0];
-        r = read_answer(in, a);
-        /* Reaped here and now, before the event loop's SIGCHLD handler could take it for a pool's process */
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        return r;
+        helper_fd = fds[0];
+        /* Reaped by whoever reaps our children: the supervisor's loop ignores a pid it does not know */
+        return 0;
+}
+
+static int ask_helper(LookupKind kind, const char *name, gid_t gid, Answer *a)
+{
+        Question q = {.kind = kind, .gid = (uint32_t)gid, .name_len = (uint32_t)strlen(name) + 1};
+
+        if (helper_fd < 0) {
+                int r = helper_start();
+                if (r < 0)
+                        return r;
+        }
+        if (write_all(helper_fd, &q, sizeof(q)) && write_all(helper_fd, name, q.name_len) &&
+                read_answer(helper_fd, a) >= 0)
+                return 0;
+        helper_fd = safe_close(helper_fd);
+        return -EPIPE;
+}
+
+/* The question answered here, or by the helper (user_lookups_in_child), started again if it has left */
+static int ask(LookupKind kind, const char *name, gid_t gid, Answer *a)
+{
+        if (!in_child) {
+                answer_here(kind, name, gid, a);
+                return 0;
+        }
+        if (strlen(name) >= 65536)
+                return -ENAMETOOLONG;
+        if (ask_helper(kind, name, gid, a) >= 0)
+                return 0;
+        return ask_helper(kind, name, gid, a);
 }
 
 int user_lookup(const char *name, UserRecord *ret)

@@ -12,9 +12,10 @@ typedef struct UserRecord {
         char *home;
 } UserRecord;
 
-/* From now on every lookup of this process runs in a short-lived child: the supervisor, a long-running root
- * process, then never loads an NSS module (systemd's, sss, ldap: their libraries, threads and sockets), and
- * stays small. A lookup costs a fork(), only when a configuration is loaded. */
+/* From now on every lookup of this process is answered by a child of its own, which holds none of our fds and
+ * leaves after a second without a question: the supervisor, a long-running root process, then never loads an
+ * NSS module (systemd's, sss, ldap: their libraries, threads and sockets), and stays small. A configuration's
+ * lookups, hundreds for hundreds of pools, cost one fork(). */
 void user_lookups_in_child(void);
 
 /* -ESRCH when there is no such user (a number without an entry is fine for uid alone), other negative errno
