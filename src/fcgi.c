@@ -220,11 +220,6 @@ size_t fcgi_nv_write(uint8_t *out, size_t size, const char *name, size_t name_le
         return need;
 }
 
-void fcgi_params_init(FcgiParams *p, size_t max_len)
-{
-        *p = (FcgiParams){.max_len = max_len};
-}
-
 int fcgi_params_append(FcgiParams *p, const uint8_t *data, size_t len)
 {
         if (len == 0)
@@ -279,6 +274,76 @@ static uint32_t name_hash(const char *name, size_t len)
         h ^= h >> 29;
         h *= 0xbf58476d1ce4e5b9ULL;
         return (uint32_t)(h >> 32);
+}
+
+static const char *const known_names[_FCGI_KNOWN_MAX] = {
+        [FCGI_KNOWN_SCRIPT_FILENAME] = "SCRIPT_FILENAME",
+        [FCGI_KNOWN_SCRIPT_NAME] = "SCRIPT_NAME",
+        [FCGI_KNOWN_PATH_INFO] = "PATH_INFO",
+        [FCGI_KNOWN_PATH_TRANSLATED] = "PATH_TRANSLATED",
+        [FCGI_KNOWN_DOCUMENT_ROOT] = "DOCUMENT_ROOT",
+        [FCGI_KNOWN_REQUEST_METHOD] = "REQUEST_METHOD",
+        [FCGI_KNOWN_REQUEST_URI] = "REQUEST_URI",
+        [FCGI_KNOWN_QUERY_STRING] = "QUERY_STRING",
+        [FCGI_KNOWN_CONTENT_TYPE] = "CONTENT_TYPE",
+        [FCGI_KNOWN_CONTENT_LENGTH] = "CONTENT_LENGTH",
+        [FCGI_KNOWN_HTTP_COOKIE] = "HTTP_COOKIE",
+        [FCGI_KNOWN_HTTP_AUTHORIZATION] = "HTTP_AUTHORIZATION",
+        [FCGI_KNOWN_REMOTE_ADDR] = "REMOTE_ADDR",
+        [FCGI_KNOWN_REMOTE_USER] = "REMOTE_USER",
+        [FCGI_KNOWN_SERVER_NAME] = "SERVER_NAME",
+        [FCGI_KNOWN_SERVER_SOFTWARE] = "SERVER_SOFTWARE",
+        [FCGI_KNOWN_REDIRECT_URL] = "REDIRECT_URL",
+        [FCGI_KNOWN_REQUEST_BODY_FILE] = "REQUEST_BODY_FILE",
+        [FCGI_KNOWN_PHP_VALUE] = "PHP_VALUE",
+        [FCGI_KNOWN_PHP_ADMIN_VALUE] = "PHP_ADMIN_VALUE",
+};
+
+const char *fcgi_known_name(FcgiKnown k)
+{
+        return k >= 0 && k < _FCGI_KNOWN_MAX ? known_names[k] : NULL;
+}
+
+/* The known names by their hash, built once: a new parameter finds out in a probe or two whether it is one */
+#define KNOWN_SLOTS 64
+static struct {
+        bool built;
+        uint8_t slots[KNOWN_SLOTS]; /* FcgiKnown + 1, 0: empty */
+        uint32_t hashes[_FCGI_KNOWN_MAX];
+        uint8_t lens[_FCGI_KNOWN_MAX];
+} known;
+
+static void known_build(void)
+{
+        if (known.built)
+                return;
+        for (int k = 0; k < _FCGI_KNOWN_MAX; k++) {
+                size_t len = strlen(known_names[k]), s;
+
+                known.lens[k] = (uint8_t)len;
+                known.hashes[k] = name_hash(known_names[k], len);
+                for (s = known.hashes[k] % KNOWN_SLOTS; known.slots[s] != 0; s = (s + 1) % KNOWN_SLOTS)
+                        ;
+                known.slots[s] = (uint8_t)(k + 1);
+        }
+        known.built = true;
+}
+
+static int known_find(const char *name, size_t len, uint32_t hash)
+{
+        known_build();
+        for (size_t s = hash % KNOWN_SLOTS; known.slots[s] != 0; s = (s + 1) % KNOWN_SLOTS) {
+                int k = known.slots[s] - 1;
+
+                if (known.hashes[k] == hash && known.lens[k] == len && memcmp(known_names[k], name, len) == 0)
+                        return k;
+        }
+        return -1;
+}
+
+void fcgi_params_init(FcgiParams *p, size_t max_len)
+{
+        *p = (FcgiParams){.max_len = max_len};
 }
 
 /* The index has twice as many slots as entries can be, a power of two: a probe ends at an empty slot soon */
@@ -403,7 +468,7 @@ static int params_put(
         size_t slot = SIZE_MAX;
         uint32_t hash;
         ssize_t i;
-        int r;
+        int r, k_index;
 
         name_len = strnlen(name, name_len);
         hash = name_hash(name, name_len);
@@ -446,6 +511,9 @@ static int params_put(
                 p->index[slot] = (uint32_t)p->n + 1;
         else
                 index_insert(p, p->n);
+        k_index = known_find(name, name_len, hash);
+        if (k_index >= 0)
+                p->known[k_index] = (uint32_t)p->n + 1;
         p->n++;
         return 0;
 }
@@ -539,6 +607,11 @@ int fcgi_params_unset(FcgiParams *p, const char *name)
         p->n--;
         /* Entries moved: rare enough (PATH_INFO fixes) to rebuild the index */
         index_rebuild(p);
+        for (size_t k = 0; k < _FCGI_KNOWN_MAX; k++)
+                if (p->known[k] == (uint32_t)i + 1)
+                        p->known[k] = 0;
+                else if (p->known[k] > (uint32_t)i + 1)
+                        p->known[k]--;
         return 1;
 }
 
@@ -549,8 +622,10 @@ void fcgi_params_reset(FcgiParams *p)
                         free(p->names[i]);
                 params_free_value(p, i);
         }
-        if (p->n > 0)
+        if (p->n > 0) {
                 memset(p->index, 0, index_slots(p) * sizeof(uint32_t));
+                memset(p->known, 0, sizeof(p->known));
+        }
         p->n = 0;
         p->raw_len = 0;
 }

@@ -72,6 +72,32 @@ size_t fcgi_nv_write(uint8_t *out, size_t size, const char *name, size_t name_le
  * Names are unique C strings: a name is cut at its first NUL byte, and a later pair whose (cut) name equals
  * an earlier one replaces its value. Values keep any NUL bytes; value_lens holds their real lengths, and
  * every value is NUL-terminated after that length as well. */
+/* The parameters fpmd itself reads for every request: found by index, their names not hashed again per lookup
+ * (FCGI_KNOWN_NAMES in fcgi.c lists them in this order) */
+typedef enum FcgiKnown {
+        FCGI_KNOWN_SCRIPT_FILENAME,
+        FCGI_KNOWN_SCRIPT_NAME,
+        FCGI_KNOWN_PATH_INFO,
+        FCGI_KNOWN_PATH_TRANSLATED,
+        FCGI_KNOWN_DOCUMENT_ROOT,
+        FCGI_KNOWN_REQUEST_METHOD,
+        FCGI_KNOWN_REQUEST_URI,
+        FCGI_KNOWN_QUERY_STRING,
+        FCGI_KNOWN_CONTENT_TYPE,
+        FCGI_KNOWN_CONTENT_LENGTH,
+        FCGI_KNOWN_HTTP_COOKIE,
+        FCGI_KNOWN_HTTP_AUTHORIZATION,
+        FCGI_KNOWN_REMOTE_ADDR,
+        FCGI_KNOWN_REMOTE_USER,
+        FCGI_KNOWN_SERVER_NAME,
+        FCGI_KNOWN_SERVER_SOFTWARE,
+        FCGI_KNOWN_REDIRECT_URL,
+        FCGI_KNOWN_REQUEST_BODY_FILE,
+        FCGI_KNOWN_PHP_VALUE,
+        FCGI_KNOWN_PHP_ADMIN_VALUE,
+        _FCGI_KNOWN_MAX,
+} FcgiKnown;
+
 typedef struct FcgiParams {
         uint8_t *raw; /* the stream bytes */
         size_t raw_len, raw_size;
@@ -86,6 +112,7 @@ typedef struct FcgiParams {
         uint32_t *index; /* open addressing by hash: entry + 1, 0 empty; 2 * n_alloc slots */
         char *arena;     /* the parsed names and values, NUL-terminated, one allocation reused by every request */
         size_t arena_size;
+        uint32_t known[_FCGI_KNOWN_MAX]; /* the entry of each FcgiKnown name + 1, 0: absent */
 } FcgiParams;
 
 /* max_len bounds the raw stream; SIZE_MAX for no bound */
@@ -96,6 +123,22 @@ int fcgi_params_parse(FcgiParams *p);
 const char *fcgi_params_get(const FcgiParams *p, const char *name); /* NULL when absent */
 /* Same, and the value's real length in *ret_len (untouched when absent); ret_len may be NULL */
 const char *fcgi_params_get_len(const FcgiParams *p, const char *name, size_t *ret_len);
+/* fcgi_params_get_len() of a known name, without a lookup */
+static inline const char *fcgi_params_known_len(const FcgiParams *p, FcgiKnown k, size_t *ret_len)
+{
+        uint32_t e = p->known[k];
+
+        if (e == 0)
+                return NULL;
+        if (ret_len)
+                *ret_len = p->value_lens[e - 1];
+        return p->values[e - 1];
+}
+static inline const char *fcgi_params_known(const FcgiParams *p, FcgiKnown k)
+{
+        return fcgi_params_known_len(p, k, NULL);
+}
+const char *fcgi_known_name(FcgiKnown k);
 int fcgi_params_set(FcgiParams *p, const char *name, const char *value); /* add or replace; -ENOMEM */
 /* Same with strings that outlive the params (literals): nothing is copied */
 int fcgi_params_set_static(FcgiParams *p, const char *name, const char *value);

@@ -139,7 +139,7 @@ static void cut_proxy_url(Walk *w)
 /* IIS sends PATH_INFO with SCRIPT_NAME in front */
 static int fix_iis(Walk *w)
 {
-        const char *software = fcgi_params_get(w->p, "SERVER_SOFTWARE");
+        const char *software = fcgi_params_known(w->p, FCGI_KNOWN_SERVER_SOFTWARE);
         const char *rest;
         int r;
 
@@ -153,7 +153,7 @@ static int fix_iis(Walk *w)
         r = put(w, "PATH_INFO", *rest ? rest : NULL);
         if (r < 0)
                 return r;
-        w->pi = fcgi_params_get(w->p, "PATH_INFO");
+        w->pi = fcgi_params_known(w->p, FCGI_KNOWN_PATH_INFO);
         return 0;
 }
 
@@ -240,13 +240,13 @@ static int found_script(Walk *w, const char *spt, size_t len, const char *pt, co
                                         r = set_script_name(w, cut);
                                 if (r < 0)
                                         return r;
-                                w->sn = fcgi_params_get(w->p, "SCRIPT_NAME");
+                                w->sn = fcgi_params_known(w->p, FCGI_KNOWN_SCRIPT_NAME);
                         }
                 }
                 r = put(w, "PATH_INFO", info);
                 if (r < 0)
                         return r;
-                w->pi = fcgi_params_get(w->p, "PATH_INFO");
+                w->pi = fcgi_params_known(w->p, FCGI_KNOWN_PATH_INFO);
         }
 
         if (!w->orig_sf || strcmp(w->orig_sf, pt) != 0) {
@@ -261,8 +261,8 @@ static int found_script(Walk *w, const char *spt, size_t len, const char *pt, co
 
 static int resolve_fixed(Walk *w, const PathinfoOptions *o, const char *spt)
 {
-        const char *redirect_url = fcgi_params_get(w->p, "REDIRECT_URL");
-        const char *doc_root = fcgi_params_get(w->p, "DOCUMENT_ROOT");
+        const char *redirect_url = fcgi_params_known(w->p, FCGI_KNOWN_REDIRECT_URL);
+        const char *doc_root = fcgi_params_known(w->p, FCGI_KNOWN_DOCUMENT_ROOT);
         char real[PATH_MAX];
         size_t len;
         int r;
@@ -272,7 +272,7 @@ static int resolve_fixed(Walk *w, const PathinfoOptions *o, const char *spt)
                 r = put(w, "DOCUMENT_ROOT", o->doc_root);
                 if (r < 0)
                         return r;
-                doc_root = fcgi_params_get(w->p, "DOCUMENT_ROOT");
+                doc_root = fcgi_params_known(w->p, FCGI_KNOWN_DOCUMENT_ROOT);
         }
         /* Apache's mod_fastcgi: with a REDIRECT_URL, SCRIPT_FILENAME and SCRIPT_NAME name the PHP binary */
         if (!w->apache && w->orig_pt && redirect_url && !streq(w->orig_pt, spt)) {
@@ -356,11 +356,12 @@ int pathinfo_resolve(FcgiParams *p, const PathinfoOptions *o, const PathinfoFs *
         Walk w = {
                 .p = p,
                 .fs = fs,
-                .pi = fcgi_params_get(p, "PATH_INFO"),
+                .pi = fcgi_params_known(p, FCGI_KNOWN_PATH_INFO),
                 .ret = ret,
         };
-        const char *sf = fcgi_params_get(p, "SCRIPT_FILENAME"), *pt = fcgi_params_get(p, "PATH_TRANSLATED"),
-                   *sn = fcgi_params_get(p, "SCRIPT_NAME");
+        const char *sf = fcgi_params_known(p, FCGI_KNOWN_SCRIPT_FILENAME),
+                   *pt = fcgi_params_known(p, FCGI_KNOWN_PATH_TRANSLATED),
+                   *sn = fcgi_params_known(p, FCGI_KNOWN_SCRIPT_NAME);
         int r = 0;
 
         *ret = (PathinfoResult){};

@@ -186,7 +186,7 @@ static size_t sapi_fpmd_read_post(char *buffer, size_t count)
 
         if (body_fd == -1) {
                 /* nginx client_body_in_file_only: the web server already wrote the body to a file */
-                const char *file = fcgi_params_get(&current->params, "REQUEST_BODY_FILE");
+                const char *file = fcgi_params_known(&current->params, FCGI_KNOWN_REQUEST_BODY_FILE);
 
                 body_fd = -2;
                 if (!isempty(file)) {
@@ -218,7 +218,7 @@ static size_t sapi_fpmd_read_post(char *buffer, size_t count)
 
 static char *sapi_fpmd_read_cookies(void)
 {
-        return current ? (char *)fcgi_params_get(&current->params, "HTTP_COOKIE") : NULL;
+        return current ? (char *)fcgi_params_known(&current->params, FCGI_KNOWN_HTTP_COOKIE) : NULL;
 }
 
 static char *sapi_fpmd_getenv(const char *name, size_t name_len)
@@ -257,7 +257,8 @@ static void sapi_fpmd_register_variables(zval *track_vars_array)
         php_import_environment_variables(track_vars_array);
 
         /* PHP_SELF is SCRIPT_NAME followed by PATH_INFO */
-        path_info = fpmd_globals.fix_pathinfo && current ? fcgi_params_get(&current->params, "PATH_INFO") : NULL;
+        path_info =
+                fpmd_globals.fix_pathinfo && current ? fcgi_params_known(&current->params, FCGI_KNOWN_PATH_INFO) : NULL;
         sn_len = resolved.script_name ? strlen(resolved.script_name) : 0;
         pi_len = path_info ? strlen(path_info) : 0;
         self = emalloc(sn_len + pi_len + 1);
@@ -292,9 +293,11 @@ static void journal_php_message(const char *message, int priority)
                 return;
         if (log_to_journal()) {
                 if (asprintf(&uri, "REQUEST_URI=%s",
-                            strempty(current ? fcgi_params_get(&current->params, "REQUEST_URI") : NULL)) < 0 ||
+                            strempty(current ? fcgi_params_known(&current->params, FCGI_KNOWN_REQUEST_URI) : NULL)) <
+                                0 ||
                         asprintf(&method, "REQUEST_METHOD=%s",
-                                strempty(current ? fcgi_params_get(&current->params, "REQUEST_METHOD") : NULL)) < 0 ||
+                                strempty(current ? fcgi_params_known(&current->params, FCGI_KNOWN_REQUEST_METHOD)
+                                                 : NULL)) < 0 ||
                         asprintf(&script, "SCRIPT_FILENAME=%s", strempty(SG(request_info).path_translated)) < 0)
                         return;
                 fields[0] = uri;
@@ -377,7 +380,7 @@ static int sapi_fpmd_activate(void)
                 return SUCCESS;
 
         if (php_ini_has_per_host_config()) {
-                const char *server_name = fcgi_params_get(&current->params, "SERVER_NAME");
+                const char *server_name = fcgi_params_known(&current->params, FCGI_KNOWN_SERVER_NAME);
                 if (server_name) {
                         char *lower = estrdup(server_name);
                         zend_str_tolower(lower, strlen(lower));
@@ -399,7 +402,7 @@ static int sapi_fpmd_activate(void)
         php_ini_activate_per_dir_config(dir, dir_len);
 
         if (!isempty(PG(user_ini_filename))) {
-                const char *doc_root = fcgi_params_get(&current->params, "DOCUMENT_ROOT");
+                const char *doc_root = fcgi_params_known(&current->params, FCGI_KNOWN_DOCUMENT_ROOT);
                 size_t doc_root_len = doc_root ? strlen(doc_root) : 0;
 
                 if (doc_root_len > 0 && doc_root[doc_root_len - 1] == '/')
@@ -918,19 +921,19 @@ static void init_request_info(Request *r, const char *script)
                 pathinfo_path_valid(script) && (!resolved.script_name || pathinfo_path_valid(resolved.script_name))
                         ? estrdup(script)
                         : NULL;
-        SG(request_info).request_method = fcgi_params_get(p, "REQUEST_METHOD");
+        SG(request_info).request_method = fcgi_params_known(p, FCGI_KNOWN_REQUEST_METHOD);
         SG(request_info).proto_num = 1000;
         SG(request_info).request_uri = resolved.script_name;
-        SG(request_info).query_string = (char *)fcgi_params_get(p, "QUERY_STRING");
-        SG(request_info).content_type = fcgi_params_get(p, "CONTENT_TYPE");
+        SG(request_info).query_string = (char *)fcgi_params_known(p, FCGI_KNOWN_QUERY_STRING);
+        SG(request_info).content_type = fcgi_params_known(p, FCGI_KNOWN_CONTENT_TYPE);
         if (!SG(request_info).content_type)
                 SG(request_info).content_type = "";
-        content_length = fcgi_params_get(p, "CONTENT_LENGTH");
+        content_length = fcgi_params_known(p, FCGI_KNOWN_CONTENT_LENGTH);
         SG(request_info).content_length = content_length ? atol(content_length) : 0;
         SG(sapi_headers).http_response_code = 200;
 
         /* The CGI RFC lets the server pass the Authorization header on unvalidated */
-        auth = fcgi_params_get(p, "HTTP_AUTHORIZATION");
+        auth = fcgi_params_known(p, FCGI_KNOWN_HTTP_AUTHORIZATION);
         php_handle_auth_data(auth);
 }
 
@@ -998,7 +1001,7 @@ static ScriptCheck script_check(const char *script)
         struct stat st;
 
         /* pathinfo_resolve() learned it, unless the path info walk found the script */
-        if (!real_script || !streq(script, strempty(fcgi_params_get(&current->params, "SCRIPT_FILENAME")))) {
+        if (!real_script || !streq(script, strempty(fcgi_params_known(&current->params, FCGI_KNOWN_SCRIPT_FILENAME)))) {
                 if (!tsrm_realpath(script, real_buf))
                         return SCRIPT_MISSING;
                 real_script = real_buf;
@@ -1013,7 +1016,7 @@ static ScriptCheck script_check(const char *script)
                 const char *root = roots->items[i];
 
                 if (streq(root, "$DOCUMENT_ROOT"))
-                        root = fcgi_params_get(&current->params, "DOCUMENT_ROOT");
+                        root = fcgi_params_known(&current->params, FCGI_KNOWN_DOCUMENT_ROOT);
                 if (!isempty(root) && path_inside(real_script, root))
                         return SCRIPT_OK;
         }
@@ -1104,17 +1107,17 @@ static void slot_request_start(const Request *r, const PhpWorker *w, const char 
                 request_rusage_start = request_rusage_end;
         else
                 (void)getrusage(RUSAGE_SELF, &request_rusage_start);
-        const char *cl = fcgi_params_get(&r->params, "CONTENT_LENGTH");
+        const char *cl = fcgi_params_known(&r->params, FCGI_KNOWN_CONTENT_LENGTH);
 
         s->request_start_usec = r->start_real;
         s->request_mono_usec = r->start_mono;
         s->content_length = cl ? strtoull(cl, NULL, 10) : 0;
-        scoreboard_set_str(s->method, sizeof(s->method), fcgi_params_get(&r->params, "REQUEST_METHOD"));
+        scoreboard_set_str(s->method, sizeof(s->method), fcgi_params_known(&r->params, FCGI_KNOWN_REQUEST_METHOD));
         /* As PHP-FPM's status page and log lines: SCRIPT_NAME, the query apart */
         scoreboard_set_str(s->uri, sizeof(s->uri), resolved.script_name);
-        scoreboard_set_str(s->query, sizeof(s->query), fcgi_params_get(&r->params, "QUERY_STRING"));
+        scoreboard_set_str(s->query, sizeof(s->query), fcgi_params_known(&r->params, FCGI_KNOWN_QUERY_STRING));
         scoreboard_set_str(s->script, sizeof(s->script), script);
-        scoreboard_set_str(s->user, sizeof(s->user), fcgi_params_get(&r->params, "REMOTE_USER"));
+        scoreboard_set_str(s->user, sizeof(s->user), fcgi_params_known(&r->params, FCGI_KNOWN_REMOTE_USER));
         s->state = WORKER_RUNNING;
         scoreboard_note_active(w->scoreboard, w->pool->pm.max_children);
 }
@@ -1198,7 +1201,7 @@ static void client_check(void)
                 return;
         __atomic_fetch_add(&worker_ctx.scoreboard->requests_aborted, 1, __ATOMIC_RELAXED);
         log_info("the web server gave up on %s while it ran%s.",
-                strna(fcgi_params_get(&current->params, "REQUEST_URI")),
+                strna(fcgi_params_known(&current->params, FCGI_KNOWN_REQUEST_URI)),
                 PG(ignore_user_abort) ? " (ignore_user_abort: it goes on)" : ": ending it");
         php_handle_aborted_connection();
 }
@@ -1252,7 +1255,7 @@ static void access_log_write(Request *r, size_t memory)
         SocketAddress peer = {.len = sizeof(peer.storage)};
         char ip[SOCKET_ADDRESS_STRING_MAX] = "";
         _cleanup_free_ char *line = NULL;
-        const char *cl = fcgi_params_get(&r->params, "CONTENT_LENGTH");
+        const char *cl = fcgi_params_known(&r->params, FCGI_KNOWN_CONTENT_LENGTH);
         usec_t now = now_usec(CLOCK_REALTIME);
         AccessEntry e = {
                 .pool = pool->name,
@@ -1263,7 +1266,7 @@ static void access_log_write(Request *r, size_t memory)
                 .request_uri = resolved.script_name,
                 .query_string = SG(request_info).query_string,
                 .script = SG(request_info).path_translated ? SG(request_info).path_translated
-                                                           : fcgi_params_get(&r->params, "SCRIPT_FILENAME"),
+                                                           : fcgi_params_known(&r->params, FCGI_KNOWN_SCRIPT_FILENAME),
                 .status = SG(sapi_headers).http_response_code,
                 .content_length = cl ? strtoull(cl, NULL, 10) : 0,
                 .duration_usec = now > r->start_real ? now - r->start_real : 0,
@@ -1299,10 +1302,12 @@ static void access_log_write(Request *r, size_t memory)
 
         if (log_to_journal()) {
                 log_fields_add(&f, "REQUEST_METHOD", "%s", strempty(e.method));
-                log_fields_add(&f, "REQUEST_URI", "%s", strempty(fcgi_params_get(&r->params, "REQUEST_URI")));
+                log_fields_add(
+                        &f, "REQUEST_URI", "%s", strempty(fcgi_params_known(&r->params, FCGI_KNOWN_REQUEST_URI)));
                 log_fields_add(&f, "QUERY_STRING", "%s", strempty(e.query_string));
                 log_fields_add(&f, "SCRIPT_FILENAME", "%s", strempty(e.script));
-                log_fields_add(&f, "REMOTE_ADDR", "%s", strempty(fcgi_params_get(&r->params, "REMOTE_ADDR")));
+                log_fields_add(
+                        &f, "REMOTE_ADDR", "%s", strempty(fcgi_params_known(&r->params, FCGI_KNOWN_REMOTE_ADDR)));
                 log_fields_add(&f, "STATUS", "%d", e.status);
                 log_fields_add(&f, "DURATION_USEC", "%llu", (unsigned long long)e.duration_usec);
                 log_fields_add(&f, "QUEUE_WAIT_USEC", "%llu", (unsigned long long)e.wait_usec);
@@ -1407,8 +1412,8 @@ static void run_request(Request *r)
         zend_first_try
         {
                 if (pool->allow_php_value_params) {
-                        const char *v = fcgi_params_get(&r->params, "PHP_VALUE");
-                        const char *a = fcgi_params_get(&r->params, "PHP_ADMIN_VALUE");
+                        const char *v = fcgi_params_known(&r->params, FCGI_KNOWN_PHP_VALUE);
+                        const char *a = fcgi_params_known(&r->params, FCGI_KNOWN_PHP_ADMIN_VALUE);
                         if (v)
                                 apply_value_param(v, false);
                         if (a)

@@ -59,6 +59,14 @@ static bool pair_name_eq(const Pair *a, const Pair *b)
         return a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
 }
 
+/* Each known name is found by its index as by its name */
+static void check_known(const FcgiParams *p)
+{
+        for (int k = 0; k < _FCGI_KNOWN_MAX; k++)
+                FUZZ_CHECK(fcgi_params_known(p, (FcgiKnown)k) == fcgi_params_get(p, fcgi_known_name((FcgiKnown)k)),
+                        "%s by index and by name differ", fcgi_known_name((FcgiKnown)k));
+}
+
 /* What a parsed FcgiParams must hold: the last value of each name, one entry per name, in first-seen order */
 static void check_params(const FcgiParams *p, const Pair *pairs, size_t n, size_t n_before)
 {
@@ -99,6 +107,7 @@ static void check_params(const FcgiParams *p, const Pair *pairs, size_t n, size_
                 FUZZ_CHECK(strlen(p->names[i]) == p->name_lens[i], "name length of entry %zu", i);
                 FUZZ_CHECK(p->values[i][p->value_lens[i]] == 0, "value of entry %zu not NUL-terminated", i);
         }
+        check_known(p);
 }
 
 /* set, set again, unset and get on a parsed FcgiParams, as pathinfo.c and php.c edit them */
@@ -131,6 +140,7 @@ static void edit_params(FcgiParams *p, Input *in)
 
                 FUZZ_CHECK(w == p->values[i] && len == p->value_lens[i], "entry %zu lost after unset", i);
         }
+        check_known(p);
         if (existed)
                 FUZZ_CHECK(p->n == n_before - 1, "count after unset");
 }

@@ -579,6 +579,70 @@ START_TEST(test_params_duplicates)
 }
 END_TEST
 
+/* Every known name is found by index exactly as by its name: what the web server sent, a value replaced, an
+ * entry before it removed (the entries after it move), names that only look alike, and none after a reset */
+static void assert_known_as_named(const FcgiParams *p)
+{
+        for (int k = 0; k < _FCGI_KNOWN_MAX; k++) {
+                size_t a = 4242, b = 4242;
+                const char *by_index = fcgi_params_known_len(p, (FcgiKnown)k, &a);
+                const char *by_name = fcgi_params_get_len(p, fcgi_known_name((FcgiKnown)k), &b);
+
+                ck_assert_msg(by_index == by_name, "%s: %p by index, %p by name", fcgi_known_name((FcgiKnown)k),
+                        (const void *)by_index, (const void *)by_name);
+                ck_assert_uint_eq(a, b);
+        }
+}
+
+START_TEST(test_params_known)
+{
+        uint8_t buf[512];
+        size_t n = 0, len;
+        FcgiParams p;
+
+        n += fcgi_nv_write(buf + n, sizeof(buf) - n, "HTTP_HOST", 9, "example.org", 11);
+        n += fcgi_nv_write(buf + n, sizeof(buf) - n, "SCRIPT_FILENAME", 15, "/srv/a.php", 10);
+        n += fcgi_nv_write(buf + n, sizeof(buf) - n, "REQUEST_METHOD", 14, "GET", 3);
+        n += fcgi_nv_write(buf + n, sizeof(buf) - n, "SCRIPT_NAME", 11, "/a.php", 6);
+        n += fcgi_nv_write(buf + n, sizeof(buf) - n, "PATH_INFO", 9, "/x", 2);
+        n += fcgi_nv_write(buf + n, sizeof(buf) - n, "QUERY_STRING", 12, "", 0);
+        n += fcgi_nv_write(buf + n, sizeof(buf) - n, "SCRIPT_FILENAMEX", 16, "/no", 3);
+        n += fcgi_nv_write(buf + n, sizeof(buf) - n, "script_name", 11, "/no", 3);
+        n += fcgi_nv_write(buf + n, sizeof(buf) - n, "CONTENT_LENGTH\0x", 16, "12", 2);
+        n += fcgi_nv_write(buf + n, sizeof(buf) - n, "REQUEST_METHOD", 14, "POST", 4);
+
+        fcgi_params_init(&p, SIZE_MAX);
+        ck_assert_int_eq(fcgi_params_append(&p, buf, n), 0);
+        ck_assert_int_eq(fcgi_params_parse(&p), 0);
+        ck_assert_str_eq(fcgi_params_known(&p, FCGI_KNOWN_SCRIPT_FILENAME), "/srv/a.php");
+        ck_assert_str_eq(fcgi_params_known(&p, FCGI_KNOWN_REQUEST_METHOD), "POST");
+        ck_assert_str_eq(fcgi_params_known_len(&p, FCGI_KNOWN_QUERY_STRING, &len), "");
+        ck_assert_uint_eq(len, 0);
+        ck_assert_str_eq(fcgi_params_known(&p, FCGI_KNOWN_CONTENT_LENGTH), "12");
+        ck_assert_ptr_null(fcgi_params_known(&p, FCGI_KNOWN_DOCUMENT_ROOT));
+        assert_known_as_named(&p);
+
+        ck_assert_int_eq(fcgi_params_set(&p, "DOCUMENT_ROOT", "/srv"), 0);
+        ck_assert_int_eq(fcgi_params_set(&p, "PATH_INFO", "/y"), 0);
+        ck_assert_str_eq(fcgi_params_known(&p, FCGI_KNOWN_DOCUMENT_ROOT), "/srv");
+        ck_assert_str_eq(fcgi_params_known(&p, FCGI_KNOWN_PATH_INFO), "/y");
+        assert_known_as_named(&p);
+
+        ck_assert_int_eq(fcgi_params_unset(&p, "SCRIPT_FILENAME"), 1);
+        ck_assert_ptr_null(fcgi_params_known(&p, FCGI_KNOWN_SCRIPT_FILENAME));
+        ck_assert_str_eq(fcgi_params_known(&p, FCGI_KNOWN_SCRIPT_NAME), "/a.php");
+        assert_known_as_named(&p);
+        ck_assert_int_eq(fcgi_params_unset(&p, "HTTP_HOST"), 1);
+        ck_assert_str_eq(fcgi_params_known(&p, FCGI_KNOWN_REQUEST_METHOD), "POST");
+        assert_known_as_named(&p);
+
+        fcgi_params_reset(&p);
+        for (int k = 0; k < _FCGI_KNOWN_MAX; k++)
+                ck_assert_ptr_null(fcgi_params_known(&p, (FcgiKnown)k));
+        fcgi_params_done(&p);
+}
+END_TEST
+
 START_TEST(test_params_set)
 {
         FcgiParams p;
@@ -999,6 +1063,7 @@ static Suite *suite(void)
         tc = tcase_create("params");
         tcase_add_test(tc, test_params_split);
         tcase_add_test(tc, test_params_duplicates);
+        tcase_add_test(tc, test_params_known);
         tcase_add_test(tc, test_params_set);
         tcase_add_test(tc, test_params_max_len);
         tcase_add_test(tc, test_params_malformed);
