@@ -1,4 +1,5 @@
 /* leader.c: a pool's leader process: PHP started once, workers forked on the supervisor's request */
+#include <dirent.h>
 #include <signal.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -25,6 +26,35 @@ typedef struct Leader {
         unsigned n_workers;
         bool stopping;
 } Leader;
+
+/* In a new worker, before PHP runs: the leader's event loop is not the worker's. Holding the leader's epoll, a
+ * script could add fds of its own to it with any event data, which the leader (root) would take for its own event
+ * sources; holding its signalfd, it could change which signals the leader reads. sd-event does not give its fds
+ * away, so they are found by kind: the leader has no other epoll, signalfd or timerfd. Closing our copies leaves
+ * the leader's loop as it is. */
+static int worker_close_leader_loop(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                char path[64], target[32] = {};
+                int fd = atoi(de->d_name);
+
+                if (fd < 3 || fd == dirfd(d))
+                        continue;
+                snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+                if (readlink(path, target, sizeof(target) - 1) < 0)
+                        continue;
+                if (streq(target, "anon_inode:[eventpoll]") || streq(target, "anon_inode:[signalfd]") ||
+                        streq(target, "anon_inode:[timerfd]"))
+                        (void)close(fd);
+        }
+        closedir(d);
+        return 0;
+}
 
 static void leader_spawn(Leader *l, int slot)
 {
@@ -65,6 +95,12 @@ static void leader_spawn(Leader *l, int slot)
                 /* Nor a handle on its siblings */
                 for (unsigned i = 0; i < l->n_slots; i++)
                         l->pidfds[i] = safe_close(l->pidfds[i]);
+                /* Nor its event loop */
+                int r = worker_close_leader_loop();
+                if (r < 0) {
+                        log_error_errno(r, "Failed to close the leader's event loop in a new worker: %m");
+                        _exit(EXIT_FAILURE);
+                }
                 _exit(worker_run(&w));
         }
 
