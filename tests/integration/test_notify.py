@@ -22,7 +22,7 @@ SOCKET_ACTIVATE = "/usr/bin/systemd-socket-activate"
 class Fpmd:
     """fpmd started by hand with an environment of our choosing, optionally behind a wrapper command."""
 
-    def __init__(self, ws, pool_lines, wrapper=(), env=None, name="www"):
+    def __init__(self, ws, pool_lines, wrapper=(), env=None, name="www", pass_fds=()):
         self.ws = ws
         self.dir = ws.path("fpmd-" + name)
         os.makedirs(os.path.join(self.dir, "pool.d"), exist_ok=True)
@@ -36,7 +36,7 @@ class Fpmd:
         e.update(env or {})
         with open(self.log_path, "wb") as logf:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=e,
-                                         start_new_session=True)
+                                         start_new_session=True, pass_fds=pass_fds)
 
     def write_pool(self, lines):
         body = ["pool = {", '  name = "www";'] + ["  " + l for l in lines]
@@ -311,6 +311,36 @@ class Notify(harness.TestCase):
             self.assertEqual(c.recv(1), b"")
         except ConnectionResetError:
             pass
+
+    def test_socket_of_another_family_refused(self):
+        # systemd's ListenStream= also takes vsock:CID:PORT, and ListenNetlink= passes a netlink socket:
+        # sockets fpmd cannot serve FastCGI on. systemd-socket-activate starts its child on a first connection,
+        # which a vsock socket without a loopback transport never gets; so the sockets are passed here the
+        # way systemd does it (fd 3, LISTEN_FDS=1, LISTEN_PID= fpmd's pid, LISTEN_FDNAMES=www).
+        error = ('[pool www] systemd passed a socket named "www" that is not a listening stream socket of IPv4, '
+                 'IPv6 or a unix path (a socket of another address family): refusing it. Its socket unit needs '
+                 'ListenStream= and no Accept=yes.')
+        vsock = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+        self.addCleanup(vsock.close)
+        vsock.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY))
+        vsock.listen()
+        # A listening stream socket: only its family is wrong
+        self.assertEqual((vsock.family, vsock.type, vsock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)),
+                         (socket.AF_VSOCK, socket.SOCK_STREAM, 1))
+        netlink = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        self.addCleanup(netlink.close)
+        for name, sock in (("vsock", vsock), ("netlink", netlink)):
+            fd = sock.fileno()
+            f = Fpmd(self.ws, ['pm = { mode = "static"; max_children = 1; };'], name=name, pass_fds=(fd,),
+                     wrapper=["/bin/sh", "-c", 'export LISTEN_PID=$$; exec "$@" 3<&%d%s' %
+                              (fd, "" if fd == 3 else " %d<&-" % fd), "sh"],
+                     env={"LISTEN_FDS": "1", "LISTEN_FDNAMES": "www"})
+            self.addCleanup(f.stop)
+            self.assertEqual(f.proc.wait(10), 1, (name, f.log()))
+            # (sh execs fpmd: the pid is fpmd's)
+            self.assertEqual([l for l in f.log().splitlines() if "systemd passed" in l],
+                             ["fpmd[%d]: error: %s" % (f.proc.pid, error)], (name, f.log()))
+            self.assertNotIn("using the socket systemd passed", f.log(), name)
 
     def test_socket_without_pool_and_pool_without_socket(self):
         other = harness.free_port()
