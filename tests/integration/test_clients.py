@@ -10,6 +10,7 @@ what both do."""
 
 import os
 import socket
+import threading
 import time
 
 import harness
@@ -18,16 +19,16 @@ WORKERS = 4
 
 
 def connect(server):
-    if server.pool.get("listen"):
+    if server.unix_path():
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(server.pool["listen"])
+        s.connect(server.unix_path())
         return s
     return socket.create_connection(("127.0.0.1", server.port))
 
 
 def client(server, timeout=30):
-    if server.pool.get("listen"):
-        return harness.FcgiUnixClient(server.pool["listen"], timeout=timeout)
+    if server.unix_path():
+        return harness.FcgiUnixClient(server.unix_path(), timeout=timeout)
     return harness.FcgiClient(server.port, timeout=timeout)
 
 
@@ -92,16 +93,73 @@ class Clients(harness.TestCase):
         self.silent_connections_do_not_hold_workers(s)
 
 
+class Slowloris:
+    """n connections to server, each sent the next byte of data every interval seconds (all of them in one
+    thread), never the last byte: a request head that never ends. Counts the bytes each has sent and notes the
+    ones the server closed."""
+
+    def __init__(self, server, data, n, interval=0.2):
+        self.data = data
+        self.interval = interval
+        self.socks = []
+        for _ in range(n):
+            self.socks.append(connect(server))
+            self.socks[-1].setblocking(False)
+        self.sent = [0] * n
+        self.closed = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            for i, s in enumerate(self.socks):
+                if i in self.closed:
+                    continue
+                try:
+                    if s.recv(1) == b"":
+                        self.closed.add(i)
+                        continue
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    self.closed.add(i)
+                    continue
+                if self.sent[i] < len(self.data) - 1:
+                    try:
+                        self.sent[i] += s.send(self.data[self.sent[i]:self.sent[i] + 1])
+                    except OSError:
+                        self.closed.add(i)
+            self._stop.wait(self.interval)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(10)
+        for s in self.socks:
+            s.close()
+
+
 @harness.fpmd_only("request_header_timeout, keepalive_timeout, request_io_timeout and worker_connections are "
                    "fpmd's")
 class Deadlines(harness.FpmdTestCase):
-    SETTINGS = {"pm": {"mode": "static", "max_children": WORKERS}, "request_header_timeout": "1s",
-                "keepalive_timeout": "1s", "request_io_timeout": "1s"}
+    """On TCP; DeadlinesUnix runs the same on a unix socket."""
+
+    UNIX = False
+
+    @classmethod
+    def settings(cls, sock="deadlines.sock", **overrides):
+        """Pool www's settings: 4 workers, every deadline 1 s, on a port of its own or on unix socket sock."""
+        s = {"pm": {"mode": "static", "max_children": WORKERS}, "request_header_timeout": "1s",
+             "keepalive_timeout": "1s", "request_io_timeout": "1s"}
+        if cls.UNIX:
+            s["listen"] = {"address": cls.ws.path(sock)}
+        s.update(overrides)
+        return s
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.s = harness.FpmdServer(cls.ws, {"www": cls.SETTINGS})
+        cls.s = harness.FpmdServer(cls.ws, {"www": cls.settings()})
         cls.addClassCleanup(cls.s.stop)
         cls.s.start()
 
@@ -142,7 +200,7 @@ class Deadlines(harness.FpmdTestCase):
         self.assertLess(took, 2.5)
 
     def test_idle_kept_connection_closed(self):
-        with harness.FcgiClient(self.s.port, timeout=10) as c:
+        with client(self.s, timeout=10) as c:
             res = c.request(harness.cgi_params(self.ws, "/hello.php"), keep_conn=True)
             self.assertEqual(res.response().body, b"hello\n")
             # kept: a second request on it is served
@@ -158,7 +216,7 @@ class Deadlines(harness.FpmdTestCase):
         params = harness.cgi_params(self.ws, "/echo.php", method="POST", content_type="text/plain")
         params["CONTENT_LENGTH"] = "100000"
         pairs = b"".join(harness.fcgi_pair(k, v) for k, v in params.items())
-        with harness.FcgiClient(self.s.port, timeout=10) as c:
+        with client(self.s, timeout=10) as c:
             c.send(harness.fcgi_begin(1) + harness.fcgi_stream(harness.FCGI_PARAMS, 1, pairs)
                    + harness.fcgi_record(harness.FCGI_STDIN, 1, b"x" * 1000))
             took = closed_within(c.sock, 5)
@@ -166,7 +224,7 @@ class Deadlines(harness.FpmdTestCase):
         self.assertLess(took, 2.5)
         t0 = time.monotonic()
         for _ in range(WORKERS * 2):
-            r, _ = harness.fcgi_request(self.s, harness.cgi_params(self.ws, "/hello.php"), timeout=5)
+            r, _ = harness.fcgi_request(self.s.endpoint(), harness.cgi_params(self.ws, "/hello.php"), timeout=5)
             self.assertEqual(r.body, b"hello\n")
         self.assertLess(time.monotonic() - t0, 2)
 
@@ -176,16 +234,44 @@ class Deadlines(harness.FpmdTestCase):
         kept = []
         try:
             for _ in range(300):
-                c = harness.FcgiClient(self.s.port, timeout=10)
+                c = client(self.s, timeout=10)
                 kept.append(c)
                 c.request(harness.cgi_params(self.ws, "/hello.php"), keep_conn=True)
             t0 = time.monotonic()
-            r, _ = harness.fcgi_request(self.s, harness.cgi_params(self.ws, "/hello.php"), timeout=5)
+            r, _ = harness.fcgi_request(self.s.endpoint(), harness.cgi_params(self.ws, "/hello.php"), timeout=5)
             self.assertEqual(r.body, b"hello\n")
             self.assertLess(time.monotonic() - t0, 0.5)
         finally:
             for c in kept:
                 c.close()
+
+    def test_slowloris_connections_do_not_hold_workers(self):
+        # 200 request heads trickling in a byte every 0.2 s against 4 workers. A pool of its own whose
+        # request_header_timeout (60 s) cannot close them during the test: they are all open and trickling
+        # while the normal clients ask
+        s = self.fpmd({"www": self.settings("slowloris.sock", request_header_timeout="60s")})
+        data = head(self.ws)
+        loris = Slowloris(s, data, 200)
+        self.addCleanup(loris.close)
+        # Every one is under way (2 bytes sent), and every one was accepted: none waits in the accept queue, where
+        # it would queue the normal clients behind it
+        self.assertTrue(harness.wait_for(lambda: min(loris.sent) >= 2, 10), sorted(loris.sent)[:5])
+        queue = s.unix_path() or s.port
+        self.assertTrue(harness.wait_for(lambda: harness.listen_queue(queue) == 0, 10), harness.listen_queue(queue))
+        sent = list(loris.sent)
+        # A normal client on a new connection is answered, twice as many times as there are workers
+        for _ in range(WORKERS * 2):
+            r, _ = harness.fcgi_request(s.endpoint(), harness.cgi_params(self.ws, "/hello.php"), timeout=10)
+            self.assertEqual((r.status, r.body), (200, b"hello\n"))
+        # ... while the slow ones went on trickling, none of them finished and fpmd closed none
+        self.assertTrue(harness.wait_for(lambda: all(a > b for a, b in zip(loris.sent, sent)), 10))
+        self.assertEqual(loris.closed, set())
+        self.assertLess(max(loris.sent), len(data))
+        self.assertEqual(len(s.pool_workers()), WORKERS)
+
+
+class DeadlinesUnix(Deadlines):
+    UNIX = True
 
 
 if __name__ == "__main__":
