@@ -23,6 +23,8 @@ enum {
 /* A worker's exit code (in CHANNEL_EXITED's wait status) when its pool's worker.script ended or failed before its
  * first fpmd_handle_request(): the application cannot boot, a fault of the pool's */
 #define WORKER_EXIT_NEVER_SERVED 3
+/* ... when it could not set itself up (rlimits, chroot, chdir, user) before serving: a fault of the pool's too */
+#define WORKER_EXIT_SETUP_FAILED 4
 
 typedef enum ChannelMessageType {
         CHANNEL_READY,        /* leader -> supervisor: PHP is up */

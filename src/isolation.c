@@ -45,6 +45,16 @@ static int resolve_user(const PoolConfig *p, Isolation *i)
         return i->user ? 0 : log_oom();
 }
 
+/* 0 for a folder (symlinks followed), else why not */
+static int folder_check(const char *path)
+{
+        struct stat st;
+
+        if (stat(path, &st) < 0)
+                return -errno;
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
 int isolation_plan(const PoolConfig *p, bool announce, Isolation *ret)
 {
         Isolation i = {.rlimit_files = p->rlimit_files, .rlimit_core = p->rlimit_core, .dumpable = p->process_dumpable};
@@ -91,20 +101,37 @@ int isolation_plan(const PoolConfig *p, bool announce, Isolation *ret)
                 i.change_user = true;
         }
 
+        /* Checked here, not in each worker: a pool that cannot chroot or chdir never starts, nor replaces one (an
+         * ondemand pool's first worker would find out after the generation it replaced had gone). PHP-FPM checks
+         * both when it reads its configuration. */
         if (p->chroot) {
-                struct stat st;
-
-                /* Checked here, not in each worker: a pool that cannot chroot never starts, nor replaces one */
-                if (stat(p->chroot, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                        r = log_error_errno(
-                                errno ?: ENOTDIR, "[pool %s] chroot '%s' is not a folder: %m", p->name, p->chroot);
+                r = folder_check(p->chroot);
+                if (r < 0) {
+                        r = log_error_errno(r, "[pool %s] chroot '%s' is not a folder: %m", p->name, p->chroot);
                         isolation_done(&i);
                         return r;
                 }
                 i.chroot = strdup(p->chroot);
         }
-        if (p->chdir)
+        if (p->chdir) {
+                _cleanup_free_ char *inside = NULL;
+
+                if (p->chroot && asprintf(&inside, "%s/%s", p->chroot, p->chdir) < 0) {
+                        isolation_done(&i);
+                        return log_oom();
+                }
+                r = folder_check(inside ?: p->chdir);
+                if (r < 0) {
+                        if (p->chroot)
+                                r = log_error_errno(r, "[pool %s] chdir '%s' is not a folder in chroot '%s': %m",
+                                        p->name, p->chdir, p->chroot);
+                        else
+                                r = log_error_errno(r, "[pool %s] chdir '%s' is not a folder: %m", p->name, p->chdir);
+                        isolation_done(&i);
+                        return r;
+                }
                 i.chdir = strdup(p->chdir);
+        }
         if (!i.user || (p->chroot && !i.chroot) || (p->chdir && !i.chdir)) {
                 isolation_done(&i);
                 return log_oom();

@@ -192,17 +192,24 @@ static void manager_check_ready(Manager *m)
                 if (m->old[i]->leader > 0 && !m->old[i]->stop_acked)
                         return;
 
+        /* A new generation that failed to start: STATUS= says so until a reload succeeds, as for a reload refused
+         * up front */
+        if (m->reloading && m->started_error) {
+                free(m->reload_error);
+                m->reload_error = strdup(m->started_error);
+        }
         manager_update_status(m, true);
         (void)sd_notifyf(false, "READY=1\nSTATUS=%s", strempty(m->last_status));
         if (m->reloading) {
                 _cleanup_free_ char *text = NULL;
 
-                log_notice("Reloaded: %zu pool%s serving.", m->n_pools, m->n_pools == 1 ? "" : "s");
+                if (m->started_error)
+                        log_error("Reload failed: %s.", m->started_error);
+                else
+                        log_notice("Reloaded: %zu pool%s serving.", m->n_pools, m->n_pools == 1 ? "" : "s");
                 if (asprintf(&text, "%zu pool%s serving, %zu new generation%s", m->n_pools, m->n_pools == 1 ? "" : "s",
                             m->n_started, m->n_started == 1 ? "" : "s") < 0)
                         text = NULL;
-                if (m->started_error)
-                        log_error("Reload failed: %s.", m->started_error);
                 manager_answer(m, !m->started_error, m->started_error ? m->started_error : text);
         } else
                 log_notice("fpmd %s ready: %zu pool%s serving.", FPMD_VERSION, m->n_pools, m->n_pools == 1 ? "" : "s");

@@ -309,7 +309,11 @@ void pool_counts(const Pool *p, ScoreboardCounts *ret)
                 if (s == WORKER_FREE)
                         continue;
                 c.total++;
-                if (s != WORKER_STARTING)
+                /* In its loop: not merely forked, nor on its way out. A worker that fails before its first request
+                 * (its worker.script, its setup) is exiting between its last state and the leader's word of its
+                 * exit: counted, it made a failing new generation look as if it served and replace the previous
+                 * one. */
+                if (s != WORKER_STARTING && s != WORKER_EXITING)
                         c.started++;
                 if (p->scoreboard)
                         c.requests += p->scoreboard->slots[i].requests;
@@ -500,9 +504,11 @@ static void pool_check_booted(Pool *p)
         pool_counts(p, &c);
         if (c.started == 0)
                 return;
-        if (p->boot_failed)
+        if (p->boot_failed && p->config->worker_script)
                 log_notice("[pool %s] a worker booted worker.script %s: serving again.", pool_name(p),
                         p->config->worker_script);
+        else if (p->boot_failed)
+                log_notice("[pool %s] a worker started: serving again.", pool_name(p));
         p->boot_failures = 0;
         p->boot_failed = false;
         p->owner->changed(p->owner->userdata);
@@ -880,11 +886,13 @@ static void pool_signal_leader(Pool *p, int sig)
         (void)kill(p->leader, sig);
 }
 
-/* A worker whose worker.script failed before its first request. Three in a row with none booted: a new
- * generation is stopped (the previous one keeps serving, the reload fails); a pool without one is ready with
- * its failing workers, said once, so that fpmd's other pools are not held back. */
-static void pool_boot_failed(Pool *p)
+/* A worker that exited before its first request: it could not set itself up (setup), or its worker.script
+ * failed. Three in a row with none started: a new generation is stopped (the previous one keeps serving, the
+ * reload fails); a pool without one is ready with its failing workers, said once, so that fpmd's other pools
+ * are not held back. */
+static void pool_boot_failed(Pool *p, bool setup)
 {
+        const char *script = setup ? NULL : p->config->worker_script;
         ScoreboardCounts c;
 
         pool_record_fault(p);
@@ -895,17 +903,28 @@ static void pool_boot_failed(Pool *p)
                 return;
         p->boot_failed = true;
         if (p->replaces && !p->served) {
-                log_pool_event(p, LOG_ERR, NULL, 0,
-                        "[pool %s] worker.script %s failed before its first request in %u workers of the new "
-                        "generation: stopping it.",
-                        pool_name(p), p->config->worker_script, p->boot_failures);
+                if (script)
+                        log_pool_event(p, LOG_ERR, NULL, 0,
+                                "[pool %s] worker.script %s failed before its first request in %u workers of the new "
+                                "generation: stopping it.",
+                                pool_name(p), script, p->boot_failures);
+                else
+                        log_pool_event(p, LOG_ERR, NULL, 0,
+                                "[pool %s] %u workers of the new generation could not start: stopping it.",
+                                pool_name(p), p->boot_failures);
                 pool_signal_leader(p, SIGTERM);
                 return;
         }
-        log_pool_event(p, LOG_ERR, NULL, 0,
-                "[pool %s] worker.script %s failed before its first request in %u workers: the pool serves nothing "
-                "until one boots (a new worker each second).",
-                pool_name(p), p->config->worker_script, p->boot_failures);
+        if (script)
+                log_pool_event(p, LOG_ERR, NULL, 0,
+                        "[pool %s] worker.script %s failed before its first request in %u workers: the pool serves "
+                        "nothing until one boots (a new worker each second).",
+                        pool_name(p), script, p->boot_failures);
+        else
+                log_pool_event(p, LOG_ERR, NULL, 0,
+                        "[pool %s] %u workers could not start: the pool serves nothing until one does (a new worker "
+                        "each second).",
+                        pool_name(p), p->boot_failures);
         pool_check_served(p);
         p->owner->changed(p->owner->userdata);
 }
@@ -936,7 +955,12 @@ static void pool_worker_exited(Pool *p, int slot, pid_t pid, int status)
                             "request.",
                         pool_name(p), (int)pid);
                 if (!pool_stopping(p) && p->state == POOL_RUNNING)
-                        pool_boot_failed(p);
+                        pool_boot_failed(p, false);
+        } else if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_SETUP_FAILED && info.stop_sent == 0) {
+                log_warning("[pool %s] child %d exited before serving: it could not set itself up.", pool_name(p),
+                        (int)pid);
+                if (!pool_stopping(p) && p->state == POOL_RUNNING)
+                        pool_boot_failed(p, true);
         } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
                 log_warning("[pool %s] child %d exited with code %d", pool_name(p), (int)pid, WEXITSTATUS(status));
         else
@@ -1268,8 +1292,8 @@ int pool_status_line(const Pool *p, char *buf, size_t size)
                 (unsigned long long)c.requests, p->scoreboard ? (unsigned long long)p->scoreboard->slow_requests : 0ULL,
                 p->state == POOL_FAILED                               ? " (failed)"
                 : p->state == POOL_RESTING || p->state == POOL_DOZING ? " (at rest)"
-                : p->boot_failed                                      ? " (worker.script failing)"
-                : p->quick_failures > 3                               ? " (workers failing)"
+                : p->boot_failed && p->config->worker_script          ? " (worker.script failing)"
+                : p->boot_failed || p->quick_failures > 3             ? " (workers failing)"
                 : p->memory_held                                      ? " (memory full)"
                                                                       : "");
 }

@@ -818,8 +818,10 @@ int worker_run(const WorkerContext *w)
         worker_setup_output(w->pool);
         if (w->pool->pm.max_memory > 0)
                 statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        /* A worker that cannot set itself up never served: a new generation none of whose workers gets this far
+         * is stopped (the reload fails, the previous one keeps serving) */
         if (isolation_apply(w->isolation) < 0)
-                return 1;
+                return WORKER_EXIT_SETUP_FAILED;
         (void)php_worker_init(&(PhpWorker){
                 .pool = w->pool,
                 .listen_fd = w->listen_fd,
@@ -828,7 +830,7 @@ int worker_run(const WorkerContext *w)
         });
 
         if (loop_setup(&l, &stop_signals) < 0)
-                return 1;
+                return WORKER_EXIT_SETUP_FAILED;
 
         slot = my_slot();
         slot->requests = 0;
