@@ -2,13 +2,16 @@
 """Reload (SIGHUP; SIGUSR2 does the same; `fpmd reload` waits for it and reports): every pool gets a new
 generation (fresh PHP, opcache and realpath cache) on the same socket while the old one finishes its requests,
 so no request fails and a symlink deploy serves its new release; `fpmd reload POOL` renews that pool only; a
-bad configuration keeps the running one and `fpmd reload` says why; pools come and go with their files.
+bad configuration, or a pool whose new generation cannot start, keeps the running one and `fpmd reload` says
+why; pools come and go with their files.
 
 fpmd-only: the files written, the log lines and the generations are fpmd's."""
 
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -432,30 +435,110 @@ class Reload(harness.FpmdTestCase):
         self.assertEqual((r.returncode, r.stdout), (0, "fpmd: reloaded: 1 pool serving, 1 new generation\n"))
         self.assert_answers(s, b"memory_limit=300M\n")
 
-    def test_failing_new_generation_keeps_previous(self):
-        # A reload to a configuration that parses but whose workers cannot start (the chroot folder does not
-        # exist): whether fpmd refuses it up front (PHP-FPM checks the chroot path when it reads the
-        # configuration) or sees the new workers die, the running generation must go on serving.
-        s = self.fpmd({"www": self.settings("200M")})
+    def cannot_start(self, s, change, causes, why):
+        """Rewrites pool www with change (and another memory_limit) and runs `fpmd reload`: it exits 1 with why,
+        the log has each cause line once (regexes) and no reload succeeded, and the generation that ran before
+        (the same leader and workers) answered before and answers after with its own settings."""
         before = self.pids(s)
-        s.set_pool("www", dict(self.settings("300M"), chroot=self.ws.path("no-such-root")))
-        offset = s.reload()
-        t0 = time.monotonic()
-        served = []
-        while time.monotonic() - t0 < 3:
-            try:
-                r = harness.fcgi_request(s, self.params("/memory_limit.php"), timeout=2)[0]
-                served.append((r.status, r.body))
-            except Exception as e:  # a refused or unanswered request is what this test looks for
-                served.append(repr(e))
-            time.sleep(0.1)
-        harness.log("reload to a missing chroot: %d of %d requests answered; leaders %r; log: %s"
-                    % (served.count((200, b"memory_limit=200M\n")), len(served), s.leaders(),
-                       [l for l in s.log_lines(offset) if "Failed to chroot" not in l
-                        and "exited with code" not in l][:8]))
-        self.assertEqual(set(map(str, served)), {str((200, b"memory_limit=200M\n"))})
-        self.assertIn(before[0], s.leaders())
-        self.assertTrue(set(before[1]) <= set(s.pool_workers()))
+        self.assert_answers(s, b"memory_limit=200M\n")
+        s.set_pool("www", dict(self.settings("300M"), **change))
+        offset = s.log_offset()
+        r = subprocess.run([s.argv()[0], "reload", "--pid", str(s.pid), "--timeout", "30"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (1, "", "fpmd: reload failed: %s\n" % why),
+                         s.log_text()[offset:])
+        for cause in causes:
+            self.assertEqual(len(s.log_find(cause, offset)), 1, (cause, s.log_text()[offset:]))
+        self.assertEqual(s.log_find(RELOADED, offset), [])
+        self.assert_answers(s, b"memory_limit=200M\n")
+        self.assertTrue(harness.wait_for(lambda: self.pids(s) == before, 5), (self.pids(s), before))
+        self.assertTrue(s.alive())
+
+    def assert_reload_fixed(self, s):
+        """The pool's settings back to sound ones: the reload takes."""
+        s.set_pool("www", self.settings("300M"))
+        r = s.reload_command()
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "fpmd: reloaded: 1 pool serving, 1 new generation\n",
+                                                              ""))
+        self.assert_answers(s, b"memory_limit=300M\n")
+
+    def test_new_generation_cannot_be_set_up(self):
+        # A configuration that parses but whose pool cannot start is refused before anything changes: its listen
+        # address taken by another process, a chroot or chdir folder that does not exist, a user that does not
+        # exist. `fpmd reload` (ExecReload=) names the pool, the journal (here stderr) has the cause.
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        self.addCleanup(holder.close)
+        taken = "127.0.0.1:%d" % holder.getsockname()[1]
+        missing = self.ws.path("no-such-folder")
+        why = "pool www could not be set up, see the journal"
+        refused = r"^" + SUP + r"error: Reload failed for pool www, keeping the running configuration\.$"
+        s = self.fpmd({"www": self.settings("200M")})
+
+        self.cannot_start(s, {"listen": {"address": taken}},
+                          [r"^" + SUP + r"error: Failed to bind %s: Address already in use$" % re.escape(taken),
+                           refused], why)
+        if os.geteuid() == 0:
+            self.cannot_start(s, {"chroot": missing},
+                              [r"^" + SUP + r"error: \[pool www\] chroot '%s' is not a folder: No such file or "
+                               r"directory$" % re.escape(missing), refused], why)
+            self.cannot_start(s, {"user": "fpmd-no-such-user", "allow_root": None},
+                              [r"^" + SUP + r"error: \[pool www\] user 'fpmd-no-such-user' does not exist\.$",
+                               refused], why)
+        else:
+            harness.log("not root: the chroot and user cases are left out (fpmd ignores 'user' unprivileged)")
+        # PHP-FPM refuses a chdir that is not a folder when it reads the configuration: so does fpmd, in every pm
+        # (an ondemand pool's workers start after the previous generation is gone)
+        no_chdir = r"^" + SUP + r"error: \[pool www\] chdir '%s' is not a folder: No such file or directory$" \
+            % re.escape(missing)
+        self.cannot_start(s, {"chdir": missing}, [no_chdir, refused], why)
+        self.cannot_start(s, {"chdir": missing, "pm": {"mode": "ondemand", "max_children": 4}}, [no_chdir, refused],
+                          why)
+        self.assert_reload_fixed(s)
+
+    def test_new_generation_workers_cannot_start(self):
+        # The settings are sound but no worker of the new generation gets past its setup: rlimit_files above the
+        # kernel's nr_open, which setrlimit() refuses in each worker (root too; PHP-FPM logs it and goes on). After
+        # three the new generation is stopped and `fpmd reload` says so (it waited for its timeout while the
+        # workers failed once a second), and the previous generation serves throughout.
+        with open("/proc/sys/fs/nr_open") as f:
+            too_many = int(f.read()) + 1
+        s = self.fpmd({"www": self.settings("200M")})
+        stop = threading.Event()
+        answers = []
+
+        def load():
+            while not stop.is_set():
+                try:
+                    r = harness.fcgi_request(s, self.params("/memory_limit.php"), timeout=10)[0]
+                    answers.append((r.status, r.body))
+                except Exception as e:  # a failed request is what this test looks for
+                    answers.append(repr(e))
+
+        t = threading.Thread(target=load, daemon=True)
+        t.start()
+        try:
+            self.assertTrue(harness.wait_for(lambda: len(answers) >= 10, 10), "the load never ran")
+            self.cannot_start(
+                s, {"rlimit_files": too_many},
+                [r"^" + SUP + r"error: \[pool www\] 3 workers of the new generation could not start: stopping "
+                 r"it\.$",
+                 r"^" + SUP + r"error: \[pool www\] the new generation failed to start; the previous one keeps "
+                 r"serving\.$",
+                 r"^" + SUP + r"error: Reload failed: pool www: its new generation failed to start; the previous "
+                 r"one keeps serving, see the journal\.$"],
+                "pool www: its new generation failed to start; the previous one keeps serving, see the journal")
+            # each worker said why before it exited
+            self.assertGreaterEqual(len(s.log_find(r"^fpmd\[\d+\]: error: \[pool www\] Failed to set rlimit_files "
+                                                   r"to %d: Operation not permitted$" % too_many)), 3, s.log_text())
+            n = len(answers)
+            self.assertTrue(harness.wait_for(lambda: len(answers) >= n + 10, 10), "the load stopped")
+        finally:
+            stop.set()
+            t.join(20)
+        self.assertEqual(set(map(str, answers)), {str((200, b"memory_limit=200M\n"))})
+        self.assert_reload_fixed(s)
 
     def test_pool_added_and_removed(self):
         s = self.fpmd({"www": self.settings("200M")})

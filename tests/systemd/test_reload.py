@@ -2,8 +2,8 @@
 """systemctl reload fpmd under load: every reload starts a new generation of workers, is invisible to clients
 and returns once the new generation serves (ExecReload= runs `fpmd reload`, which waits), the main process
 stays; a symlink deploy with opcache.validate_timestamps=0 serves the new release from the moment the reload
-returns; a bad configuration makes `systemctl reload` fail and leaves the running one serving, with the reason
-in STATUS=. The methods run in name order on one container."""
+returns; a bad configuration, or a pool whose new generation cannot start, makes `systemctl reload` fail and
+leaves the running one serving, with the reason in STATUS=. The methods run in name order on one container."""
 
 import json
 import os
@@ -240,6 +240,63 @@ class Reload(h.TestCase):
         self.assertEqual(late, {b"release 2\n"})
         self.assertGreater(len([1 for t, b in loop.answers if t > t_reloaded]), 5)
         self.assertEqual(self.request("/current/version.php").body, b"release 2\n")
+
+
+    def test_6_pool_that_cannot_start(self):
+        # Not a syntax error: a configuration that parses but whose pool cannot start. Its user does not exist
+        # (refused before anything changes), then its workers cannot set themselves up (rlimit_files above the
+        # kernel's nr_open, which setrlimit() refuses: the new generation starts and is stopped after three). Each
+        # time `systemctl reload` fails, the journal and STATUS= say why, and the service stays active, served by
+        # the previous generation throughout.
+        good = self.gen
+        with open("/proc/sys/fs/nr_open") as f:
+            too_many = int(f.read()) + 1
+        cases = [
+            (GOOD_POOL.replace('  user = "www-data";', '  user = "fpmd-no-such-user";'),
+             "pool www could not be set up, see the journal",
+             ["[pool www] user 'fpmd-no-such-user' does not exist.",
+              "Reload failed for pool www, keeping the running configuration."]),
+            (GOOD_POOL.replace("  env = ", "  rlimit_files = %d;\n  env = " % too_many),
+             "pool www: its new generation failed to start; the previous one keeps serving, see the journal",
+             ["[pool www] 3 workers of the new generation could not start: stopping it.",
+              "[pool www] the new generation failed to start; the previous one keeps serving.",
+              "Reload failed: pool www: its new generation failed to start; the previous one keeps serving, see "
+              "the journal."]),
+        ]
+        loop = h.RequestLoop(self.address, "/gen.php", lambda b: b == b"gen=%d\n" % good)
+        loop.start()
+        try:
+            self.assertTrue(h.wait_for(lambda: loop.ok > 5 or loop.failures, 30), "the load never ran")
+            for text, why, causes in cases:
+                self.ws.write_pool(text=text % (h.PHP_INI, good + 1))
+                cursor = self.box.cursor()
+                r = self.box.systemctl("reload", "fpmd.service", check=False)
+                self.assertNotEqual(r.returncode, 0, "systemctl reload of a pool that cannot start succeeded: %r" % r)
+                self.assertIn("Job for fpmd.service failed", r.stderr)
+                # `fpmd reload`'s line (ExecReload=), then the supervisor's lines with the cause: each once
+                want = ["fpmd: reload failed: " + why] + causes
+                messages = h.wait_for(lambda: set(want) <= set(self.box.messages("-u", "fpmd.service", after=cursor))
+                                      and self.box.messages("-u", "fpmd.service", after=cursor), 10)
+                self.assertTrue(messages, self.box.messages("-u", "fpmd.service", after=cursor))
+                for m in want:
+                    self.assertEqual(messages.count(m), 1, (m, messages))
+                status = h.wait_for(lambda: self.status_text().startswith(
+                    "Reload failed, running the previous configuration: %s | " % why) and self.status_text(), 10)
+                self.assertTrue(status, "StatusText never told of the failed reload: %r" % self.status_text())
+                self.assertRegex(status.split(" | ", 1)[1], COUNTS_RE)
+                self.assertEqual(self.box.show("fpmd.service", "MainPID", "ActiveState", "SubState", "NRestarts"),
+                                 {"MainPID": self.main_pid, "ActiveState": "active", "SubState": "running",
+                                  "NRestarts": "0"})
+                marks = loop.ok
+                self.assertTrue(h.wait_for(lambda: loop.ok > marks + 5 or loop.failures, 30), "the load stopped")
+        finally:
+            loop.stop()
+        self.assertEqual(loop.failures, [], "requests failed around the failed reloads")
+        # Fixed: the reload takes, and STATUS= is the pool's counts again
+        self.write_gen(good + 2)
+        self.box.systemctl("reload", "fpmd.service")
+        self.assertServesGen(good + 2)
+        self.assertTrue(h.wait_for(lambda: re.fullmatch(COUNTS_RE, self.status_text()), 10), self.status_text())
 
 
 if __name__ == "__main__":
