@@ -17,6 +17,7 @@
 #include "log.h"
 #include "manager.h"
 #include "pool.h"
+#include "user.h"
 
 #define TICK_MAX_USEC (1 * USEC_PER_SEC)
 #define TICK_MIN_USEC (100 * USEC_PER_MSEC)
@@ -347,8 +348,11 @@ static void on_pool_restart(Pool *old, void *userdata)
 {
         Manager *m = userdata;
         Pool *p = NULL;
+        int r;
 
-        if (pool_new(&m->owner, old->config_owner, old->config, old, &p) < 0)
+        r = pool_new(&m->owner, old->config_owner, old->config, old, &p);
+        user_lookups_done();
+        if (r < 0)
                 return;
         if (manager_add_old(m, old) < 0) {
                 pool_free(p);
@@ -509,6 +513,7 @@ static int manager_prepare(
                 }
                 n++;
         }
+        user_lookups_done();
         if (r < 0) {
                 for (size_t i = 0; i < n; i++)
                         if (!manager_find_pool(m, pool_name(next[i])) ||
@@ -1044,6 +1049,7 @@ int manager_run(Manager *m)
         };
 
         r = manager_open_pools(m);
+        user_lookups_done();
         if (r < 0)
                 return 1;
 

@@ -3,7 +3,11 @@
 #include <pwd.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "user.h"
 
@@ -26,7 +30,8 @@ typedef struct AnswerHead {
 } AnswerHead;
 
 static bool in_child;
-static int helper_fd = -1; /* our end of the helper's socket, -1: none running */
+static int helper_fd = -1;    /* our end of the helper's socket, -1: none running */
+static int helper_pidfd = -1; /* the helper, to wait for it when its work is done */
 
 void user_lookups_in_child(void)
 {
@@ -268,6 +273,8 @@ static int helper_start(void)
                 return r;
         }
         if (pid == 0) {
+                /* It never outlives the supervisor */
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
                 /* Nothing of the supervisor's (its sockets above all) outlives a close there because of us */
                 if (dup2(fds[1], 3) < 0)
                         _exit(0);
@@ -276,8 +283,25 @@ static int helper_start(void)
         }
         safe_close(fds[1]);
         helper_fd = fds[0];
-        /* Reaped by whoever reaps our children: the supervisor's loop ignores a pid it does not know */
+        /* A helper that left by itself is reaped by whoever reaps our children (the supervisor's loop ignores
+         * a pid it does not know); one told to go is waited for through its pidfd, which names no other
+         * process even once it has been reaped */
+        safe_close(helper_pidfd);
+        helper_pidfd = pidfd_open(pid, 0);
         return 0;
+}
+
+void user_lookups_done(void)
+{
+        siginfo_t si;
+
+        if (helper_fd < 0)
+                return;
+        helper_fd = safe_close(helper_fd);
+        if (helper_pidfd >= 0)
+                while (waitid(P_PIDFD, (id_t)helper_pidfd, &si, WEXITED) < 0 && errno == EINTR)
+                        ;
+        helper_pidfd = safe_close(helper_pidfd);
 }
 
 static int ask_helper(LookupKind kind, const char *name, gid_t gid, Answer *a)

@@ -17,6 +17,9 @@ typedef struct UserRecord {
  * NSS module (systemd's, sss, ldap: their libraries, threads and sockets), and stays small. A configuration's
  * lookups, hundreds for hundreds of pools, cost one fork(). */
 void user_lookups_in_child(void);
+/* A configuration's lookups are over: the helper is told to go and waited for, so it shows in no process list
+ * once a configuration is loaded (the next lookup starts one again) */
+void user_lookups_done(void);
 
 /* -ESRCH when there is no such user (a number without an entry is fine for uid alone), other negative errno
  * when the lookup itself failed. Logs nothing. */

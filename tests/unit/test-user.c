@@ -3,6 +3,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "test.h"
 #include "user.h"
@@ -74,6 +75,20 @@ START_TEST(test_lookups_in_child)
 {
         user_lookups_in_child();
         check_lookups(true);
+        /* The helper is gone, reaped: no child of ours is left, not even a zombie */
+        user_lookups_done();
+        errno = 0;
+        ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+        ck_assert_int_eq(errno, ECHILD);
+        /* and a lookup after it starts one again */
+        {
+                _cleanup_(user_record_done) UserRecord again = {};
+
+                ck_assert_int_eq(user_lookup("root", &again), 0);
+                ck_assert_str_eq(again.name, "root");
+        }
+        user_lookups_done();
+        ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
 }
 END_TEST
 
