@@ -77,10 +77,20 @@ def can_connect(address, timeout=0.5):
         return False
 
 
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port free now, and not handed out before by this process: the pools of one configuration
+    get their ports before any of them is bound, so the kernel may offer the same free port twice."""
+    for _ in range(1000):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("no loopback port left that this process has not handed out")
 
 
 def wait_for(predicate, timeout, interval=0.05):
