@@ -453,10 +453,27 @@ static int params_grow(FcgiParams *p)
         return 0;
 }
 
+/* A heap string the params no longer hold is freed at the next reset, not now: whatever a lookup gave stays
+ * valid until then (the path resolver keeps the web server's values while it replaces them). Without memory
+ * for the list it is left allocated rather than freed under a reader. */
+static void params_retire(FcgiParams *p, char *s)
+{
+        if (p->n_retired == p->n_retired_alloc) {
+                size_t na = p->n_retired_alloc == 0 ? 8 : p->n_retired_alloc * 2;
+                char **q = realloc(p->retired, na * sizeof(char *));
+
+                if (!q)
+                        return;
+                p->retired = q;
+                p->n_retired_alloc = na;
+        }
+        p->retired[p->n_retired++] = s;
+}
+
 static void params_free_value(FcgiParams *p, size_t i)
 {
         if (p->owned[i] & FCGI_PARAM_OWNED_VALUE)
-                free(p->values[i]);
+                params_retire(p, p->values[i]);
 }
 
 /* Adds or replaces. name and value are either already NUL-terminated strings in the arena (in_arena), or
@@ -594,7 +611,7 @@ int fcgi_params_unset(FcgiParams *p, const char *name)
         if (i < 0)
                 return 0;
         if (p->owned[i] & FCGI_PARAM_OWNED_NAME)
-                free(p->names[i]);
+                params_retire(p, p->names[i]);
         params_free_value(p, (size_t)i);
         /* Keep the order of the others: $_SERVER lists them as the web server sent them */
         tail = p->n - (size_t)i - 1;
@@ -620,8 +637,12 @@ void fcgi_params_reset(FcgiParams *p)
         for (size_t i = 0; i < p->n; i++) {
                 if (p->owned[i] & FCGI_PARAM_OWNED_NAME)
                         free(p->names[i]);
-                params_free_value(p, i);
+                if (p->owned[i] & FCGI_PARAM_OWNED_VALUE)
+                        free(p->values[i]);
         }
+        for (size_t i = 0; i < p->n_retired; i++)
+                free(p->retired[i]);
+        p->n_retired = 0;
         if (p->n > 0) {
                 memset(p->index, 0, index_slots(p) * sizeof(uint32_t));
                 memset(p->known, 0, sizeof(p->known));
@@ -642,6 +663,7 @@ void fcgi_params_done(FcgiParams *p)
         free(p->owned);
         free(p->index);
         free(p->arena);
+        free(p->retired);
         fcgi_params_init(p, p->max_len);
 }
 

@@ -113,6 +113,8 @@ typedef struct FcgiParams {
         char *arena;     /* the parsed names and values, NUL-terminated, one allocation reused by every request */
         size_t arena_size;
         uint32_t known[_FCGI_KNOWN_MAX]; /* the entry of each FcgiKnown name + 1, 0: absent */
+        char **retired;                  /* heap strings replaced or unset since the last reset, freed by it */
+        size_t n_retired, n_retired_alloc;
 } FcgiParams;
 
 /* max_len bounds the raw stream; SIZE_MAX for no bound */
@@ -120,7 +122,9 @@ void fcgi_params_init(FcgiParams *p, size_t max_len);
 int fcgi_params_append(FcgiParams *p, const uint8_t *data, size_t len); /* -E2BIG, -ENOMEM */
 /* -EBADMSG on a malformed pair, -ENOMEM; on failure the pairs before the bad one stay, reset before reuse */
 int fcgi_params_parse(FcgiParams *p);
-const char *fcgi_params_get(const FcgiParams *p, const char *name); /* NULL when absent */
+/* NULL when absent. Every string a lookup gives stays valid until fcgi_params_reset(), even after its name was
+ * set again or unset. */
+const char *fcgi_params_get(const FcgiParams *p, const char *name);
 /* Same, and the value's real length in *ret_len (untouched when absent); ret_len may be NULL */
 const char *fcgi_params_get_len(const FcgiParams *p, const char *name, size_t *ret_len);
 /* fcgi_params_get_len() of a known name, without a lookup */

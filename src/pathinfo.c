@@ -9,12 +9,12 @@
 typedef struct Walk {
         FcgiParams *p;
         const PathinfoFs *fs;
-        /* The web server's SCRIPT_FILENAME (after an Apache URL is cut), PATH_TRANSLATED and SCRIPT_NAME: copies,
-         * since the params they came from are replaced and unset on the way */
-        char *orig_sf, *orig_pt, *orig_sn;
+        /* The web server's SCRIPT_FILENAME (after an Apache URL is cut), PATH_TRANSLATED and SCRIPT_NAME: the
+         * params' own strings, which stay valid while the params are replaced and unset on the way */
+        const char *orig_sf, *orig_pt, *orig_sn;
         const char *orig_pi;
         const char *pi, *sn; /* current PATH_INFO and SCRIPT_NAME */
-        char *sf;            /* SCRIPT_FILENAME, owned: Apache's URL is cut in it */
+        char *sf;            /* SCRIPT_FILENAME when Apache's URL is cut in it (owned), else NULL */
         bool apache;         /* mod_proxy_fcgi sent a proxy: URL; it sends no usable PATH_INFO then */
         PathinfoResult *ret;
 } Walk;
@@ -113,7 +113,7 @@ static char *raw_url_decode(const char *s)
 
 /* Apache's mod_proxy_fcgi and mod_proxy_balancer send "proxy:fcgi://host:port/path/script.php/info?query":
  * the path starts at the first '/' after the host (bug 54152, 62172) */
-static void cut_proxy_url(Walk *w)
+static int cut_proxy_url(Walk *w, const char *sf)
 {
         static const char *const prefixes[] = {"proxy:fcgi://", "proxy:balancer://"};
 
@@ -121,8 +121,13 @@ static void cut_proxy_url(Walk *w)
                 size_t l = strlen(prefixes[i]);
                 char *s, *q;
 
-                if (!w->sf || strncasecmp(w->sf, prefixes[i], l) != 0)
+                if (strncasecmp(w->sf ?: sf, prefixes[i], l) != 0)
                         continue;
+                if (!w->sf) {
+                        w->sf = strdup(sf);
+                        if (!w->sf)
+                                return -ENOMEM;
+                }
                 s = w->sf + l;
                 while (*s && *s != '/')
                         s++;
@@ -134,6 +139,7 @@ static void cut_proxy_url(Walk *w)
                 if (q)
                         *q = 0;
         }
+        return 0;
 }
 
 /* IIS sends PATH_INFO with SCRIPT_NAME in front */
@@ -365,12 +371,8 @@ int pathinfo_resolve(FcgiParams *p, const PathinfoOptions *o, const PathinfoFs *
         int r = 0;
 
         *ret = (PathinfoResult){};
-        w.orig_pt = pt ? strdup(pt) : NULL;
-        w.orig_sn = sn ? strdup(sn) : NULL;
-        if ((pt && !w.orig_pt) || (sn && !w.orig_sn)) {
-                r = -ENOMEM;
-                goto finish;
-        }
+        w.orig_pt = pt;
+        w.orig_sn = sn;
         w.sn = w.orig_sn;
         if (!sf && !w.orig_pt) {
                 /* No script at all: still a SCRIPT_NAME, so the ping and status paths answer */
@@ -382,22 +384,15 @@ int pathinfo_resolve(FcgiParams *p, const PathinfoOptions *o, const PathinfoFs *
         if (r < 0)
                 goto finish;
         if (sf) {
-                w.sf = strdup(sf);
-                if (!w.sf) {
-                        r = -ENOMEM;
+                r = cut_proxy_url(&w, sf);
+                if (r < 0)
                         goto finish;
-                }
-                cut_proxy_url(&w);
-                if (!streq(w.sf, sf)) {
+                if (w.sf && !streq(w.sf, sf)) {
                         r = put(&w, "SCRIPT_FILENAME", w.sf);
                         if (r < 0)
                                 goto finish;
                 }
-                w.orig_sf = strdup(w.sf);
-                if (!w.orig_sf) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
+                w.orig_sf = fcgi_params_known(p, FCGI_KNOWN_SCRIPT_FILENAME);
         }
 
         if (o->fix_pathinfo)
@@ -416,9 +411,6 @@ int pathinfo_resolve(FcgiParams *p, const PathinfoOptions *o, const PathinfoFs *
 
 finish:
         free(w.sf);
-        free(w.orig_sf);
-        free(w.orig_pt);
-        free(w.orig_sn);
         if (r < 0)
                 pathinfo_result_done(ret);
         return r;
