@@ -140,11 +140,11 @@ static void answer_done(Answer *a)
         a->groups = mfree(a->groups);
 }
 
-/* On the helper's socket, without a SIGPIPE when the other end has gone */
-static bool write_all(int fd, const void *p, size_t n)
+/* All n bytes over the helper's socket, one way (out: sent, without a SIGPIPE when the other end has gone) */
+static bool transfer_all(int fd, void *p, size_t n, bool out)
 {
-        for (const char *b = p; n > 0;) {
-                ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
+        for (char *b = p; n > 0;) {
+                ssize_t k = out ? send(fd, b, n, MSG_NOSIGNAL) : recv(fd, b, n, 0);
 
                 if (k < 0 && errno == EINTR)
                         continue;
@@ -156,19 +156,14 @@ static bool write_all(int fd, const void *p, size_t n)
         return true;
 }
 
+static bool write_all(int fd, const void *p, size_t n)
+{
+        return transfer_all(fd, (void *)p, n, true);
+}
+
 static bool read_all(int fd, void *p, size_t n)
 {
-        for (char *b = p; n > 0;) {
-                ssize_t k = read(fd, b, n);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return false;
-                b += k;
-                n -= (size_t)k;
-        }
-        return true;
+        return transfer_all(fd, p, n, false);
 }
 
 static bool write_answer(int fd, const Answer *a)
