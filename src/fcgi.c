@@ -129,7 +129,7 @@ size_t fcgi_unknown_type_write(uint8_t out[16], uint8_t type)
 }
 
 /* One length of a pair at buf[*offset]: 1 byte below 128, else 4 bytes with the top bit as the marker */
-static int nv_length_read(const uint8_t *buf, size_t len, size_t *offset, size_t *ret)
+static _always_inline_ int nv_length_read(const uint8_t *buf, size_t len, size_t *offset, size_t *ret)
 {
         size_t o = *offset;
 
@@ -258,9 +258,9 @@ enum {
 /* CGI names differ in length or in their first or last eight bytes ("HTTP_ACCEPT" / "HTTP_ACCEPT_LANGUAGE",
  * "SCRIPT_NAME" / "SCRIPT_FILENAME"): mixing just those is enough to index them, and costs a few instructions
  * where hashing every byte costs one per byte. A collision only means a memcmp() more. */
-static uint32_t name_hash(const char *name, size_t len)
+static void name_words(const char *name, size_t len, uint64_t *ret_head, uint64_t *ret_tail)
 {
-        uint64_t head = 0, tail = 0, h;
+        uint64_t head = 0, tail = 0;
 
         /* Fixed-size copies are single loads; a copy of a variable size would be a call to memcpy() (most names
          * of a request, HTTP_* and the CGI ones, are 8 bytes or longer) */
@@ -270,10 +270,25 @@ static uint32_t name_hash(const char *name, size_t len)
         } else
                 for (size_t i = 0; i < len; i++)
                         head |= (uint64_t)(uint8_t)name[i] << (8 * i);
-        h = (head * 0x9e3779b97f4a7c15ULL) ^ (tail * 0xc2b2ae3d27d4eb4fULL) ^ ((uint64_t)len << 32);
+        *ret_head = head;
+        *ret_tail = tail;
+}
+
+static _always_inline_ uint32_t words_hash(uint64_t head, uint64_t tail, size_t len)
+{
+        uint64_t h = (head * 0x9e3779b97f4a7c15ULL) ^ (tail * 0xc2b2ae3d27d4eb4fULL) ^ ((uint64_t)len << 32);
+
         h ^= h >> 29;
         h *= 0xbf58476d1ce4e5b9ULL;
         return (uint32_t)(h >> 32);
+}
+
+static uint32_t name_hash(const char *name, size_t len)
+{
+        uint64_t head, tail;
+
+        name_words(name, len, &head, &tail);
+        return words_hash(head, tail, len);
 }
 
 static const char *const known_names[_FCGI_KNOWN_MAX] = {
@@ -311,7 +326,15 @@ static struct {
         uint8_t slots[KNOWN_SLOTS]; /* FcgiKnown + 1, 0: empty */
         uint32_t hashes[_FCGI_KNOWN_MAX];
         uint8_t lens[_FCGI_KNOWN_MAX];
+        uint64_t heads[_FCGI_KNOWN_MAX], tails[_FCGI_KNOWN_MAX]; /* the words name_hash() mixes */
 } known;
+
+/* The index of a request's params takes the hash's low bits: these take its high ones, where today's 20 names
+ * happen to fall in 20 slots, so most names are found, or found not to be known, in one probe */
+static size_t known_slot(uint32_t hash)
+{
+        return (hash >> 24) % KNOWN_SLOTS;
+}
 
 static void known_build(void)
 {
@@ -322,20 +345,47 @@ static void known_build(void)
 
                 known.lens[k] = (uint8_t)len;
                 known.hashes[k] = name_hash(known_names[k], len);
-                for (s = known.hashes[k] % KNOWN_SLOTS; known.slots[s] != 0; s = (s + 1) % KNOWN_SLOTS)
+                name_words(known_names[k], len, &known.heads[k], &known.tails[k]);
+                for (s = known_slot(known.hashes[k]); known.slots[s] != 0; s = (s + 1) % KNOWN_SLOTS)
                         ;
                 known.slots[s] = (uint8_t)(k + 1);
         }
         known.built = true;
 }
 
-static int known_find(const char *name, size_t len, uint32_t hash)
+static _always_inline_ uint64_t load64(const void *p)
 {
-        known_build();
-        for (size_t s = hash % KNOWN_SLOTS; known.slots[s] != 0; s = (s + 1) % KNOWN_SLOTS) {
+        uint64_t v;
+
+        memcpy(&v, p, sizeof(v));
+        return v;
+}
+
+static _always_inline_ uint32_t load32(const void *p)
+{
+        uint32_t v;
+
+        memcpy(&v, p, sizeof(v));
+        return v;
+}
+
+/* memcmp() == 0 of two names whose hashes and lengths are equal: most are 8 to 16 bytes, two words each */
+static _always_inline_ bool names_equal(const char *a, const char *b, size_t len)
+{
+        if (len >= 8 && len <= 16)
+                return load64(a) == load64(b) && load64(a + len - 8) == load64(b + len - 8);
+        return memcmp(a, b, len) == 0;
+}
+
+/* The known name of that length, hash and words (name_words()), or -1: compared in registers. known_build()
+ * first. */
+static _always_inline_ int known_find_words(const char *name, size_t len, uint32_t hash, uint64_t head, uint64_t tail)
+{
+        for (size_t s = known_slot(hash); known.slots[s] != 0; s = (s + 1) % KNOWN_SLOTS) {
                 int k = known.slots[s] - 1;
 
-                if (known.hashes[k] == hash && known.lens[k] == len && memcmp(known_names[k], name, len) == 0)
+                if (known.hashes[k] == hash && known.lens[k] == len && known.heads[k] == head &&
+                        known.tails[k] == tail && (len <= 16 || memcmp(known_names[k] + 8, name + 8, len - 16) == 0))
                         return k;
         }
         return -1;
@@ -364,14 +414,14 @@ static ssize_t params_find(const FcgiParams *p, const char *name, size_t len, ui
                 if (e == 0)
                         return -1;
                 e--;
-                if (p->hashes[e] == hash && p->name_lens[e] == len && memcmp(p->names[e], name, len) == 0)
+                if (p->hashes[e] == hash && p->name_lens[e] == len && names_equal(p->names[e], name, len))
                         return (ssize_t)e;
         }
 }
 
 /* params_find() that also gives the empty slot its probe ended at, where a new entry of that name goes: one walk
  * for a parameter that is not there yet, not two */
-static ssize_t params_find_slot(const FcgiParams *p, const char *name, size_t len, uint32_t hash, size_t *ret_slot)
+static _always_inline_ ssize_t params_find_slot(const FcgiParams *p, const char *name, size_t len, uint32_t hash, size_t *ret_slot)
 {
         size_t mask = index_slots(p) - 1;
 
@@ -383,7 +433,7 @@ static ssize_t params_find_slot(const FcgiParams *p, const char *name, size_t le
                         return -1;
                 }
                 e--;
-                if (p->hashes[e] == hash && p->name_lens[e] == len && memcmp(p->names[e], name, len) == 0)
+                if (p->hashes[e] == hash && p->name_lens[e] == len && names_equal(p->names[e], name, len))
                         return (ssize_t)e;
         }
 }
@@ -476,21 +526,22 @@ static void params_free_value(FcgiParams *p, size_t i)
                 params_retire(p, p->values[i]);
 }
 
-/* Adds or replaces. name and value are either already NUL-terminated strings in the arena (in_arena), or
- * copied to the heap. The name is cut at its first NUL so that names stay unique as C strings. */
+/* Adds or replaces. name and value are either NUL-terminated strings that outlive the params (borrowed), or
+ * copied to the heap. name is a C string of name_len bytes (set and set_static take its strlen()). */
 static int params_put(
-        FcgiParams *p, const char *name, size_t name_len, const char *value, size_t value_len, bool in_arena)
+        FcgiParams *p, const char *name, size_t name_len, const char *value, size_t value_len, bool borrowed)
 {
         _cleanup_free_ char *v = NULL, *k = NULL;
         size_t slot = SIZE_MAX;
+        uint64_t head, tail;
         uint32_t hash;
         ssize_t i;
         int r, k_index;
 
-        name_len = strnlen(name, name_len);
-        hash = name_hash(name, name_len);
+        name_words(name, name_len, &head, &tail);
+        hash = words_hash(head, tail, name_len);
 
-        if (!in_arena) {
+        if (!borrowed) {
                 v = memdup_nul(value, value_len);
                 if (!v)
                         return -ENOMEM;
@@ -499,14 +550,15 @@ static int params_put(
         i = p->n < p->n_alloc ? params_find_slot(p, name, name_len, hash, &slot) : params_find(p, name, name_len, hash);
         if (i >= 0) {
                 params_free_value(p, (size_t)i);
-                p->values[i] = in_arena ? (char *)value : TAKE_PTR(v);
+                p->values[i] = borrowed ? (char *)value : TAKE_PTR(v);
                 p->value_lens[i] = value_len;
                 p->owned[i] =
-                        (uint8_t)((p->owned[i] & ~FCGI_PARAM_OWNED_VALUE) | (in_arena ? 0 : FCGI_PARAM_OWNED_VALUE));
+                        (uint8_t)((p->owned[i] & ~FCGI_PARAM_OWNED_VALUE) | (borrowed ? 0 : FCGI_PARAM_OWNED_VALUE));
+                p->copied = p->copied || !borrowed;
                 return 0;
         }
 
-        if (!in_arena) {
+        if (!borrowed) {
                 k = memdup_nul(name, name_len);
                 if (!k)
                         return -ENOMEM;
@@ -518,62 +570,202 @@ static int params_put(
                 slot = SIZE_MAX;
         }
 
-        p->names[p->n] = in_arena ? (char *)name : TAKE_PTR(k);
-        p->values[p->n] = in_arena ? (char *)value : TAKE_PTR(v);
+        p->names[p->n] = borrowed ? (char *)name : TAKE_PTR(k);
+        p->values[p->n] = borrowed ? (char *)value : TAKE_PTR(v);
         p->value_lens[p->n] = value_len;
         p->name_lens[p->n] = name_len;
         p->hashes[p->n] = hash;
-        p->owned[p->n] = in_arena ? 0 : FCGI_PARAM_OWNED_NAME | FCGI_PARAM_OWNED_VALUE;
+        p->owned[p->n] = borrowed ? 0 : FCGI_PARAM_OWNED_NAME | FCGI_PARAM_OWNED_VALUE;
+        p->copied = p->copied || !borrowed;
         if (slot != SIZE_MAX)
                 p->index[slot] = (uint32_t)p->n + 1;
         else
                 index_insert(p, p->n);
-        k_index = known_find(name, name_len, hash);
+        known_build();
+        k_index = known_find_words(name, name_len, hash, head, tail);
         if (k_index >= 0)
                 p->known[k_index] = (uint32_t)p->n + 1;
         p->n++;
         return 0;
 }
 
+/* Eight bytes of which some are zero */
+static _always_inline_ bool has_zero_byte(uint64_t v)
+{
+        return ((v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL) != 0;
+}
+
+/* name_hash() of the len bytes at src, which it moves to dst (dst < src, the two may overlap): a short name is read
+ * once, into the words the hash mixes anyway. *ret_nul: whether a NUL byte may be among them (a name cut there
+ * needs its hash again). */
+static _always_inline_ uint32_t name_move_hash(
+        uint8_t *dst, const uint8_t *src, size_t len, bool *ret_nul, uint64_t *ret_head, uint64_t *ret_tail)
+{
+        uint64_t head = 0, tail = 0;
+
+        if (len >= 8 && len <= 16) {
+                head = load64(src);
+                tail = load64(src + len - 8);
+                memcpy(dst, &head, 8);
+                memcpy(dst + len - 8, &tail, 8);
+                *ret_nul = has_zero_byte(head) || has_zero_byte(tail);
+        } else if (len > 16) {
+                memmove(dst, src, len);
+                head = load64(dst);
+                tail = load64(dst + len - 8);
+                *ret_nul = memchr(dst, 0, len) != NULL;
+        } else if (len >= 4) {
+                uint32_t lo = load32(src), hi = load32(src + len - 4);
+
+                memcpy(dst, &lo, 4);
+                memcpy(dst + len - 4, &hi, 4);
+                /* The bytes the two words share are the same: or-ing them places every byte once */
+                head = (uint64_t)lo | ((uint64_t)hi << (8 * (len - 4)));
+                *ret_nul = has_zero_byte(head | (~0ULL << (8 * len)));
+        } else {
+                *ret_nul = false;
+                for (size_t i = 0; i < len; i++) {
+                        dst[i] = src[i];
+                        head |= (uint64_t)src[i] << (8 * i);
+                        *ret_nul |= src[i] == 0;
+                }
+        }
+        *ret_head = head;
+        *ret_tail = tail;
+        return words_hash(head, tail, len);
+}
+
+/* The arrays in locals: the bytes parsing writes could alias p's fields, which would be read again after each */
+typedef struct ParamsView {
+        char **names, **values;
+        size_t *value_lens, *name_lens;
+        uint32_t *hashes, *index;
+        uint8_t *owned;
+        size_t mask;
+} ParamsView;
+
+static ParamsView params_view(const FcgiParams *p)
+{
+        return (ParamsView){
+                .names = p->names,
+                .values = p->values,
+                .value_lens = p->value_lens,
+                .name_lens = p->name_lens,
+                .hashes = p->hashes,
+                .index = p->index,
+                .owned = p->owned,
+                .mask = p->n_alloc * 2 - 1,
+        };
+}
+
+/* The pairs are parsed where they are, in raw: each name moves one byte past the start of its pair's lengths
+ * (they take two bytes or more), which leaves room for its NUL, and the first length byte of the next pair, read
+ * by then, takes the NUL of the value before it (raw has a byte more for the last). No copy of the values, no
+ * memory of its own. */
 int fcgi_params_parse(FcgiParams *p)
 {
-        size_t offset = 0, used = 0;
+        uint8_t *raw, *pending_nul = NULL;
+        size_t o = 0, len = p->raw_len, n = p->n;
+        ParamsView t;
+        int r = 0;
 
-        /* Every pair spends at least two bytes on its lengths, which its two NULs take in the arena: the arena
-         * never needs more than the raw stream, so it is sized once and no pointer into it moves */
-        if (p->arena_size < p->raw_len + 1) {
-                char *a = realloc(p->arena, p->raw_len + 1);
+        if (p->raw_size < len + 1) {
+                uint8_t *grown = realloc(p->raw, len + 1);
 
-                if (!a)
+                if (!grown)
                         return -ENOMEM;
-                p->arena = a;
-                p->arena_size = p->raw_len + 1;
+                p->raw = grown;
+                p->raw_size = len + 1;
         }
+        raw = p->raw;
+        known_build();
+        t = params_view(p);
 
-        for (;;) {
-                const uint8_t *name, *value;
-                size_t name_len, value_len;
-                char *n, *v;
-                int r;
+        while (o < len) {
+                size_t start = o, name_len, name_size, value_len, s;
+                uint8_t *name, *value;
+                uint64_t head, tail;
+                uint32_t hash;
+                bool nul;
+                int k;
 
-                r = fcgi_nv_next(p->raw, p->raw_len, &offset, &name, &name_len, &value, &value_len);
-                if (r < 0)
+                /* Both lengths below 128, one byte each: most pairs */
+                if (_likely_(len - o >= 2 && !((raw[o] | raw[o + 1]) & 0x80))) {
+                        name_len = raw[o];
+                        value_len = raw[o + 1];
+                        o += 2;
+                        r = 0;
+                } else {
+                        r = nv_length_read(raw, len, &o, &name_len);
+                        if (r >= 0)
+                                r = nv_length_read(raw, len, &o, &value_len);
+                }
+                /* Each length is below 2^31: their sum cannot wrap */
+                if (r >= 0 && name_len + value_len > len - o)
+                        r = -EBADMSG;
+                /* The lengths are read: their first byte is free for the NUL of the value before */
+                if (pending_nul)
+                        *pending_nul = '\0';
+                pending_nul = NULL;
+                if (r < 0) {
+                        p->n = n;
                         return r;
-                if (r == 0)
-                        return 0;
+                }
 
-                n = p->arena + used;
-                memcpy(n, name, name_len);
-                n[name_len] = '\0';
-                v = n + name_len + 1;
-                memcpy(v, value, value_len);
-                v[value_len] = '\0';
-                used += name_len + value_len + 2;
+                name_size = name_len;
+                name = raw + start + 1;
+                value = raw + o + name_size;
+                hash = name_move_hash(name, raw + o, name_len, &nul, &head, &tail);
+                name[name_len] = '\0';
+                if (nul) {
+                        name_len = strlen((char *)name);
+                        name_words((char *)name, name_len, &head, &tail);
+                        hash = words_hash(head, tail, name_len);
+                }
+                o += name_size + value_len;
+                pending_nul = value + value_len;
 
-                r = params_put(p, n, name_len, v, value_len, true);
-                if (r < 0)
-                        return r;
+                if (n == p->n_alloc) {
+                        p->n = n;
+                        r = params_grow(p);
+                        if (r < 0)
+                                return r;
+                        t = params_view(p);
+                }
+                /* The index has empty slots (twice as many as entries): the walk ends */
+                for (s = hash & t.mask;; s = (s + 1) & t.mask) {
+                        uint32_t e = t.index[s];
+
+                        if (e == 0)
+                                break;
+                        e--;
+                        if (t.hashes[e] == hash && t.name_lens[e] == name_len &&
+                                names_equal(t.names[e], (char *)name, name_len)) {
+                                /* A later pair of that name: its value */
+                                params_free_value(p, e);
+                                t.values[e] = (char *)value;
+                                t.value_lens[e] = value_len;
+                                t.owned[e] &= (uint8_t)~FCGI_PARAM_OWNED_VALUE;
+                                goto next;
+                        }
+                }
+                t.names[n] = (char *)name;
+                t.values[n] = (char *)value;
+                t.value_lens[n] = value_len;
+                t.name_lens[n] = name_len;
+                t.hashes[n] = hash;
+                t.owned[n] = 0;
+                t.index[s] = (uint32_t)n + 1;
+                k = known_find_words((char *)name, name_len, hash, head, tail);
+                if (k >= 0)
+                        p->known[k] = (uint32_t)n + 1;
+                n++;
+        next:;
         }
+        p->n = n;
+        if (pending_nul)
+                *pending_nul = '\0';
+        return 0;
 }
 
 const char *fcgi_params_get_len(const FcgiParams *p, const char *name, size_t *ret_len)
@@ -634,12 +826,14 @@ int fcgi_params_unset(FcgiParams *p, const char *name)
 
 void fcgi_params_reset(FcgiParams *p)
 {
-        for (size_t i = 0; i < p->n; i++) {
+        /* A request the path resolver did not change has nothing of its own */
+        for (size_t i = 0; p->copied && i < p->n; i++) {
                 if (p->owned[i] & FCGI_PARAM_OWNED_NAME)
                         free(p->names[i]);
                 if (p->owned[i] & FCGI_PARAM_OWNED_VALUE)
                         free(p->values[i]);
         }
+        p->copied = false;
         for (size_t i = 0; i < p->n_retired; i++)
                 free(p->retired[i]);
         p->n_retired = 0;
@@ -662,7 +856,6 @@ void fcgi_params_done(FcgiParams *p)
         free(p->hashes);
         free(p->owned);
         free(p->index);
-        free(p->arena);
         free(p->retired);
         fcgi_params_init(p, p->max_len);
 }

@@ -71,7 +71,8 @@ size_t fcgi_nv_write(uint8_t *out, size_t size, const char *name, size_t name_le
  *
  * Names are unique C strings: a name is cut at its first NUL byte, and a later pair whose (cut) name equals
  * an earlier one replaces its value. Values keep any NUL bytes; value_lens holds their real lengths, and
- * every value is NUL-terminated after that length as well. */
+ * every value is NUL-terminated after that length as well. Parsing leaves the names and values where they are, in
+ * raw (which it changes: the stream is gone once parsed). */
 /* The parameters fpmd itself reads for every request: found by index, their names not hashed again per lookup
  * (FCGI_KNOWN_NAMES in fcgi.c lists them in this order) */
 typedef enum FcgiKnown {
@@ -99,19 +100,18 @@ typedef enum FcgiKnown {
 } FcgiKnown;
 
 typedef struct FcgiParams {
-        uint8_t *raw; /* the stream bytes */
+        uint8_t *raw; /* the stream bytes, until parsed; then the names and values */
         size_t raw_len, raw_size;
         size_t max_len; /* fcgi_params_append fails with -E2BIG beyond this; set by fcgi_params_init */
-        char **names;   /* NUL-terminated, n entries: in arena, or owned (set after parsing) */
+        char **names;   /* NUL-terminated, n entries: in raw, or owned (set after parsing) */
         char **values;
         size_t *value_lens; /* values may contain NUL bytes: their real lengths */
         size_t *name_lens;
         uint32_t *hashes; /* of the names: a lookup compares few bytes */
-        uint8_t *owned;   /* FCGI_PARAM_OWNED_*: which strings are heap copies rather than in arena */
+        uint8_t *owned;   /* FCGI_PARAM_OWNED_*: which strings are heap copies rather than in raw or static */
+        bool copied;      /* some are, since the last reset */
         size_t n, n_alloc;
         uint32_t *index; /* open addressing by hash: entry + 1, 0 empty; 2 * n_alloc slots */
-        char *arena;     /* the parsed names and values, NUL-terminated, one allocation reused by every request */
-        size_t arena_size;
         uint32_t known[_FCGI_KNOWN_MAX]; /* the entry of each FcgiKnown name + 1, 0: absent */
         char **retired;                  /* heap strings replaced or unset since the last reset, freed by it */
         size_t n_retired, n_retired_alloc;
