@@ -36,18 +36,49 @@ static int put_orig(Walk *w, const char *name, const char *orig)
         return put(w, buf, orig);
 }
 
+static char **result_field(PathinfoResult *r, PathinfoString which)
+{
+        switch (which) {
+        case PATHINFO_SCRIPT:
+                return &r->script;
+        case PATHINFO_SCRIPT_NAME:
+                return &r->script_name;
+        default:
+                return &r->script_real;
+        }
+}
+
+/* One of the result's strings becomes a copy of value (NULL: none), in its buffer, which grows as needed and is
+ * kept for the next request. value may be that buffer's own string. */
+static int result_set(PathinfoResult *r, PathinfoString which, const char *value)
+{
+        char **field = result_field(r, which);
+        size_t n;
+
+        if (!value) {
+                *field = NULL;
+                return 0;
+        }
+        n = strlen(value) + 1;
+        if (r->sizes[which] < n) {
+                size_t size = MAX(n, (size_t)256);
+                char *b = malloc(size);
+
+                if (!b)
+                        return -ENOMEM;
+                memcpy(b, value, n);
+                free(r->bufs[which]);
+                r->bufs[which] = b;
+                r->sizes[which] = size;
+        } else
+                memmove(r->bufs[which], value, n);
+        *field = r->bufs[which];
+        return 0;
+}
+
 static int set_script_name(Walk *w, const char *value)
 {
-        char *copy = NULL;
-
-        if (value) {
-                copy = strdup(value);
-                if (!copy)
-                        return -ENOMEM;
-        }
-        free(w->ret->script_name);
-        w->ret->script_name = copy;
-        return 0;
+        return result_set(w->ret, PATHINFO_SCRIPT_NAME, value);
 }
 
 /* SCRIPT_NAME becomes value, with the web server's in ORIG_SCRIPT_NAME when it differs */
@@ -306,9 +337,7 @@ static int resolve_fixed(Walk *w, const PathinfoOptions *o, const char *spt)
                         if (r < 0)
                                 return r;
                 }
-                w->ret->script = strdup(spt);
-                w->ret->script_real = strdup(real);
-                if (!w->ret->script || !w->ret->script_real)
+                if (result_set(w->ret, PATHINFO_SCRIPT, spt) < 0 || result_set(w->ret, PATHINFO_SCRIPT_REAL, real) < 0)
                         return -ENOMEM;
                 if (w->sn != w->orig_sn) {
                         /* REDIRECT_URL took SCRIPT_NAME's place */
@@ -335,7 +364,9 @@ static int resolve_fixed(Walk *w, const PathinfoOptions *o, const char *spt)
                         r = found_script(w, spt, len, pt, doc_root);
                         if (r < 0)
                                 return r;
-                        w->ret->script = TAKE_PTR(pt);
+                        r = result_set(w->ret, PATHINFO_SCRIPT, pt);
+                        if (r < 0)
+                                return r;
                         break;
                 }
                 if (!slash) {
@@ -370,7 +401,7 @@ int pathinfo_resolve(FcgiParams *p, const PathinfoOptions *o, const PathinfoFs *
                    *sn = fcgi_params_known(p, FCGI_KNOWN_SCRIPT_NAME);
         int r = 0;
 
-        *ret = (PathinfoResult){};
+        ret->script = ret->script_name = ret->script_real = NULL;
         w.orig_pt = pt;
         w.orig_sn = sn;
         w.sn = w.orig_sn;
@@ -402,11 +433,8 @@ int pathinfo_resolve(FcgiParams *p, const PathinfoOptions *o, const PathinfoFs *
                 const char *spt = !o->discard_path && w.orig_pt ? w.orig_pt : w.orig_sf ? w.orig_sf : w.orig_pt;
 
                 r = set_script_name(&w, w.pi ? w.pi : w.sn);
-                if (r >= 0 && spt) {
-                        ret->script = strdup(spt);
-                        if (!ret->script)
-                                r = -ENOMEM;
-                }
+                if (r >= 0)
+                        r = result_set(ret, PATHINFO_SCRIPT, spt);
         }
 
 finish:
@@ -418,9 +446,9 @@ finish:
 
 void pathinfo_result_done(PathinfoResult *r)
 {
-        r->script = mfree(r->script);
-        r->script_name = mfree(r->script_name);
-        r->script_real = mfree(r->script_real);
+        for (size_t i = 0; i < _PATHINFO_STRING_MAX; i++)
+                free(r->bufs[i]);
+        *r = (PathinfoResult){};
 }
 
 bool pathinfo_path_valid(const char *path)

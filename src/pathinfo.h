@@ -21,10 +21,20 @@ typedef struct PathinfoOptions {
         const char *doc_root; /* php.ini doc_root: DOCUMENT_ROOT when the web server sends none; NULL */
 } PathinfoOptions;
 
+typedef enum PathinfoString {
+        PATHINFO_SCRIPT,
+        PATHINFO_SCRIPT_NAME,
+        PATHINFO_SCRIPT_REAL,
+        _PATHINFO_STRING_MAX,
+} PathinfoString;
+
+/* Zero it before its first pathinfo_resolve(); a later one reuses its buffers (no allocation per request) */
 typedef struct PathinfoResult {
         char *script;      /* the path PHP opens (SG(request_info).path_translated), NULL when there is none */
         char *script_name; /* SCRIPT_NAME as PHP sees it (SG(request_info).request_uri): PHP_SELF's start */
         char *script_real; /* the real path of script when the resolution learned it, else NULL */
+        char *bufs[_PATHINFO_STRING_MAX]; /* where the three point (PathinfoString order) */
+        size_t sizes[_PATHINFO_STRING_MAX];
 } PathinfoResult;
 
 /* Rewrites the params as PHP-FPM does (ORIG_* copies of what it changes, "proxy:fcgi://" and
@@ -32,7 +42,7 @@ typedef struct PathinfoResult {
  * '/' of SCRIPT_FILENAME) and fills *ret. Every offset is checked: PATH_INFO shorter than what the walk cut off
  * (CVE-2019-11043) gives no path info. The params' earlier values stay valid. 0 or -ENOMEM. */
 int pathinfo_resolve(FcgiParams *p, const PathinfoOptions *o, const PathinfoFs *fs, PathinfoResult *ret);
-void pathinfo_result_done(PathinfoResult *r);
+void pathinfo_result_done(PathinfoResult *r); /* frees the buffers: zeroed again */
 
 /* PHP-FPM's is_valid_path(): false for NULL and for a path with a ".." segment */
 bool pathinfo_path_valid(const char *path);

@@ -851,10 +851,34 @@ void php_shutdown(void)
 
 /* ---- one request ---- */
 
+/* What the realpath cache said of the path fs_realpath() last found there: a string of the params, so that
+ * script_check() knows it by its address for the rest of the request */
+static struct {
+        const char *path;
+        bool is_dir;
+} realpath_hit;
+
 static bool fs_realpath(const char *path, char ret[PATH_MAX], void *userdata)
 {
+        size_t len = strlen(path);
+        const realpath_cache_bucket *b;
+
         (void)userdata;
-        /* PHP's realpath cache answers without a syscall once it has seen the path */
+        /* PHP's realpath cache answers without a syscall once it has seen the path. tsrm_realpath() looks there
+         * too, but after copying and normalising the path, a few thousand instructions: a path that is in the
+         * cache as it is written (its keys are normalised paths) is answered at once, with what tsrm_realpath()
+         * would find. The time is the request's, as tsrm_realpath()'s is now: an entry past
+         * realpath_cache_ttl is not used. */
+        b = len > 0 && len < MAXPATHLEN - 1 && current
+                    ? realpath_cache_lookup(path, len, (time_t)(current->start_real / USEC_PER_SEC))
+                    : NULL;
+        if (b && b->realpath_len < PATH_MAX) {
+                memcpy(ret, b->realpath, b->realpath_len);
+                ret[b->realpath_len] = '\0';
+                realpath_hit.path = path;
+                realpath_hit.is_dir = b->is_dir;
+                return true;
+        }
         return tsrm_realpath(path, ret) != NULL;
 }
 
@@ -876,7 +900,8 @@ static void resolve_script(FcgiParams *p)
                 .doc_root = PG(doc_root),
         };
 
-        pathinfo_result_done(&resolved);
+        realpath_hit.path = NULL;
+        /* The previous request's strings: their buffers are reused */
         if (pathinfo_resolve(p, &o, &fs, &resolved) < 0)
                 log_oom();
 }
@@ -996,20 +1021,28 @@ static ScriptCheck script_check(const char *script)
 {
         const StringList *roots = &pool->script_roots;
         const char *real_script = resolved.script_real;
+        const char *sf = fcgi_params_known(&current->params, FCGI_KNOWN_SCRIPT_FILENAME);
         const realpath_cache_bucket *b;
         char real_buf[MAXPATHLEN];
         struct stat st;
+        bool same = real_script && sf && streq(script, sf);
 
         /* pathinfo_resolve() learned it, unless the path info walk found the script */
-        if (!real_script || !streq(script, strempty(fcgi_params_known(&current->params, FCGI_KNOWN_SCRIPT_FILENAME)))) {
+        if (!same) {
                 if (!tsrm_realpath(script, real_buf))
                         return SCRIPT_MISSING;
                 real_script = real_buf;
         }
-        /* The realpath cache knows a folder from a file; only a miss costs a stat() */
-        b = realpath_cache_lookup(script, strlen(script), (time_t)sapi_get_request_time());
-        if (b ? b->is_dir : (stat(real_script, &st) < 0 || !S_ISREG(st.st_mode)))
-                return SCRIPT_NOT_FILE;
+        /* The realpath cache knows a folder from a file (fs_realpath() asked it already when it found the params'
+         * SCRIPT_FILENAME there); only a miss costs a stat() */
+        if (same && realpath_hit.path == sf) {
+                if (realpath_hit.is_dir)
+                        return SCRIPT_NOT_FILE;
+        } else {
+                b = realpath_cache_lookup(script, strlen(script), (time_t)sapi_get_request_time());
+                if (b ? b->is_dir : (stat(real_script, &st) < 0 || !S_ISREG(st.st_mode)))
+                        return SCRIPT_NOT_FILE;
+        }
         if (roots->n == 0)
                 return SCRIPT_OK;
         for (size_t i = 0; i < roots->n; i++) {

@@ -213,7 +213,7 @@ static char *strdup_null(const char *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         PathinfoFs fs = {.realpath = fake_realpath, .is_file = fake_is_file};
-        PathinfoResult ra, rb;
+        PathinfoResult ra = {}, rb = {};
         FcgiParams a, b;
         Case c = {};
         _cleanup_free_ char *sent_pi = NULL, *sent_sf = NULL, *sent_pt = NULL;

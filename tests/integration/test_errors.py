@@ -50,6 +50,13 @@ class Errors(harness.TestCase):
         r, res = harness.fcgi_request(self.server, self.params("/dir.php"))
         self.assertEqual((r.status, r.body), (404, b"No input file specified.\n"))
         self.assertServes()
+        # Again on one kept connection, so one worker: from the second request on, PHP's realpath cache knows it
+        with harness.FcgiClient(self.server.port, timeout=10) as c:
+            for i in range(4):
+                res = c.request(self.params("/dir.php"), keep_conn=True)
+                self.assertEqual(harness.parse_cgi(res.stdout).body, b"No input file specified.\n", i)
+                res = c.request(self.params("/hello.php"), keep_conn=True)
+                self.assertEqual(harness.parse_cgi(res.stdout).body, b"hello\n", i)
 
     def assertClosedAndStillServing(self, data, what):
         workers = self.server.workers()

@@ -190,7 +190,7 @@ static unsigned run_case(const Table *t, const Case *c, char **ret_report)
 {
         PathinfoFs fs = {.realpath = fake_realpath, .is_file = fake_is_file, .userdata = (void *)t};
         PathinfoOptions o = {.fix_pathinfo = true};
-        PathinfoResult r;
+        PathinfoResult r = {};
         FcgiParams p;
         char *report = NULL, buf[8192];
         size_t report_size = 0;
@@ -319,7 +319,7 @@ START_TEST(test_proxy_url_cut)
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 PathinfoFs fs = {.realpath = fake_realpath, .is_file = fake_is_file, .userdata = &t};
                 PathinfoOptions o = {.fix_pathinfo = true};
-                PathinfoResult r;
+                PathinfoResult r = {};
                 FcgiParams p;
 
                 fcgi_params_init(&p, SIZE_MAX);
@@ -333,6 +333,57 @@ START_TEST(test_proxy_url_cut)
 }
 END_TEST
 
+/* A worker keeps one result for all its requests: each resolution gives its own strings, shorter or longer than
+ * the last (past the first buffer's 256 bytes), none left over from the request before */
+START_TEST(test_result_reused)
+{
+        char long_dir[600], long_file[700], long_sn[700];
+        Table t = {.n_files = 2};
+        PathinfoFs fs = {.realpath = fake_realpath, .is_file = fake_is_file, .userdata = &t};
+        PathinfoOptions o = {.fix_pathinfo = true};
+        PathinfoResult r = {};
+
+        memset(long_dir, 'd', sizeof(long_dir) - 1);
+        long_dir[0] = '/';
+        long_dir[sizeof(long_dir) - 1] = 0;
+        snprintf(long_file, sizeof(long_file), "%s/x.php", long_dir);
+        snprintf(long_sn, sizeof(long_sn), "%s/x.php", long_dir);
+        t.files[0] = (char *)"/srv/www/a.php";
+        t.files[1] = long_file;
+
+        for (int round = 0; round < 3; round++) {
+                static const char *const short_case[] = {"/srv/www/a.php", "/a.php"};
+                const char *const long_case[] = {long_file, long_sn};
+                const char *const *cases[] = {short_case, long_case, short_case};
+                FcgiParams p;
+
+                fcgi_params_init(&p, SIZE_MAX);
+                ck_assert_int_eq(fcgi_params_set(&p, "SCRIPT_FILENAME", cases[round][0]), 0);
+                ck_assert_int_eq(fcgi_params_set(&p, "SCRIPT_NAME", cases[round][1]), 0);
+                ck_assert_int_eq(pathinfo_resolve(&p, &o, &fs, &r), 0);
+                ck_assert_str_eq(r.script, cases[round][0]);
+                ck_assert_str_eq(r.script_name, cases[round][1]);
+                ck_assert_str_eq(r.script_real, cases[round][0]);
+                fcgi_params_done(&p);
+        }
+
+        /* No script at all: none is left from the request before */
+        {
+                FcgiParams p;
+
+                fcgi_params_init(&p, SIZE_MAX);
+                ck_assert_int_eq(fcgi_params_set(&p, "SCRIPT_NAME", "/ping"), 0);
+                ck_assert_int_eq(pathinfo_resolve(&p, &o, &fs, &r), 0);
+                ck_assert_ptr_null(r.script);
+                ck_assert_ptr_null(r.script_real);
+                ck_assert_str_eq(r.script_name, "/ping");
+                fcgi_params_done(&p);
+        }
+        pathinfo_result_done(&r);
+        ck_assert_ptr_null(r.bufs[PATHINFO_SCRIPT]);
+}
+END_TEST
+
 static Suite *pathinfo_suite(void)
 {
         Suite *s = suite_create("pathinfo");
@@ -342,6 +393,7 @@ static Suite *pathinfo_suite(void)
         tcase_add_test(tc, test_recorded_cases);
         tcase_add_test(tc, test_path_valid);
         tcase_add_test(tc, test_proxy_url_cut);
+        tcase_add_test(tc, test_result_reused);
         suite_add_tcase(s, tc);
         return s;
 }
