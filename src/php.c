@@ -238,14 +238,27 @@ static void import_environment(zval *array)
         if (!current)
                 return;
         /* Through the input filter, as PHP-FPM: ext/filter keeps its raw copy (filter_input(INPUT_SERVER)) and
-         * applies filter.default */
-        for (size_t i = 0; i < current->params.n; i++) {
+         * applies filter.default. Last sent first, as PHP-FPM lists them (its table puts each new name in front):
+         * FCGI_ROLE comes last, and a name the path resolver added (ORIG_SCRIPT_NAME...) first. */
+        for (size_t i = current->params.n; i-- > 0;) {
                 char *value = (char *)current->params.values[i];
                 size_t len = current->params.value_lens[i];
 
                 if (sapi_module.input_filter(arg, current->params.names[i], &value, len, &len))
                         php_register_variable_safe(current->params.names[i], value, len, array);
         }
+}
+
+/* getenv() without a name: the worker's environment, then every FastCGI param as it is, unfiltered (PHP-FPM's
+ * answer, in its order) */
+static void load_environment(zval *array)
+{
+        import_process_environment(array);
+        if (!current)
+                return;
+        for (size_t i = current->params.n; i-- > 0;)
+                php_register_variable_safe(current->params.names[i], current->params.values[i],
+                        current->params.value_lens[i], array);
 }
 
 static void sapi_fpmd_register_variables(zval *track_vars_array)
@@ -443,7 +456,8 @@ static PHP_FUNCTION(apache_request_headers)
         array_init(return_value);
         if (!current)
                 return;
-        for (size_t i = 0; i < current->params.n; i++) {
+        /* In PHP-FPM's order, as $_SERVER */
+        for (size_t i = current->params.n; i-- > 0;) {
                 const char *name = current->params.names[i];
                 char *value = current->params.values[i];
                 unsigned vlen = (unsigned)current->params.value_lens[i];
@@ -832,6 +846,7 @@ int php_startup(const Config *c, const PoolConfig *p)
 
         import_process_environment = php_import_environment_variables;
         php_import_environment_variables = import_environment;
+        php_load_environment_variables = load_environment;
         php_register_internal_extensions_func = register_internal_extensions;
 
         if (fpmd_sapi_module.startup(&fpmd_sapi_module) == FAILURE)

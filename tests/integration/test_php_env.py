@@ -68,6 +68,67 @@ class PhpEnvironment(harness.TestCase):
         self.assertEqual({k: self.env[k] for k in want}, want)
 
 
+class Variables(harness.TestCase):
+    """$_SERVER, getenv() without a name and apache_request_headers() hold what PHP-FPM's hold, in its order:
+    the pool's environment first, then the FastCGI params from the last sent to the first (FCGI_ROLE last, a name
+    the path resolver adds first), then PHP_SELF and the request times. getenv() gives the params unfiltered."""
+
+    POOL = dict(POOL, env={"FROM_POOL": "pool value"})
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        os.chmod(cls.ws.dir, 0o711)
+        cls.ref_server = harness.PhpFpmServer(cls.ws, cls.POOL)
+        cls.addClassCleanup(cls.ref_server.stop)
+        cls.ref_server.start()
+
+    def variables(self, server, pairs):
+        with harness.FcgiClient(server.port) as c:
+            c.send(harness.fcgi_begin(1, harness.FCGI_RESPONDER, 0)
+                   + harness.fcgi_stream(harness.FCGI_PARAMS, 1, b"".join(harness.fcgi_pair(k, v) for k, v in pairs))
+                   + harness.fcgi_stream(harness.FCGI_STDIN, 1, b""))
+            r = harness.parse_cgi(c.read_response().stdout)
+        self.assertEqual(r.status, 200, r)
+        return json.loads(r.body)
+
+    def assertSameAsPhpFpm(self, pairs):
+        got, ref = self.variables(self.server, pairs), self.variables(self.ref_server, pairs)
+        self.assertEqual(got, ref)
+        return got
+
+    def test_in_php_fpm_order(self):
+        params = harness.cgi_params(self.ws, "/variables.php", headers={"X-One": "1", "Accept": "*/*"})
+        v = self.assertSameAsPhpFpm(list(params.items()))
+        sent = list(params)
+        self.assertEqual(v["server"][0], "FROM_POOL")  # the worker's environment first
+        self.assertEqual(v["server"][-len(sent) - 4:], list(reversed(sent)) + ["FCGI_ROLE", "PHP_SELF",
+                                                                               "REQUEST_TIME_FLOAT", "REQUEST_TIME"])
+        self.assertEqual(list(v["getenv"])[-len(sent) - 1:], list(reversed(sent)) + ["FCGI_ROLE"])
+        self.assertEqual(v["getenv"]["FROM_POOL"], "pool value")
+        self.assertEqual(list(v["headers"]), ["Accept", "X-One", "Host"])
+        self.assertEqual((v["one"], v["pool"]), ("1", "pool value"))
+
+    def test_names_sent_twice_and_path_info(self):
+        # A name sent again keeps its first place and takes the last value; the path info walk adds ORIG_*
+        # names, which PHP-FPM puts first
+        params = harness.cgi_params(self.ws, "/variables.php", headers={"X-One": "1"},
+                                    script_filename=self.ws.docroot + "/variables.php/extra/path",
+                                    request_uri="/variables.php/extra/path")
+        pairs = list(params.items()) + [("HTTP_X_ONE", "2"), ("QUERY_STRING", "a=b")]
+        v = self.assertSameAsPhpFpm(pairs)
+        self.assertEqual((v["one"], v["values"]["HTTP_X_ONE"], v["values"]["QUERY_STRING"]), ("2", "2", "a=b"))
+        self.assertEqual(v["values"]["SCRIPT_FILENAME"], self.ws.docroot + "/variables.php")
+        # After the pool's environment, what the walk added (the last added first), then the web server's
+        # params from the last sent: HTTP_X_ONE and QUERY_STRING stay where they were first sent
+        self.assertEqual(v["server"][0], "FROM_POOL")
+        start = v["server"].index("PATH_TRANSLATED")
+        self.assertEqual(v["server"][start:start + 5],
+                         ["PATH_TRANSLATED", "ORIG_SCRIPT_FILENAME", "HTTP_X_ONE", "REDIRECT_STATUS", "HTTP_HOST"])
+        self.assertEqual(v["server"][-6:], ["SERVER_SOFTWARE", "GATEWAY_INTERFACE", "FCGI_ROLE", "PHP_SELF",
+                                            "REQUEST_TIME_FLOAT", "REQUEST_TIME"])
+
+
 @harness.fpmd_only("allow_pcntl and php_ini_scan_dir are fpmd's")
 class FpmdSettings(harness.TestCase):
     """fpmd's own: a pool may ask for pcntl; php_ini_scan_dir chooses the ini files PHP scans"""
