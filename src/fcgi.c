@@ -805,7 +805,7 @@ int fcgi_params_unset(FcgiParams *p, const char *name)
         if (p->owned[i] & FCGI_PARAM_OWNED_NAME)
                 params_retire(p, p->names[i]);
         params_free_value(p, (size_t)i);
-        /* Keep the order of the others: $_SERVER lists them as the web server sent them */
+        /* Keep the order of the others: $_SERVER lists them by it (the last sent first, as PHP-FPM) */
         tail = p->n - (size_t)i - 1;
         memmove(p->names + i, p->names + i + 1, tail * sizeof(char *));
         memmove(p->values + i, p->values + i + 1, tail * sizeof(char *));

@@ -788,6 +788,55 @@ START_TEST(test_params_reset)
 }
 END_TEST
 
+/* Parsing happens in place: every name length (the short, word and long paths, 1 and 4 byte lengths), a NUL at
+ * every place in a name, and values of every kind after them, against what the pairs say */
+START_TEST(test_params_in_place)
+{
+        static const size_t value_lens[] = {0, 1, 7, 8, 127, 128, 300};
+        uint8_t buf[16384];
+        char name[200], value[300], want[200];
+
+        for (size_t nl = 0; nl <= 160; nl += nl < 40 ? 1 : 40)
+                for (size_t nul = 0; nul <= nl + 1; nul += nl < 20 ? 1 : 7)
+                        for (size_t vi = 0; vi < ELEMENTSOF(value_lens); vi++) {
+                                size_t vl = value_lens[vi], n = 0, len, got_len = 4242;
+                                const char *got;
+                                FcgiParams p;
+
+                                for (size_t i = 0; i < nl; i++)
+                                        name[i] = (char)('A' + (i * 7) % 26);
+                                if (nul < nl)
+                                        name[nul] = '\0'; /* nul == nl (or nl + 1): no NUL */
+                                for (size_t i = 0; i < vl; i++)
+                                        value[i] = (char)('a' + i % 26);
+                                if (vl > 3)
+                                        value[vl / 2] = '\0'; /* values keep their NULs */
+                                /* A pair before and after, so that the moves and NULs meet neighbours */
+                                n += fcgi_nv_write(buf + n, sizeof(buf) - n, "BEFORE", 6, "b", 1);
+                                n += fcgi_nv_write(buf + n, sizeof(buf) - n, name, nl, value, vl);
+                                n += fcgi_nv_write(buf + n, sizeof(buf) - n, "AFTER_IT", 8, "after", 5);
+
+                                fcgi_params_init(&p, SIZE_MAX);
+                                ck_assert_int_eq(fcgi_params_append(&p, buf, n), 0);
+                                ck_assert_int_eq(fcgi_params_parse(&p), 0);
+                                len = nul < nl ? nul : nl;
+                                memcpy(want, name, len);
+                                want[len] = '\0';
+                                ck_assert_str_eq(fcgi_params_get(&p, "BEFORE"), "b");
+                                ck_assert_str_eq(fcgi_params_get(&p, "AFTER_IT"), "after");
+                                got = fcgi_params_get_len(&p, want, &got_len);
+                                ck_assert_msg(got, "name %zu bytes, NUL at %zu, value %zu bytes: not found", nl, nul,
+                                        vl);
+                                ck_assert_uint_eq(got_len, vl);
+                                ck_assert_mem_eq(got, value, vl);
+                                ck_assert_int_eq(got[vl], '\0');
+                                ck_assert_uint_eq(p.n, 3);
+                                ck_assert_str_eq(p.names[1], want);
+                                fcgi_params_done(&p);
+                        }
+}
+END_TEST
+
 static const uint8_t get_values_query[] = "\x0e\x00"
                                           "FCGI_MAX_CONNS"
                                           "\x0d\x00"
@@ -1068,6 +1117,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_params_max_len);
         tcase_add_test(tc, test_params_malformed);
         tcase_add_test(tc, test_params_reset);
+        tcase_add_test(tc, test_params_in_place);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("management");
