@@ -421,7 +421,8 @@ static ssize_t params_find(const FcgiParams *p, const char *name, size_t len, ui
 
 /* params_find() that also gives the empty slot its probe ended at, where a new entry of that name goes: one walk
  * for a parameter that is not there yet, not two */
-static _always_inline_ ssize_t params_find_slot(const FcgiParams *p, const char *name, size_t len, uint32_t hash, size_t *ret_slot)
+static _always_inline_ ssize_t params_find_slot(
+        const FcgiParams *p, const char *name, size_t len, uint32_t hash, size_t *ret_slot)
 {
         size_t mask = index_slots(p) - 1;
 

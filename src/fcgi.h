@@ -111,7 +111,7 @@ typedef struct FcgiParams {
         uint8_t *owned;   /* FCGI_PARAM_OWNED_*: which strings are heap copies rather than in raw or static */
         bool copied;      /* some are, since the last reset */
         size_t n, n_alloc;
-        uint32_t *index; /* open addressing by hash: entry + 1, 0 empty; 2 * n_alloc slots */
+        uint32_t *index;                 /* open addressing by hash: entry + 1, 0 empty; 2 * n_alloc slots */
         uint32_t known[_FCGI_KNOWN_MAX]; /* the entry of each FcgiKnown name + 1, 0: absent */
         char **retired;                  /* heap strings replaced or unset since the last reset, freed by it */
         size_t n_retired, n_retired_alloc;

@@ -10,14 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define _cleanup_(f)   __attribute__((cleanup(f)))
-#define _unused_       __attribute__((unused))
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _pure_         __attribute__((pure))
+#define _cleanup_(f)    __attribute__((cleanup(f)))
+#define _unused_        __attribute__((unused))
+#define _printf_(a, b)  __attribute__((format(printf, a, b)))
+#define _pure_          __attribute__((pure))
 #define _always_inline_ inline __attribute__((always_inline))
-#define _noreturn_     __attribute__((noreturn))
-#define _likely_(x)    __builtin_expect(!!(x), 1)
-#define _unlikely_(x)  __builtin_expect(!!(x), 0)
+#define _noreturn_      __attribute__((noreturn))
+#define _likely_(x)     __builtin_expect(!!(x), 1)
+#define _unlikely_(x)   __builtin_expect(!!(x), 0)
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #ifndef MIN

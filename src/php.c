@@ -257,8 +257,8 @@ static void load_environment(zval *array)
         if (!current)
                 return;
         for (size_t i = current->params.n; i-- > 0;)
-                php_register_variable_safe(current->params.names[i], current->params.values[i],
-                        current->params.value_lens[i], array);
+                php_register_variable_safe(
+                        current->params.names[i], current->params.values[i], current->params.value_lens[i], array);
 }
 
 static void sapi_fpmd_register_variables(zval *track_vars_array)

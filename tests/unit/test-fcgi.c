@@ -825,8 +825,8 @@ START_TEST(test_params_in_place)
                                 ck_assert_str_eq(fcgi_params_get(&p, "BEFORE"), "b");
                                 ck_assert_str_eq(fcgi_params_get(&p, "AFTER_IT"), "after");
                                 got = fcgi_params_get_len(&p, want, &got_len);
-                                ck_assert_msg(got, "name %zu bytes, NUL at %zu, value %zu bytes: not found", nl, nul,
-                                        vl);
+                                ck_assert_msg(
+                                        got, "name %zu bytes, NUL at %zu, value %zu bytes: not found", nl, nul, vl);
                                 ck_assert_uint_eq(got_len, vl);
                                 ck_assert_mem_eq(got, value, vl);
                                 ck_assert_int_eq(got[vl], '\0');

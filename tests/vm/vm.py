@@ -51,6 +51,8 @@ exec switch_root /newroot /bin/sh /run/vmjob/job.sh
 
 JOB = r"""set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+# Tests' deadlines for slow steps (a container's boot) are longer under software emulation
+export FPMD_IN_VM=1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
