@@ -402,25 +402,9 @@ static size_t index_slots(const FcgiParams *p)
         return p->n_alloc * 2;
 }
 
-static ssize_t params_find(const FcgiParams *p, const char *name, size_t len, uint32_t hash)
-{
-        size_t mask = index_slots(p) - 1;
-
-        if (p->n_alloc == 0)
-                return -1;
-        for (size_t s = hash & mask;; s = (s + 1) & mask) {
-                uint32_t e = p->index[s];
-
-                if (e == 0)
-                        return -1;
-                e--;
-                if (p->hashes[e] == hash && p->name_lens[e] == len && names_equal(p->names[e], name, len))
-                        return (ssize_t)e;
-        }
-}
-
-/* params_find() that also gives the empty slot its probe ended at, where a new entry of that name goes: one walk
- * for a parameter that is not there yet, not two */
+/* The entry of that name, or -1 and the empty slot its probe ended at, where a new entry of that name goes: one
+ * walk for a parameter that is not there yet, not two. The index has twice as many slots as entries can be, so
+ * there is always an empty one, once allocated (n_alloc > 0). */
 static _always_inline_ ssize_t params_find_slot(
         const FcgiParams *p, const char *name, size_t len, uint32_t hash, size_t *ret_slot)
 {
@@ -437,6 +421,13 @@ static _always_inline_ ssize_t params_find_slot(
                 if (p->hashes[e] == hash && p->name_lens[e] == len && names_equal(p->names[e], name, len))
                         return (ssize_t)e;
         }
+}
+
+static ssize_t params_find(const FcgiParams *p, const char *name, size_t len, uint32_t hash)
+{
+        size_t slot;
+
+        return p->n_alloc == 0 ? -1 : params_find_slot(p, name, len, hash, &slot);
 }
 
 static void index_insert(FcgiParams *p, size_t entry)
@@ -527,66 +518,77 @@ static void params_free_value(FcgiParams *p, size_t i)
                 params_retire(p, p->values[i]);
 }
 
+/* Entry i (from params_find_slot()) takes the value, or with i < 0 a new entry in slot takes name and value;
+ * owned: which of the strings given are heap copies (FCGI_PARAM_OWNED_*). The one place an entry is written:
+ * parsing and set() share it. known_build() first. */
+static _always_inline_ void params_store(FcgiParams *p, ssize_t i, size_t slot, char *name, size_t name_len,
+        uint32_t hash, uint64_t head, uint64_t tail, char *value, size_t value_len, uint8_t owned)
+{
+        int k;
+
+        p->copied = p->copied || owned != 0;
+        if (i >= 0) {
+                params_free_value(p, (size_t)i);
+                p->values[i] = value;
+                p->value_lens[i] = value_len;
+                p->owned[i] = (uint8_t)((p->owned[i] & ~FCGI_PARAM_OWNED_VALUE) | (owned & FCGI_PARAM_OWNED_VALUE));
+                return;
+        }
+        i = (ssize_t)p->n; /* read once: the byte stores below may alias p */
+        p->names[i] = name;
+        p->values[i] = value;
+        p->value_lens[i] = value_len;
+        p->name_lens[i] = name_len;
+        p->hashes[i] = hash;
+        p->index[slot] = (uint32_t)i + 1;
+        k = known_find_words(name, name_len, hash, head, tail);
+        if (k >= 0)
+                p->known[k] = (uint32_t)i + 1;
+        p->n = (size_t)i + 1;
+        p->owned[i] = owned;
+}
+
+/* Room for one more entry before a params_find_slot() (a name already there then grew the arrays a step early):
+ * 0 or -ENOMEM */
+static _always_inline_ int params_reserve(FcgiParams *p)
+{
+        return _likely_(p->n < p->n_alloc) ? 0 : params_grow(p);
+}
+
 /* Adds or replaces. name and value are either NUL-terminated strings that outlive the params (borrowed), or
  * copied to the heap. name is a C string of name_len bytes (set and set_static take its strlen()). */
 static int params_put(
         FcgiParams *p, const char *name, size_t name_len, const char *value, size_t value_len, bool borrowed)
 {
         _cleanup_free_ char *v = NULL, *k = NULL;
-        size_t slot = SIZE_MAX;
         uint64_t head, tail;
         uint32_t hash;
+        size_t slot = SIZE_MAX; /* set when the name is not there */
         ssize_t i;
-        int r, k_index;
+        int r;
 
         name_words(name, name_len, &head, &tail);
         hash = words_hash(head, tail, name_len);
-
-        if (!borrowed) {
-                v = memdup_nul(value, value_len);
-                if (!v)
-                        return -ENOMEM;
-        }
-
-        i = p->n < p->n_alloc ? params_find_slot(p, name, name_len, hash, &slot) : params_find(p, name, name_len, hash);
-        if (i >= 0) {
-                params_free_value(p, (size_t)i);
-                p->values[i] = borrowed ? (char *)value : TAKE_PTR(v);
-                p->value_lens[i] = value_len;
-                p->owned[i] =
-                        (uint8_t)((p->owned[i] & ~FCGI_PARAM_OWNED_VALUE) | (borrowed ? 0 : FCGI_PARAM_OWNED_VALUE));
-                p->copied = p->copied || !borrowed;
+        r = params_reserve(p);
+        if (r < 0)
+                return r;
+        i = params_find_slot(p, name, name_len, hash, &slot);
+        if (borrowed) {
+                known_build();
+                params_store(p, i, slot, (char *)name, name_len, hash, head, tail, (char *)value, value_len, 0);
                 return 0;
         }
-
-        if (!borrowed) {
+        v = memdup_nul(value, value_len);
+        if (!v)
+                return -ENOMEM;
+        if (i < 0) {
                 k = memdup_nul(name, name_len);
                 if (!k)
                         return -ENOMEM;
         }
-        if (p->n == p->n_alloc) {
-                r = params_grow(p);
-                if (r < 0)
-                        return r;
-                slot = SIZE_MAX;
-        }
-
-        p->names[p->n] = borrowed ? (char *)name : TAKE_PTR(k);
-        p->values[p->n] = borrowed ? (char *)value : TAKE_PTR(v);
-        p->value_lens[p->n] = value_len;
-        p->name_lens[p->n] = name_len;
-        p->hashes[p->n] = hash;
-        p->owned[p->n] = borrowed ? 0 : FCGI_PARAM_OWNED_NAME | FCGI_PARAM_OWNED_VALUE;
-        p->copied = p->copied || !borrowed;
-        if (slot != SIZE_MAX)
-                p->index[slot] = (uint32_t)p->n + 1;
-        else
-                index_insert(p, p->n);
         known_build();
-        k_index = known_find_words(name, name_len, hash, head, tail);
-        if (k_index >= 0)
-                p->known[k_index] = (uint32_t)p->n + 1;
-        p->n++;
+        params_store(p, i, slot, k ? TAKE_PTR(k) : (char *)name, name_len, hash, head, tail, TAKE_PTR(v), value_len,
+                i >= 0 ? FCGI_PARAM_OWNED_VALUE : FCGI_PARAM_OWNED_NAME | FCGI_PARAM_OWNED_VALUE);
         return 0;
 }
 
@@ -636,29 +638,6 @@ static _always_inline_ uint32_t name_move_hash(
         return words_hash(head, tail, len);
 }
 
-/* The arrays in locals: the bytes parsing writes could alias p's fields, which would be read again after each */
-typedef struct ParamsView {
-        char **names, **values;
-        size_t *value_lens, *name_lens;
-        uint32_t *hashes, *index;
-        uint8_t *owned;
-        size_t mask;
-} ParamsView;
-
-static ParamsView params_view(const FcgiParams *p)
-{
-        return (ParamsView){
-                .names = p->names,
-                .values = p->values,
-                .value_lens = p->value_lens,
-                .name_lens = p->name_lens,
-                .hashes = p->hashes,
-                .index = p->index,
-                .owned = p->owned,
-                .mask = p->n_alloc * 2 - 1,
-        };
-}
-
 /* The pairs are parsed where they are, in raw: each name moves one byte past the start of its pair's lengths
  * (they take two bytes or more), which leaves room for its NUL, and the first length byte of the next pair, read
  * by then, takes the NUL of the value before it (raw has a byte more for the last). No copy of the values, no
@@ -666,8 +645,7 @@ static ParamsView params_view(const FcgiParams *p)
 int fcgi_params_parse(FcgiParams *p)
 {
         uint8_t *raw, *pending_nul = NULL;
-        size_t o = 0, len = p->raw_len, n = p->n;
-        ParamsView t;
+        size_t o = 0, len = p->raw_len;
         int r = 0;
 
         if (p->raw_size < len + 1) {
@@ -680,15 +658,14 @@ int fcgi_params_parse(FcgiParams *p)
         }
         raw = p->raw;
         known_build();
-        t = params_view(p);
 
         while (o < len) {
-                size_t start = o, name_len, name_size, value_len, s;
+                size_t start = o, name_len, name_size, value_len, slot;
                 uint8_t *name, *value;
                 uint64_t head, tail;
                 uint32_t hash;
+                ssize_t i;
                 bool nul;
-                int k;
 
                 /* Both lengths below 128, one byte each: most pairs */
                 if (_likely_(len - o >= 2 && !((raw[o] | raw[o + 1]) & 0x80))) {
@@ -708,10 +685,8 @@ int fcgi_params_parse(FcgiParams *p)
                 if (pending_nul)
                         *pending_nul = '\0';
                 pending_nul = NULL;
-                if (r < 0) {
-                        p->n = n;
+                if (r < 0)
                         return r;
-                }
 
                 name_size = name_len;
                 name = raw + start + 1;
@@ -726,44 +701,12 @@ int fcgi_params_parse(FcgiParams *p)
                 o += name_size + value_len;
                 pending_nul = value + value_len;
 
-                if (n == p->n_alloc) {
-                        p->n = n;
-                        r = params_grow(p);
-                        if (r < 0)
-                                return r;
-                        t = params_view(p);
-                }
-                /* The index has empty slots (twice as many as entries): the walk ends */
-                for (s = hash & t.mask;; s = (s + 1) & t.mask) {
-                        uint32_t e = t.index[s];
-
-                        if (e == 0)
-                                break;
-                        e--;
-                        if (t.hashes[e] == hash && t.name_lens[e] == name_len &&
-                                names_equal(t.names[e], (char *)name, name_len)) {
-                                /* A later pair of that name: its value */
-                                params_free_value(p, e);
-                                t.values[e] = (char *)value;
-                                t.value_lens[e] = value_len;
-                                t.owned[e] &= (uint8_t)~FCGI_PARAM_OWNED_VALUE;
-                                goto next;
-                        }
-                }
-                t.names[n] = (char *)name;
-                t.values[n] = (char *)value;
-                t.value_lens[n] = value_len;
-                t.name_lens[n] = name_len;
-                t.hashes[n] = hash;
-                t.owned[n] = 0;
-                t.index[s] = (uint32_t)n + 1;
-                k = known_find_words((char *)name, name_len, hash, head, tail);
-                if (k >= 0)
-                        p->known[k] = (uint32_t)n + 1;
-                n++;
-        next:;
+                r = params_reserve(p);
+                if (r < 0)
+                        return r;
+                i = params_find_slot(p, (char *)name, name_len, hash, &slot);
+                params_store(p, i, slot, (char *)name, name_len, hash, head, tail, (char *)value, value_len, 0);
         }
-        p->n = n;
         if (pending_nul)
                 *pending_nul = '\0';
         return 0;
