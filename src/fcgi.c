@@ -314,10 +314,7 @@ static const char *const known_names[_FCGI_KNOWN_MAX] = {
         [FCGI_KNOWN_PHP_ADMIN_VALUE] = "PHP_ADMIN_VALUE",
 };
 
-const char *fcgi_known_name(FcgiKnown k)
-{
-        return k >= 0 && k < _FCGI_KNOWN_MAX ? known_names[k] : NULL;
-}
+DEFINE_STRING_TABLE_TO(fcgi_known, FcgiKnown, known_names)
 
 /* The known names by their hash, built once: a new parameter finds out in a probe or two whether it is one */
 #define KNOWN_SLOTS 64

@@ -74,7 +74,7 @@ size_t fcgi_nv_write(uint8_t *out, size_t size, const char *name, size_t name_le
  * every value is NUL-terminated after that length as well. Parsing leaves the names and values where they are, in
  * raw (which it changes: the stream is gone once parsed). */
 /* The parameters fpmd itself reads for every request: found by index, their names not hashed again per lookup
- * (FCGI_KNOWN_NAMES in fcgi.c lists them in this order) */
+ * (known_names in fcgi.c lists them in this order) */
 typedef enum FcgiKnown {
         FCGI_KNOWN_SCRIPT_FILENAME,
         FCGI_KNOWN_SCRIPT_NAME,
@@ -97,6 +97,7 @@ typedef enum FcgiKnown {
         FCGI_KNOWN_PHP_VALUE,
         FCGI_KNOWN_PHP_ADMIN_VALUE,
         _FCGI_KNOWN_MAX,
+        _FCGI_KNOWN_INVALID = -EINVAL,
 } FcgiKnown;
 
 typedef struct FcgiParams {
@@ -142,7 +143,7 @@ static inline const char *fcgi_params_known(const FcgiParams *p, FcgiKnown k)
 {
         return fcgi_params_known_len(p, k, NULL);
 }
-const char *fcgi_known_name(FcgiKnown k);
+const char *fcgi_known_to_string(FcgiKnown k);
 int fcgi_params_set(FcgiParams *p, const char *name, const char *value); /* add or replace; -ENOMEM */
 /* Same with strings that outlive the params (literals): nothing is copied */
 int fcgi_params_set_static(FcgiParams *p, const char *name, const char *value);

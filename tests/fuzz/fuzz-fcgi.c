@@ -63,8 +63,8 @@ static bool pair_name_eq(const Pair *a, const Pair *b)
 static void check_known(const FcgiParams *p)
 {
         for (int k = 0; k < _FCGI_KNOWN_MAX; k++)
-                FUZZ_CHECK(fcgi_params_known(p, (FcgiKnown)k) == fcgi_params_get(p, fcgi_known_name((FcgiKnown)k)),
-                        "%s by index and by name differ", fcgi_known_name((FcgiKnown)k));
+                FUZZ_CHECK(fcgi_params_known(p, (FcgiKnown)k) == fcgi_params_get(p, fcgi_known_to_string((FcgiKnown)k)),
+                        "%s by index and by name differ", fcgi_known_to_string((FcgiKnown)k));
 }
 
 /* What a parsed FcgiParams must hold: the last value of each name, one entry per name, in first-seen order */

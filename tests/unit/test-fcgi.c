@@ -586,9 +586,9 @@ static void assert_known_as_named(const FcgiParams *p)
         for (int k = 0; k < _FCGI_KNOWN_MAX; k++) {
                 size_t a = 4242, b = 4242;
                 const char *by_index = fcgi_params_known_len(p, (FcgiKnown)k, &a);
-                const char *by_name = fcgi_params_get_len(p, fcgi_known_name((FcgiKnown)k), &b);
+                const char *by_name = fcgi_params_get_len(p, fcgi_known_to_string((FcgiKnown)k), &b);
 
-                ck_assert_msg(by_index == by_name, "%s: %p by index, %p by name", fcgi_known_name((FcgiKnown)k),
+                ck_assert_msg(by_index == by_name, "%s: %p by index, %p by name", fcgi_known_to_string((FcgiKnown)k),
                         (const void *)by_index, (const void *)by_name);
                 ck_assert_uint_eq(a, b);
         }
