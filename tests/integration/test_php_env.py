@@ -109,6 +109,18 @@ class Variables(harness.TestCase):
         self.assertEqual(list(v["headers"]), ["Accept", "X-One", "Host"])
         self.assertEqual((v["one"], v["pool"]), ("1", "pool value"))
 
+    def test_through_nginx(self):
+        # What users run: nginx with Debian's fastcgi_params in front of each server, a header of its own
+        fronts = [self.start_nginx(server) for server in (self.server, self.ref_server)]
+        got, ref = [json.loads(n.request("GET", "/variables.php?a=1", headers={"X-One": "1"}).body) for n in fronts]
+        for v in (got, ref):  # each nginx has its own port
+            for d in (v["values"], v["getenv"]):
+                del d["REMOTE_PORT"], d["SERVER_PORT"], d["HTTP_HOST"]
+            del v["headers"]["Host"]
+        self.assertEqual(got, ref)
+        self.assertEqual((got["one"], got["values"]["QUERY_STRING"]), ("1", "a=1"))
+        self.assertEqual(got["server"][-4:], ["FCGI_ROLE", "PHP_SELF", "REQUEST_TIME_FLOAT", "REQUEST_TIME"])
+
     def test_names_sent_twice_and_path_info(self):
         # A name sent again keeps its first place and takes the last value; the path info walk adds ORIG_*
         # names, which PHP-FPM puts first
